@@ -1,0 +1,8 @@
+//! okta-remedy: a rule-driven remediation engine for Okta identity orgs.
+//!
+//! The pure core (`rulebook`, `condition`, `engine`, `plan`, `subject`) has no network, no clock and no
+//! printing; effects live at the edge (`okta`, `sim`, `collect`, `apply`, `cli`).
+
+pub mod cli;
+pub mod okta;
+pub mod sim;

@@ -1,0 +1,1 @@
+//! The Okta Management API client. Placeholder until the client lands.

@@ -1,0 +1,6 @@
+//! One integration-test binary; each module covers one area, run with `cargo test`.
+
+// The Okta simulator over HTTP.
+mod sim;
+// The Okta client against the simulator.
+mod okta;
