@@ -1,19 +1,117 @@
-//! Command-line interface: argument parsing, output formatting and exit codes.
+//! Command-line interface: argument parsing, choosing text or JSON output, and exit codes. Each
+//! command calls into the library and prints; no decision logic lives here.
 
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use chrono::{DateTime, Utc};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
 
-/// Rule-driven remediation for Okta orgs.
+use crate::engine::evaluate;
+use crate::plan::{render::render, Plan, PlanBuilder, PlanError, Source};
+use crate::rulebook::{self, Rulebook};
+use crate::subject::{self, FieldTree, SubjectError};
+
+/// Exit codes of `remedy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success (for `plan --detailed-exitcode`: no changes).
+    Ok = 0,
+    /// An error: bad input, a broken rulebook, a failed test, an unreachable org.
+    Error = 1,
+    /// `plan --detailed-exitcode`: the plan has changes.
+    Changes = 2,
+    /// `apply` finished but some steps failed.
+    ApplyFailed = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+const EXIT_HELP: &str =
+    "Exit codes: 0 ok (plan --detailed-exitcode: no changes) · 1 error · 2 plan has changes \
+(with --detailed-exitcode) · 3 apply finished with failures";
+
+/// Rule-driven remediation for Okta identity orgs: collect, evaluate a rulebook, plan, apply.
 #[derive(Debug, Parser)]
-#[command(name = "remedy", version)]
+#[command(name = "remedy", version, after_help = EXIT_HELP)]
 pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
     #[command(subcommand)]
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check rulebooks and report every problem with its location.
+    Validate {
+        #[arg(required = true)]
+        rulebooks: Vec<PathBuf>,
+    },
+    /// Show why each rule did or did not match one subject.
+    Explain {
+        #[arg(long)]
+        rules: PathBuf,
+        /// A subjects file (JSON object, JSON array or JSON Lines).
+        #[arg(long)]
+        subject: PathBuf,
+        /// Which subject of the file (0-based).
+        #[arg(long, default_value_t = 0)]
+        subject_index: usize,
+        /// Evaluation time (RFC 3339); defaults to the current time.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Run rulebooks' own test cases.
+    Test {
+        #[arg(required = true)]
+        rulebooks: Vec<PathBuf>,
+        /// Also compare every case's whole decision with the `.snap` file beside the rulebook.
+        #[arg(long)]
+        snapshot: bool,
+        /// Accept changed decision snapshots.
+        #[arg(long, requires = "snapshot")]
+        accept: bool,
+        /// Time for cases that do not give `now` (RFC 3339); defaults to the current time.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Evaluate a rulebook on subjects and write a reviewable plan.
+    Plan {
+        #[arg(long)]
+        rules: PathBuf,
+        /// Read subjects from this file (JSON array or JSON Lines) instead of the orgs.
+        #[arg(long)]
+        subjects: Option<PathBuf>,
+        /// Write the plan JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Evaluation time (RFC 3339); defaults to the current time.
+        #[arg(long)]
+        now: Option<String>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Render a plan file.
+    Show { plan: PathBuf },
+    /// Print the JSON Schema of rulebooks.
+    Schema,
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
     /// Run the Okta simulator (a hub and a spoke org on loopback).
     Sim(crate::sim::SimArgs),
 }
@@ -21,22 +119,441 @@ pub enum Command {
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Sim(args) => {
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(1);
+    run(cli).into()
+}
+
+fn fail(msg: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {msg}");
+    Exit::Error
+}
+
+fn print_json(v: &Value) {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
+fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Exit> {
+    match now {
+        None => Ok(Utc::now()),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| fail(format!("`--now {s}` is not an RFC 3339 timestamp: {e}"))),
+    }
+}
+
+/// Loads a rulebook, printing its diagnostics (errors and warnings) to stderr in text mode.
+fn load_rulebook(path: &Path, output: Output) -> Result<Rulebook, Exit> {
+    match rulebook::load(path) {
+        Ok(rb) => {
+            if output == Output::Text && !rb.warnings.is_empty() {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                eprint!("{}", crate::diagnostic::render_all(&rb.warnings, &text));
+            }
+            Ok(rb)
+        }
+        Err(e) => {
+            match output {
+                Output::Text => eprint!("{}", e.render()),
+                Output::Json => print_json(&json!({ "ok": false, "diagnostics": e.diagnostics() })),
+            }
+            Err(Exit::Error)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Exit {
+    let output = cli.output;
+    let result = match cli.command {
+        Command::Validate { rulebooks } => validate(&rulebooks, output),
+        Command::Explain {
+            rules,
+            subject,
+            subject_index,
+            now,
+        } => explain(&rules, &subject, subject_index, now.as_deref(), output),
+        Command::Test {
+            rulebooks,
+            snapshot,
+            accept,
+            now,
+        } => test(&rulebooks, snapshot, accept, now.as_deref(), output),
+        Command::Plan {
+            rules,
+            subjects,
+            out,
+            now,
+            detailed_exitcode,
+        } => plan(
+            &rules,
+            subjects.as_deref(),
+            out.as_deref(),
+            now.as_deref(),
+            detailed_exitcode,
+            output,
+        ),
+        Command::Show { plan } => show(&plan, output),
+        Command::Schema => {
+            print_json(&rulebook::schema::rulebook_schema());
+            Ok(Exit::Ok)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "remedy", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
+        Command::Sim(args) => block_on(crate::sim::run(args)).map(|_| Exit::Ok),
+    };
+    match result {
+        Ok(e) | Err(e) => e,
+    }
+}
+
+/// Runs async work (only the network commands need it) on a fresh runtime.
+fn block_on<T, E: std::fmt::Display>(
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Exit> {
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| fail(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(fut).map_err(fail)
+}
+
+fn validate(files: &[PathBuf], output: Output) -> Result<Exit, Exit> {
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for f in files {
+        match rulebook::load(f) {
+            Ok(rb) => {
+                if output == Output::Text {
+                    let text = std::fs::read_to_string(f).unwrap_or_default();
+                    eprint!("{}", crate::diagnostic::render_all(&rb.warnings, &text));
+                    println!(
+                        "{}: ok ({} rules, {} test cases{})",
+                        f.display(),
+                        rb.rules.len(),
+                        rb.tests.len(),
+                        if rb.warnings.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {} warnings", rb.warnings.len())
+                        }
+                    );
                 }
-            };
-            match rt.block_on(crate::sim::run(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
+                reports.push(json!({ "file": f.display().to_string(), "ok": true, "rules": rb.rules.len(), "diagnostics": rb.warnings }));
+            }
+            Err(e) => {
+                failed = true;
+                if output == Output::Text {
+                    eprint!("{}", e.render());
                 }
+                reports.push(json!({ "file": f.display().to_string(), "ok": false, "diagnostics": e.diagnostics() }));
             }
         }
     }
+    if output == Output::Json {
+        print_json(&json!({ "files": reports }));
+    }
+    Ok(if failed { Exit::Error } else { Exit::Ok })
+}
+
+fn explain(
+    rules: &Path,
+    file: &Path,
+    index: usize,
+    now: Option<&str>,
+    output: Output,
+) -> Result<Exit, Exit> {
+    let now = parse_now(now)?;
+    let rb = load_rulebook(rules, output)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", file.display())))?;
+    // A single JSON object is one subject; otherwise an array or JSON Lines.
+    let mut found = None;
+    let single: Option<Value> = serde_json::from_str::<Value>(&text)
+        .ok()
+        .filter(Value::is_object);
+    if let Some(v) = single {
+        if index == 0 {
+            found = Some(v);
+        }
+    } else {
+        subject::for_each(
+            text.as_bytes(),
+            &file.display().to_string(),
+            &FieldTree::everything(),
+            |i, v| {
+                if i == index {
+                    found = Some(v);
+                }
+                Ok::<(), SubjectError>(())
+            },
+        )
+        .map_err(fail)?;
+    }
+    let subject = found.ok_or_else(|| {
+        fail(format!(
+            "`{}` has no subject at index {index}",
+            file.display()
+        ))
+    })?;
+    let decision = evaluate(&rb, &subject, now, index);
+    if output == Output::Json {
+        print_json(&serde_json::to_value(&decision).unwrap_or(Value::Null));
+        return Ok(Exit::Ok);
+    }
+    let verdict = match decision.verdict {
+        crate::engine::Verdict::Matched => format!(
+            "matched {}",
+            decision
+                .matched
+                .iter()
+                .map(|r| r.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        crate::engine::Verdict::NoMatch => "no rule matched".to_string(),
+        crate::engine::Verdict::Protected => format!(
+            "protected by guards.protect[{}]",
+            decision.protected_by.unwrap_or(0)
+        ),
+    };
+    println!("subject {}: {verdict}", decision.subject);
+    if !decision.protect_trace.is_empty() {
+        println!("\nguards.protect:");
+        for e in &decision.protect_trace {
+            let mut lines = Vec::new();
+            crate::review::explanation_lines(e, 1, &mut lines);
+            for l in lines {
+                println!("{l}");
+            }
+        }
+    }
+    for t in &decision.rules {
+        println!(
+            "\nrule {}: {}",
+            t.rule,
+            serde_json::to_value(t.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        );
+        let mut lines = Vec::new();
+        crate::review::explanation_lines(&t.explanation, 1, &mut lines);
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    let actions = decision.actions(&rb);
+    if !actions.is_empty() {
+        println!("\nactions:");
+        for (rule, a) in actions {
+            println!("  {} on {}  [{rule}]", a.name(), a.org);
+        }
+    }
+    let skipped = rb.rules.len() - decision.rules.len();
+    if skipped > 0 {
+        println!("\n({skipped} later rules not tried: first match wins)");
+    }
+    Ok(Exit::Ok)
+}
+
+fn test(
+    files: &[PathBuf],
+    snapshot: bool,
+    accept: bool,
+    now: Option<&str>,
+    output: Output,
+) -> Result<Exit, Exit> {
+    let now = parse_now(now)?;
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for f in files {
+        let rb = match load_rulebook(f, output) {
+            Ok(rb) => rb,
+            Err(_) => {
+                failed = true;
+                continue;
+            }
+        };
+        if rb.tests.is_empty() {
+            failed = true;
+            let msg = format!(
+                "{}: no test cases (add a `tests:` section or {})",
+                f.display(),
+                rulebook::sidecar_path(f).display()
+            );
+            if output == Output::Text {
+                eprintln!("error: {msg}");
+            }
+            reports.push(json!({ "file": f.display().to_string(), "error": msg }));
+            continue;
+        }
+        let results = crate::review::run_cases(&rb, now);
+        if results.iter().any(|r| !r.passed) {
+            failed = true;
+        }
+        let mut snap = None;
+        if snapshot {
+            let body = crate::review::decisions_snapshot(&rb, &results);
+            match crate::review::check_snapshot(f, &body, accept) {
+                Ok(s) => {
+                    if matches!(
+                        s,
+                        crate::review::SnapshotStatus::Changed {
+                            accepted: false,
+                            ..
+                        }
+                    ) {
+                        failed = true;
+                    }
+                    snap = Some(s);
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!(
+                        "error: cannot write the decision snapshot for {}: {e}",
+                        f.display()
+                    );
+                }
+            }
+        }
+        if output == Output::Text {
+            print!(
+                "{}",
+                crate::review::render_results(&f.display().to_string(), &results)
+            );
+            match &snap {
+                Some(crate::review::SnapshotStatus::Written { path }) => {
+                    println!("decision snapshot written to {path}; review it and commit it")
+                }
+                Some(crate::review::SnapshotStatus::Unchanged { path }) => {
+                    println!("decisions unchanged ({path})")
+                }
+                Some(crate::review::SnapshotStatus::Changed {
+                    path,
+                    diff,
+                    accepted,
+                }) => {
+                    println!("\ndecisions changed ({path}):\n{diff}");
+                    if *accepted {
+                        println!("accepted: {path} updated");
+                    } else {
+                        println!("the new decisions are in {path}.new; run `remedy test --snapshot --accept` to take them");
+                    }
+                }
+                None => {}
+            }
+            println!();
+        } else {
+            reports.push(
+                json!({ "file": f.display().to_string(), "cases": results, "snapshot": snap }),
+            );
+        }
+    }
+    if output == Output::Json {
+        print_json(&json!({ "ok": !failed, "rulebooks": reports }));
+    }
+    Ok(if failed { Exit::Error } else { Exit::Ok })
+}
+
+fn plan(
+    rules: &Path,
+    subjects: Option<&Path>,
+    out: Option<&Path>,
+    now: Option<&str>,
+    detailed: bool,
+    output: Output,
+) -> Result<Exit, Exit> {
+    let now = parse_now(now)?;
+    let rb = load_rulebook(rules, output)?;
+    let Some(subjects) = subjects else {
+        return Err(fail(
+            "collecting from live orgs is not available yet; pass `--subjects FILE`",
+        ));
+    };
+    let file = std::fs::File::open(subjects)
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", subjects.display())))?;
+    let source = Source {
+        kind: "file".into(),
+        subjects_kind: match rb.subjects.kind {
+            rulebook::SubjectKind::User => "user".into(),
+            rulebook::SubjectKind::Org2orgAssignment => "org2org_assignment".into(),
+        },
+        path: Some(subjects.display().to_string()),
+        ..Source::default()
+    };
+    let p =
+        plan_from_reader(&rb, file, &subjects.display().to_string(), now, source).map_err(fail)?;
+    emit_plan(&p, out, detailed, output)
+}
+
+/// Why planning from a file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error(transparent)]
+    Subjects(#[from] SubjectError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Streams subjects from `input` through the engine into a plan, pruning each subject to the fields the
+/// rulebook can read.
+pub fn plan_from_reader(
+    rb: &Rulebook,
+    input: impl std::io::Read,
+    file: &str,
+    now: DateTime<Utc>,
+    source: Source,
+) -> Result<Plan, PlanFileError> {
+    let always = crate::engine::always_read(rb.subjects.kind);
+    let fields = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
+    let mut builder = PlanBuilder::new(rb, now, source);
+    subject::for_each(input, file, &fields, |i, subject| {
+        let decision = evaluate(rb, &subject, now, i);
+        builder.add(&subject, &decision);
+        Ok::<(), PlanFileError>(())
+    })?;
+    Ok(builder.finish()?)
+}
+
+fn emit_plan(p: &Plan, out: Option<&Path>, detailed: bool, output: Output) -> Result<Exit, Exit> {
+    if let Some(path) = out {
+        std::fs::write(path, p.to_json())
+            .map_err(|e| fail(format!("cannot write `{}`: {e}", path.display())))?;
+    }
+    match output {
+        Output::Json => {
+            let _ = std::io::stdout().write_all(p.to_json().as_bytes());
+        }
+        Output::Text => {
+            print!("{}", render(p));
+            if let Some(path) = out {
+                println!(
+                    "Saved to {}. Apply it with: remedy apply {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(if detailed && p.summary.steps > 0 {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
+}
+
+fn show(path: &Path, output: Output) -> Result<Exit, Exit> {
+    let p = Plan::read(path).map_err(fail)?;
+    match output {
+        Output::Json => {
+            let _ = std::io::stdout().write_all(p.to_json().as_bytes());
+        }
+        Output::Text => print!("{}", render(&p)),
+    }
+    Ok(Exit::Ok)
+}
+
+/// Whether stderr is a terminal (progress bars and colour only then).
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
 }

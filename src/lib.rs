@@ -4,5 +4,12 @@
 //! printing; effects live at the edge (`okta`, `sim`, `collect`, `apply`, `cli`).
 
 pub mod cli;
+pub mod condition;
+pub mod diagnostic;
+pub mod engine;
 pub mod okta;
+pub mod plan;
+pub mod review;
+pub mod rulebook;
 pub mod sim;
+pub mod subject;

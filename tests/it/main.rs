@@ -1,5 +1,7 @@
 //! One integration-test binary; each module covers one area, run with `cargo test`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 // The Okta simulator over HTTP.
 mod sim;
 // The Okta client against the simulator.

@@ -1,0 +1,174 @@
+//! The engine: `evaluate(rulebook, subject, now) -> Decision`. Pure and synchronous: guards first
+//! (protected subjects get no actions), then rules in priority-then-file order, first match wins unless
+//! the rulebook says `mode: all_matches`. Every decision carries the explanation of each rule it tried.
+//! Turning decisions into steps is `plan`'s job.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::condition::{Explanation, JsonPath, Outcome};
+use crate::rulebook::{Action, Mode, RuleId, Rulebook, SubjectKind};
+
+/// What happened to one subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// At least one rule matched; its actions apply.
+    Matched,
+    /// No rule matched.
+    NoMatch,
+    /// A guard protects the subject; nothing will be done to it.
+    Protected,
+}
+
+/// How one rule came out on one subject.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleTrace {
+    pub rule: RuleId,
+    pub outcome: Outcome,
+    pub explanation: Explanation,
+}
+
+/// The decision for one subject, explaining itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub subject: String,
+    pub verdict: Verdict,
+    /// Rules that matched, in evaluation order (one at most in `first_match` mode). For a protected
+    /// subject, the rules that *would* have matched.
+    pub matched: Vec<RuleId>,
+    /// The protect guard (by index in `guards.protect`) that holds, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protected_by: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protect_trace: Vec<Explanation>,
+    /// Each rule tried, in order; in `first_match` mode rules after the match are not tried.
+    pub rules: Vec<RuleTrace>,
+}
+
+impl Decision {
+    /// The actions to take, rule by rule (none for protected or unmatched subjects).
+    pub fn actions<'r>(&self, rulebook: &'r Rulebook) -> Vec<(RuleId, &'r Action)> {
+        if self.verdict != Verdict::Matched {
+            return Vec::new();
+        }
+        self.matched
+            .iter()
+            .filter_map(|id| rulebook.rule(&id.0))
+            .flat_map(|r| r.then.iter().map(move |a| (r.id.clone(), a)))
+            .collect()
+    }
+
+    /// Whether some rule could not be decided because a path it read was missing.
+    pub fn has_unknown(&self) -> bool {
+        self.rules.iter().any(|t| t.outcome == Outcome::Unknown)
+    }
+}
+
+/// The human key of a subject: the login it is about, else an id, else its position.
+pub fn subject_key(kind: SubjectKind, subject: &Value, position: usize) -> String {
+    let candidates: &[&str] = match kind {
+        SubjectKind::Org2orgAssignment => &[
+            "/spoke_user/profile/login",
+            "/assignment/credentials/userName",
+            "/assignment/id",
+            "/user/profile/login",
+        ],
+        SubjectKind::User => &["/user/profile/login", "/user/id"],
+    };
+    candidates
+        .iter()
+        .find_map(|p| subject.pointer(p).and_then(Value::as_str))
+        .map_or_else(|| format!("subject #{}", position + 1), str::to_string)
+}
+
+/// Evaluates a rulebook on one subject. Pure: the same inputs always give the same decision.
+pub fn evaluate(
+    rulebook: &Rulebook,
+    subject: &Value,
+    now: DateTime<Utc>,
+    position: usize,
+) -> Decision {
+    let key = subject_key(rulebook.subjects.kind, subject, position);
+    let mut protect_trace = Vec::new();
+    let mut protected_by = None;
+    for (i, guard) in rulebook.guards.protect.iter().enumerate() {
+        let e = guard.evaluate(subject, now);
+        let holds = e.outcome() == Outcome::Holds;
+        protect_trace.push(e);
+        if holds {
+            protected_by = Some(i);
+            break;
+        }
+    }
+    let mut rules = Vec::new();
+    let mut matched = Vec::new();
+    for rule in &rulebook.rules {
+        let explanation = rule.when.evaluate(subject, now);
+        let outcome = explanation.outcome();
+        rules.push(RuleTrace {
+            rule: rule.id.clone(),
+            outcome,
+            explanation,
+        });
+        if outcome == Outcome::Holds {
+            matched.push(rule.id.clone());
+            if rulebook.mode == Mode::FirstMatch {
+                break;
+            }
+        }
+    }
+    let verdict = if protected_by.is_some() {
+        Verdict::Protected
+    } else if matched.is_empty() {
+        Verdict::NoMatch
+    } else {
+        Verdict::Matched
+    };
+    Decision {
+        subject: key,
+        verdict,
+        matched,
+        protected_by,
+        protect_trace: if protected_by.is_some() {
+            protect_trace
+        } else {
+            Vec::new()
+        },
+        rules,
+    }
+}
+
+/// Paths every subject must keep for planning besides what rules read: its key and the fields
+/// preconditions always record.
+pub fn always_read(kind: SubjectKind) -> Vec<JsonPath> {
+    let paths: &[&str] = match kind {
+        SubjectKind::Org2orgAssignment => &[
+            "$.spoke_user.profile.login",
+            "$.spoke_user.id",
+            "$.assignment.id",
+            "$.assignment.credentials.userName",
+            "$.assignment.lastUpdated",
+            "$.assignment.syncState",
+            "$.assignment.scope",
+            "$.assignment.externalId",
+            "$.user.id",
+            "$.user.profile.login",
+            "$.user.status",
+            "$.user.lastUpdated",
+            "$.app.id",
+        ],
+        SubjectKind::User => &[
+            "$.org",
+            "$.user.id",
+            "$.user.profile.login",
+            "$.user.status",
+            "$.user.lastUpdated",
+        ],
+    };
+    paths
+        .iter()
+        .filter_map(|p| JsonPath::compile(p).ok())
+        .collect()
+}

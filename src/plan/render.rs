@@ -1,0 +1,218 @@
+//! Renders a plan for people, like a Terraform plan: steps grouped by action in a fixed order,
+//! destructive steps marked, protected subjects listed, a summary line. Renders only from the plan
+//! value, so `remedy show plan.json` prints exactly what `remedy plan` printed.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::{Plan, Step};
+use crate::engine::Verdict;
+use crate::rulebook::Safety;
+
+/// The order action groups are shown in: what changes most comes last, nearest the summary.
+const ACTION_ORDER: &[&str] = &[
+    "report",
+    "notify",
+    "unlock",
+    "activate",
+    "reset_password",
+    "await",
+    "retry_provisioning",
+    "delete_recreate",
+];
+
+fn marker(step: &Step) -> &'static str {
+    match step.safety {
+        Safety::Safe => "=",
+        Safety::Reversible => "~",
+        Safety::Destructive => "!",
+    }
+}
+
+fn params_line(step: &Step) -> String {
+    let Some(obj) = step.params.as_object() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for (k, v) in obj {
+        let text = match (k.as_str(), v) {
+            ("until", Value::Array(conds)) => conds
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} {}",
+                        c.get("path").and_then(Value::as_str).unwrap_or("?"),
+                        c.get("operator").and_then(Value::as_str).unwrap_or("?"),
+                        c.get("value").map(Value::to_string).unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" and "),
+            ("combinator", _) => continue,
+            (_, Value::Null) => continue,
+            (_, Value::String(s)) => format!("{s:?}"),
+            (_, other) => other.to_string(),
+        };
+        parts.push(format!("{k}: {text}"));
+    }
+    parts.join(", ")
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The plan as text for a terminal (no colour).
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "Plan {} · rulebook `{}` (sha256 {}) · now {}",
+        plan.plan_id,
+        plan.rulebook.name,
+        plan.rulebook
+            .sha256
+            .get(..12)
+            .unwrap_or(&plan.rulebook.sha256),
+        plan.now
+    );
+    let from = match (&plan.source.kind[..], &plan.source.path) {
+        ("file", Some(p)) => format!("file {p}"),
+        _ => {
+            let orgs: Vec<String> = plan
+                .source
+                .orgs
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            format!("live orgs ({})", orgs.join(", "))
+        }
+    };
+    let _ = writeln!(
+        out,
+        "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected",
+        plan.source.subjects_kind,
+        from,
+        s.subjects,
+        s.matched,
+        s.no_match,
+        if s.undecided > 0 {
+            format!(
+                " ({} undecided: a path a rule reads was missing)",
+                s.undecided
+            )
+        } else {
+            String::new()
+        },
+        s.protected
+    );
+    if let Some(w) = &plan.source.window {
+        let _ = writeln!(out, "System Log window: {} .. {}", w.since, w.until);
+    }
+    if !plan.source.requests.is_empty() {
+        let total: u64 = plan.source.requests.values().sum();
+        let detail: Vec<String> = plan
+            .source
+            .requests
+            .iter()
+            .map(|(k, v)| format!("{k} ×{v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Requests while collecting: {total} ({})",
+            detail.join(", ")
+        );
+    }
+    out.push('\n');
+
+    let mut groups: Vec<&str> = ACTION_ORDER.to_vec();
+    for step in &plan.steps {
+        if !groups.contains(&step.action.as_str()) {
+            groups.push(&step.action);
+        }
+    }
+    for action in groups {
+        let steps: Vec<&Step> = plan.steps.iter().filter(|st| st.action == action).collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let destructive = steps.iter().any(|st| st.safety == Safety::Destructive);
+        let _ = writeln!(
+            out,
+            "{action} ({}){}",
+            steps.len(),
+            if destructive {
+                "  DESTRUCTIVE: needs --approve-destructive"
+            } else {
+                ""
+            }
+        );
+        for st in steps {
+            let params = params_line(st);
+            let _ = writeln!(
+                out,
+                "  {} {:<5} {} on {}  [{}]{}",
+                marker(st),
+                st.id,
+                st.subject,
+                st.org,
+                st.rule,
+                if st.depends_on.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after {}", st.depends_on.join(", "))
+                }
+            );
+            if !params.is_empty() {
+                let _ = writeln!(out, "          {params}");
+            }
+        }
+        out.push('\n');
+    }
+    let protected: Vec<_> = plan
+        .subjects
+        .iter()
+        .filter(|p| p.verdict == Verdict::Protected)
+        .collect();
+    if !protected.is_empty() {
+        let _ = writeln!(out, "protected ({}): never acted on", protected.len());
+        for p in protected {
+            let would = if p.rules.is_empty() {
+                String::new()
+            } else {
+                format!("  (would match {})", p.rules.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  # {} by guards.protect[{}]{would}",
+                p.key,
+                p.protected_by.unwrap_or(0)
+            );
+        }
+        out.push('\n');
+    }
+    if s.steps == 0 {
+        let _ = writeln!(
+            out,
+            "No changes. {}, none needs an action.",
+            plural(s.subjects, "subject", "subjects")
+        );
+        return out;
+    }
+    let by: Vec<String> = ACTION_ORDER
+        .iter()
+        .filter_map(|a| s.by_action.get(*a).map(|n| format!("{n} {a}")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Plan: {} for {} ({}); {} change Okta, {} destructive.",
+        plural(s.steps, "step", "steps"),
+        plural(s.matched, "subject", "subjects"),
+        by.join(", "),
+        s.changing,
+        s.destructive
+    );
+    out
+}

@@ -1,0 +1,194 @@
+//! Where each node of a YAML document is: a map from a node's path (keys and indexes) to the
+//! positions of its key and its value. Built from saphyr-parser's marked events, because serde's data
+//! model carries no positions; it knows nothing about what the nodes mean.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser};
+
+use crate::diagnostic::Position;
+
+/// One step in a path from the document root to a node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path from the document root, e.g. `rules[2].when.all[0].path`.
+pub type NodePath = Vec<Seg>;
+
+/// Renders a node path for messages: `rules[2].when`.
+pub fn display_path(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Loc {
+    key: Option<Position>,
+    value: Position,
+}
+
+enum Frame {
+    Map {
+        path: NodePath,
+        key: Option<(String, Position)>,
+    },
+    Seq {
+        path: NodePath,
+        next: usize,
+    },
+}
+
+/// Positions of every node of one YAML document.
+#[derive(Debug, Default)]
+pub struct Locator {
+    nodes: HashMap<NodePath, Loc>,
+}
+
+impl Locator {
+    /// Indexes `source`. A document saphyr cannot parse yields a partial index; the syntax error itself
+    /// is reported by the serde parser, so nothing is lost.
+    pub fn new(source: &str) -> Self {
+        let mut nodes = HashMap::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root_seen = false;
+        for item in Parser::new_from_str(source) {
+            let Ok((event, span)) = item else { break };
+            let at = Position {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            };
+            let starts_node = matches!(
+                event,
+                Event::Scalar(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+                    | Event::Alias(_)
+            );
+            if starts_node {
+                // A scalar where a mapping expects a key is the key itself.
+                if let (Some(Frame::Map { key, .. }), Event::Scalar(text, ..)) =
+                    (stack.last_mut(), &event)
+                {
+                    if key.is_none() {
+                        *key = Some((text.to_string(), at));
+                        continue;
+                    }
+                }
+                let (path, key_pos) = match stack.last_mut() {
+                    Some(Frame::Map { path, key }) => match key.take() {
+                        Some((k, kp)) => {
+                            let mut p = path.clone();
+                            p.push(Seg::Key(k));
+                            (p, Some(kp))
+                        }
+                        // A complex (non-scalar) key: positions below it are not tracked.
+                        None => {
+                            let mut p = path.clone();
+                            p.push(Seg::Key("?".into()));
+                            (p, None)
+                        }
+                    },
+                    Some(Frame::Seq { path, next }) => {
+                        let mut p = path.clone();
+                        p.push(Seg::Index(*next));
+                        *next += 1;
+                        (p, None)
+                    }
+                    None => {
+                        if root_seen {
+                            break; // only the first document is indexed
+                        }
+                        root_seen = true;
+                        (Vec::new(), None)
+                    }
+                };
+                nodes.insert(
+                    path.clone(),
+                    Loc {
+                        key: key_pos,
+                        value: at,
+                    },
+                );
+                match event {
+                    Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
+                    Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
+                    _ => {}
+                }
+            } else if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+                stack.pop();
+            }
+        }
+        Locator { nodes }
+    }
+
+    /// Where the value at `path` starts; falls back to the nearest located ancestor.
+    pub fn value(&self, path: &[Seg]) -> Position {
+        let mut p = path;
+        loop {
+            if let Some(loc) = self.nodes.get(p) {
+                return loc.value;
+            }
+            match p.split_last() {
+                Some((_, rest)) => p = rest,
+                None => return Position { line: 1, column: 1 },
+            }
+        }
+    }
+
+    /// Where the key of the entry at `path` is (for "unknown field" messages); the value otherwise.
+    pub fn key(&self, path: &[Seg]) -> Position {
+        match self.nodes.get(path).and_then(|l| l.key) {
+            Some(k) => k,
+            None => self.value(path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_keys_and_values() {
+        let src = "a: 1\nrules:\n  - id: x\n    when: { path: $.a, equals: 'q' }\n";
+        let loc = Locator::new(src);
+        let p = |segs: &[Seg]| segs.to_vec();
+        let when = p(&[
+            Seg::Key("rules".into()),
+            Seg::Index(0),
+            Seg::Key("when".into()),
+        ]);
+        assert_eq!(loc.key(&when), Position { line: 4, column: 5 });
+        assert_eq!(
+            loc.value(&when),
+            Position {
+                line: 4,
+                column: 11
+            }
+        );
+        let mut eq = when.clone();
+        eq.push(Seg::Key("equals".into()));
+        assert_eq!(
+            loc.value(&eq),
+            Position {
+                line: 4,
+                column: 32
+            }
+        );
+        assert_eq!(display_path(&eq), "rules[0].when.equals");
+    }
+}

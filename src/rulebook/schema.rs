@@ -1,0 +1,184 @@
+//! The rulebook's JSON Schema (draft 2020-12), for editors (`# yaml-language-server: $schema=...`).
+//! Built from the same field, operator and action tables the loader checks against, so the published
+//! schema and the loader cannot disagree. It describes shape only; the loader also checks meaning
+//! (paths compile, regexes compile, ids are unique, orgs exist).
+
+use serde_json::{json, Map, Value};
+
+use super::cases::{CASE_FIELDS, EXPECT_FIELDS, OUTCOMES};
+use super::{
+    ACTIONS, COUNT_FIELDS, GUARD_FIELDS, MODES, QUANTIFIERS, RETRY_METHODS, RULE_FIELDS,
+    SUBJECT_FIELDS, SUBJECT_KINDS, TOP_FIELDS,
+};
+use crate::condition::OPERATORS;
+
+fn duration() -> Value {
+    json!({ "type": ["string", "integer"], "description": "a duration: `30m`, `12h`, `7d`, `2w`" })
+}
+
+fn operand(op: &str) -> Value {
+    match op {
+        "in" | "not_in" => {
+            json!({ "type": "array", "description": "any of these values (strict types)" })
+        }
+        "exists" => {
+            json!({ "type": "boolean", "description": "whether the path yields at least one value" })
+        }
+        "matches" => {
+            json!({ "type": "string", "description": "a regular expression (Rust regex syntax)" })
+        }
+        "starts_with" => json!({ "type": "string", "description": "a prefix of a string value" }),
+        "gt" | "gte" | "lt" | "lte" => {
+            json!({ "type": ["number", "string"], "description": "a number, or an RFC 3339 timestamp compared as time" })
+        }
+        "older_than" | "newer_than" => {
+            let mut d = duration();
+            d["description"] =
+                json!("the timestamp is older / newer than `now` minus this duration");
+            d
+        }
+        "count" => {
+            let props: Map<String, Value> = COUNT_FIELDS
+                .iter()
+                .map(|f| (f.to_string(), json!({ "type": "integer", "minimum": 0 })))
+                .collect();
+            json!({ "type": "object", "properties": props, "additionalProperties": false, "minProperties": 1,
+                    "description": "compare the number of values the path yields" })
+        }
+        "contains" => {
+            json!({ "description": "a substring of a string value, or an element of an array value" })
+        }
+        "equals" => {
+            json!({ "description": "exactly this JSON value (strict types; `null` matches a present null)" })
+        }
+        _ => json!({ "description": "not exactly this JSON value" }),
+    }
+}
+
+fn action(spec: &super::ActionSpec) -> Value {
+    let mut props = Map::new();
+    props.insert(
+        "action".into(),
+        json!({ "const": spec.name, "description": spec.description }),
+    );
+    props.insert(
+        "org".into(),
+        json!({ "type": "string", "description": "the org to act on (defaults per action)" }),
+    );
+    let mut required = vec![json!("action")];
+    for (name, req, desc) in spec.params {
+        let schema = match *name {
+            "send_email" => json!({ "type": "boolean", "description": desc }),
+            "until" => json!({ "$ref": "#/$defs/condition", "description": desc }),
+            "timeout" => {
+                let mut d = duration();
+                d["description"] = json!(desc);
+                d
+            }
+            "method" => json!({ "enum": RETRY_METHODS, "description": desc }),
+            _ => json!({ "type": "string", "description": desc }),
+        };
+        props.insert(name.to_string(), schema);
+        if *req {
+            required.push(json!(name));
+        }
+    }
+    json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false })
+}
+
+/// The JSON Schema of a rulebook.
+pub fn rulebook_schema() -> Value {
+    let mut leaf_props = Map::new();
+    leaf_props.insert("path".into(), json!({ "type": "string", "pattern": "^\\$", "description": "an RFC 9535 JSONPath over the subject" }));
+    leaf_props.insert("quantifier".into(), json!({ "enum": QUANTIFIERS, "description": "how many values must satisfy the operator (default any)" }));
+    for op in OPERATORS {
+        leaf_props.insert(op.to_string(), operand(op));
+    }
+    let one_operator: Vec<Value> = OPERATORS
+        .iter()
+        .map(|op| json!({ "required": ["path", op] }))
+        .collect();
+    let condition = json!({
+        "oneOf": [
+            { "type": "object", "properties": { "all": { "type": "array", "items": { "$ref": "#/$defs/condition" } } }, "required": ["all"], "additionalProperties": false },
+            { "type": "object", "properties": { "any": { "type": "array", "items": { "$ref": "#/$defs/condition" } } }, "required": ["any"], "additionalProperties": false },
+            { "type": "object", "properties": { "not": { "$ref": "#/$defs/condition" } }, "required": ["not"], "additionalProperties": false },
+            { "type": "object", "properties": leaf_props, "oneOf": one_operator, "additionalProperties": false }
+        ]
+    });
+    let actions: Vec<Value> = ACTIONS.iter().map(action).collect();
+    let obj = |fields: &[&str], props: Value| -> Value {
+        debug_assert!(props.as_object().is_some_and(|p| p.len() == fields.len()));
+        json!({ "type": "object", "properties": props, "additionalProperties": false })
+    };
+    let subjects = obj(
+        SUBJECT_FIELDS,
+        json!({
+            "kind": { "enum": SUBJECT_KINDS, "description": "what a subject is" },
+            "org": { "type": "string", "description": "for `user`: the org whose users are read" },
+            "hub": { "type": "string", "description": "the hub org's name in config (default hub)" },
+            "spoke": { "type": "string", "description": "the spoke org's name in config (default spoke)" },
+            "since": duration(),
+            "app": { "type": "string", "description": "the spoke's Org2Org app (API name or label; default okta_org2org)" }
+        }),
+    );
+    let guards = obj(
+        GUARD_FIELDS,
+        json!({
+            "max_actions": { "type": "integer", "minimum": 0, "description": "refuse a plan with more changing steps" },
+            "max_destructive": { "type": "integer", "minimum": 0, "description": "refuse a plan with more destructive steps" },
+            "protect": { "type": "array", "items": { "$ref": "#/$defs/condition" }, "description": "subjects matching any of these are never acted on" }
+        }),
+    );
+    let rule = obj(
+        RULE_FIELDS,
+        json!({
+            "id": { "type": "string", "description": "unique rule id" },
+            "description": { "type": "string" },
+            "priority": { "type": "integer", "description": "higher is tried first (default 0); ties keep file order" },
+            "when": { "$ref": "#/$defs/condition" },
+            "then": { "type": "array", "items": { "$ref": "#/$defs/action" } }
+        }),
+    );
+    let expect_props: Map<String, Value> = EXPECT_FIELDS
+        .iter()
+        .map(|f| {
+            let s = match *f {
+                "rule" => json!({ "type": "string" }),
+                "outcome" => json!({ "enum": OUTCOMES }),
+                _ => json!({ "type": "array", "items": { "type": "string" } }),
+            };
+            (f.to_string(), s)
+        })
+        .collect();
+    let case = obj(
+        CASE_FIELDS,
+        json!({
+            "name": { "type": "string" },
+            "subject": { "type": "object", "description": "the subject inline" },
+            "subject_file": { "type": "string", "description": "a JSON file holding the subject, relative to this file" },
+            "now": { "type": "string", "format": "date-time" },
+            "expect": { "oneOf": [ { "enum": ["no_match", "protected"] },
+                { "type": "object", "properties": expect_props, "additionalProperties": false } ] }
+        }),
+    );
+    let top = obj(
+        TOP_FIELDS,
+        json!({
+            "version": { "const": 1 },
+            "name": { "type": "string" },
+            "description": { "type": "string" },
+            "mode": { "enum": MODES, "description": "first_match (default) or all_matches" },
+            "subjects": subjects,
+            "guards": guards,
+            "rules": { "type": "array", "items": rule, "minItems": 1 },
+            "tests": { "type": "array", "items": case }
+        }),
+    );
+    let mut schema = top;
+    schema["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    schema["title"] = json!("okta-remedy rulebook");
+    schema["required"] = json!(["version", "name", "subjects", "rules"]);
+    schema["$defs"] = json!({ "condition": condition, "action": { "oneOf": actions } });
+    schema
+}

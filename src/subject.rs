@@ -1,0 +1,323 @@
+//! Reading subjects from files: a JSON array or JSON Lines, streamed one subject at a time so memory
+//! stays flat in the file size. Optionally prunes each subject to the fields a rulebook can read
+//! (DESIGN section 13), which is where most of the time goes. Building subjects from live orgs is
+//! `collect`'s job.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::condition::JsonPath;
+
+/// Why a subjects file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SubjectError {
+    #[error("cannot read subjects: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{file}:{line}: malformed subject: {message}")]
+    Malformed {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}:{line}: a subject must be a JSON object, found {found}")]
+    NotObject {
+        file: String,
+        line: usize,
+        found: &'static str,
+    },
+}
+
+/// Which fields of a subject to keep: a tree of field names; a leaf keeps the whole subtree.
+#[derive(Debug, Clone, Default)]
+pub struct FieldTree {
+    keep_all: bool,
+    children: BTreeMap<String, FieldTree>,
+}
+
+impl FieldTree {
+    /// Keeps everything (no pruning).
+    pub fn everything() -> Self {
+        FieldTree {
+            keep_all: true,
+            children: BTreeMap::new(),
+        }
+    }
+
+    /// The fields the given paths can read: each path's plain-name prefix, whole subtree below it.
+    pub fn from_paths<'a>(paths: impl IntoIterator<Item = &'a JsonPath>) -> Self {
+        let mut root = FieldTree::default();
+        for p in paths {
+            let prefix = p.field_prefix();
+            if prefix.is_empty() {
+                return FieldTree::everything();
+            }
+            let mut node = &mut root;
+            for name in prefix {
+                if node.keep_all {
+                    break;
+                }
+                node = node.children.entry(name).or_default();
+            }
+            node.keep_all = true;
+            node.children.clear();
+        }
+        root
+    }
+}
+
+struct Pruned<'t>(&'t FieldTree);
+
+impl<'de> DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.0.keep_all {
+            return <Value as serde::Deserialize>::deserialize(d);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pruned<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            match self.0.children.get(&k) {
+                Some(child) => {
+                    let v = map.next_value_seed(Pruned(child))?;
+                    out.insert(k, v);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Pruned(self.0))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Streams every subject of `input` (a JSON array or JSON Lines) to `each`, pruned to `fields`.
+/// `each` gets the subject's 0-based position. Stops at the first malformed subject, naming its line.
+pub fn for_each<R: Read, E: From<SubjectError>>(
+    input: R,
+    file: &str,
+    fields: &FieldTree,
+    mut each: impl FnMut(usize, Value) -> Result<(), E>,
+) -> Result<usize, E> {
+    let mut reader = BufReader::new(input);
+    // Peek at the first non-blank byte to tell an array from JSON Lines.
+    let first = loop {
+        let buf = reader.fill_buf().map_err(SubjectError::Io)?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => break buf[i],
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    };
+    if first == b'[' {
+        return for_each_in_array(reader, file, fields, each);
+    }
+    let mut line = String::new();
+    let mut line_no = 0;
+    let mut count = 0;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(SubjectError::Io)?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut de = serde_json::Deserializer::from_str(&line);
+        let value = Pruned(fields)
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|_| v));
+        let value = value.map_err(|e| SubjectError::Malformed {
+            file: file.to_string(),
+            line: line_no,
+            message: format!("{e}").replace(" at line 1 ", " at "),
+        })?;
+        if !value.is_object() {
+            return Err(SubjectError::NotObject {
+                file: file.to_string(),
+                line: line_no,
+                found: kind_name(&value),
+            }
+            .into());
+        }
+        each(count, value)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn for_each_in_array<R: Read, E: From<SubjectError>>(
+    reader: R,
+    file: &str,
+    fields: &FieldTree,
+    each: impl FnMut(usize, Value) -> Result<(), E>,
+) -> Result<usize, E> {
+    struct ArrayVisitor<'a, F, E> {
+        fields: &'a FieldTree,
+        each: F,
+        failure: &'a mut Option<E>,
+    }
+    impl<'de, F: FnMut(usize, Value) -> Result<(), E>, E> Visitor<'de> for ArrayVisitor<'_, F, E> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of subjects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<usize, A::Error> {
+            let mut count = 0;
+            while let Some(v) = seq.next_element_seed(Pruned(self.fields))? {
+                if !v.is_object() {
+                    return Err(de::Error::custom(format!(
+                        "subject {} must be a JSON object, found {}",
+                        count + 1,
+                        kind_name(&v)
+                    )));
+                }
+                if let Err(e) = (self.each)(count, v) {
+                    *self.failure = Some(e);
+                    return Err(de::Error::custom("stopped"));
+                }
+                count += 1;
+            }
+            Ok(count)
+        }
+    }
+    let mut failure = None;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let result = de::Deserializer::deserialize_seq(
+        &mut de,
+        ArrayVisitor {
+            fields,
+            each,
+            failure: &mut failure,
+        },
+    )
+    .and_then(|n| de.end().map(|_| n));
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    result.map_err(|e| {
+        SubjectError::Malformed {
+            file: file.to_string(),
+            line: e.line(),
+            message: {
+                let text = e.to_string();
+                match text.find(" at line ") {
+                    Some(i) => format!("{} (column {})", &text[..i], e.column()),
+                    None => text,
+                }
+            },
+        }
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(text: &str, fields: &FieldTree) -> Result<Vec<Value>, SubjectError> {
+        let mut out = Vec::new();
+        for_each(text.as_bytes(), "s.jsonl", fields, |_, v| {
+            out.push(v);
+            Ok::<(), SubjectError>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_lines_and_arrays_alike() {
+        let all = FieldTree::everything();
+        let lines = collect("{\"a\":1}\n\n{\"a\":2}\n", &all).unwrap();
+        let array = collect(" [ {\"a\":1}, {\"a\":2} ]", &all).unwrap();
+        assert_eq!(lines, array);
+        assert_eq!(lines.len(), 2);
+    }
+
+    #[test]
+    fn names_the_malformed_line() {
+        let err = collect("{\"a\":1}\n{\"a\":\n", &FieldTree::everything()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("s.jsonl:2: malformed subject"),
+            "{err}"
+        );
+        let err = collect("[{\"a\":1},\n 5]", &FieldTree::everything()).unwrap_err();
+        assert!(err.to_string().starts_with("s.jsonl:2:"), "{err}");
+    }
+
+    #[test]
+    fn prunes_to_read_fields() {
+        let p = JsonPath::compile("$.user.status").unwrap();
+        let q = JsonPath::compile("$.events[*].outcome").unwrap();
+        let tree = FieldTree::from_paths([&p, &q]);
+        let v = collect(
+            r#"{"user":{"status":"A","profile":{"x":1}},"events":[{"outcome":1,"big":2}],"junk":[1,2]}"#,
+            &tree,
+        )
+        .unwrap();
+        assert_eq!(
+            v[0],
+            serde_json::json!({"user":{"status":"A"},"events":[{"outcome":1,"big":2}]})
+        );
+    }
+}
