@@ -1,0 +1,273 @@
+//! Client-side rate-limit bookkeeping per endpoint bucket, from Okta's `X-Rate-Limit-Limit`,
+//! `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` headers. It decides when a request must wait for
+//! the bucket's reset so the client stays under a configured share of capacity, and how long to wait
+//! after a 429. Reset times are converted with the server's `Date` header, so a skewed local clock does
+//! not matter. It does not sleep or send anything itself (`client.rs` does).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What the rate-limit headers of one response said.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateHeaders {
+    pub limit: u64,
+    pub remaining: u64,
+    /// `X-Rate-Limit-Reset` as sent: epoch seconds by the server's clock, identifying the window.
+    pub reset_epoch: u64,
+    /// Time from the response until the bucket resets.
+    pub reset_in: Duration,
+}
+
+impl RateHeaders {
+    /// Reads the headers; `None` when any is missing or malformed.
+    pub fn parse(headers: &reqwest::header::HeaderMap) -> Option<Self> {
+        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let limit = num("x-rate-limit-limit")?;
+        let remaining = num("x-rate-limit-remaining")?;
+        let reset_epoch = num("x-rate-limit-reset")?;
+        Some(Self {
+            limit,
+            remaining,
+            reset_epoch,
+            reset_in: until_epoch(reset_epoch, headers),
+        })
+    }
+}
+
+/// Time until `epoch` (seconds) by the server's clock. The server's `Date` has whole seconds only, so
+/// the local clock is used for sub-second precision when it agrees with `Date` within a second; when
+/// it does not (a skewed machine), `Date` wins.
+pub fn until_epoch(epoch: u64, headers: &reqwest::header::HeaderMap) -> Duration {
+    let local = local_epoch();
+    let now = match server_date(headers) {
+        Some(date) if (local - date as f64).abs() <= 1.0 => local,
+        Some(date) => date as f64,
+        None => local,
+    };
+    Duration::from_secs_f64((epoch as f64 - now).max(0.0))
+}
+
+/// The server's `Date` header as epoch seconds.
+pub fn server_date(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let v = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let t = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    u64::try_from(t.timestamp()).ok()
+}
+
+fn local_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    limit: u64,
+    remaining: u64,
+    reset_at: Instant,
+    reset_epoch: u64,
+    /// Requests admitted but not yet answered: they will consume capacity the headers do not show yet.
+    reserved: u64,
+}
+
+/// Per-bucket state of one org connection.
+#[derive(Debug)]
+pub struct RateBook {
+    share: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Whether a request may go now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Go,
+    /// Wait this long (until the bucket's reset), then ask again.
+    Wait(Duration),
+}
+
+impl RateBook {
+    pub fn new(max_capacity_share: f64) -> Self {
+        Self {
+            share: max_capacity_share.clamp(0.01, 1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Requests this bucket must leave unused: the share of capacity not ours.
+    fn floor(&self, limit: u64) -> u64 {
+        // Ceil so a share below 1.0 always keeps at least one request in reserve.
+        let keep = (limit as f64) * (1.0 - self.share);
+        keep.ceil() as u64
+    }
+
+    /// Admits one request to `bucket` (reserving capacity) or says how long to wait first.
+    pub fn admit(&self, bucket: &str, now: Instant) -> Admission {
+        let Ok(mut map) = self.buckets.lock() else {
+            return Admission::Go;
+        };
+        let Some(b) = map.get_mut(bucket) else {
+            return Admission::Go;
+        };
+        if now >= b.reset_at {
+            // The window has rolled over; the next response will tell the new state.
+            b.remaining = b.limit;
+            b.reset_at = now + Duration::from_secs(1);
+        }
+        let floor = self.floor(b.limit);
+        if b.remaining.saturating_sub(b.reserved) > floor {
+            b.reserved += 1;
+            Admission::Go
+        } else {
+            Admission::Wait(b.reset_at.saturating_duration_since(now))
+        }
+    }
+
+    /// Records a response's headers (or their absence) and releases the request's reservation.
+    pub fn record(&self, bucket: &str, admitted: bool, headers: Option<RateHeaders>, now: Instant) {
+        let Ok(mut map) = self.buckets.lock() else {
+            return;
+        };
+        if let Some(h) = headers {
+            let reset_at = now + h.reset_in;
+            let b = map.entry(bucket.to_string()).or_insert(Bucket {
+                limit: h.limit,
+                remaining: h.remaining,
+                reset_at,
+                reset_epoch: h.reset_epoch,
+                reserved: 0,
+            });
+            // Responses arrive out of order: within one window (same reset) keep the lowest remaining
+            // count; a later reset is a new window whose count replaces the old one; an earlier one is
+            // stale news.
+            if h.reset_epoch > b.reset_epoch {
+                b.remaining = h.remaining;
+                b.reset_epoch = h.reset_epoch;
+                b.reset_at = reset_at;
+            } else if h.reset_epoch == b.reset_epoch {
+                b.remaining = b.remaining.min(h.remaining);
+                b.reset_at = reset_at;
+            }
+            b.limit = h.limit;
+        }
+        if admitted {
+            if let Some(b) = map.get_mut(bucket) {
+                b.reserved = b.reserved.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Marks the bucket empty until `reset_in` from now (after a 429), so other requests wait too.
+    pub fn exhausted(&self, bucket: &str, reset_in: Duration, now: Instant) {
+        let Ok(mut map) = self.buckets.lock() else {
+            return;
+        };
+        let reset_at = now + reset_in;
+        let b = map.entry(bucket.to_string()).or_insert(Bucket {
+            limit: 1,
+            remaining: 0,
+            reset_at,
+            reset_epoch: 0,
+            reserved: 0,
+        });
+        b.remaining = 0;
+        b.reset_at = b.reset_at.max(reset_at);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(limit: u64, remaining: u64, reset: u64, date: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-rate-limit-limit",
+            HeaderValue::from_str(&limit.to_string()).unwrap(),
+        );
+        h.insert(
+            "x-rate-limit-remaining",
+            HeaderValue::from_str(&remaining.to_string()).unwrap(),
+        );
+        h.insert(
+            "x-rate-limit-reset",
+            HeaderValue::from_str(&reset.to_string()).unwrap(),
+        );
+        h.insert("date", HeaderValue::from_str(date).unwrap());
+        h
+    }
+
+    #[test]
+    fn reset_is_measured_against_server_date_not_local_clock() {
+        // Server clock says 2001-09-09T01:46:40Z (epoch 1_000_000_000); reset is 7 s later by that clock,
+        // whatever this machine's clock says.
+        let h = headers(100, 5, 1_000_000_007, "Sun, 09 Sep 2001 01:46:40 GMT");
+        let r = RateHeaders::parse(&h).unwrap();
+        assert_eq!(
+            r,
+            RateHeaders {
+                limit: 100,
+                remaining: 5,
+                reset_epoch: 1_000_000_007,
+                reset_in: Duration::from_secs(7)
+            }
+        );
+    }
+
+    #[test]
+    fn waits_before_the_share_is_used_up() {
+        let book = RateBook::new(0.5);
+        let now = Instant::now();
+        assert_eq!(book.admit("GET /x", now), Admission::Go);
+        book.record(
+            "GET /x",
+            true,
+            Some(RateHeaders {
+                limit: 10,
+                remaining: 6,
+                reset_epoch: 9,
+                reset_in: Duration::from_secs(3),
+            }),
+            now,
+        );
+        assert_eq!(book.admit("GET /x", now), Admission::Go); // 6 - 0 reserved > floor 5
+        assert_eq!(
+            book.admit("GET /x", now),
+            Admission::Wait(Duration::from_secs(3))
+        ); // 6 - 1 reserved = 5
+           // After the reset the bucket opens again.
+        assert_eq!(
+            book.admit("GET /x", now + Duration::from_secs(3)),
+            Admission::Go
+        );
+        // Other buckets are independent.
+        assert_eq!(book.admit("POST /y", now), Admission::Go);
+    }
+
+    #[test]
+    fn full_share_waits_only_when_empty_and_429_blocks_everyone() {
+        let book = RateBook::new(1.0);
+        let now = Instant::now();
+        book.record(
+            "b",
+            false,
+            Some(RateHeaders {
+                limit: 10,
+                remaining: 1,
+                reset_epoch: 9,
+                reset_in: Duration::from_secs(2),
+            }),
+            now,
+        );
+        assert_eq!(book.admit("b", now), Admission::Go);
+        assert!(matches!(book.admit("b", now), Admission::Wait(_)));
+        book.exhausted("c", Duration::from_secs(1), now);
+        assert_eq!(
+            book.admit("c", now),
+            Admission::Wait(Duration::from_secs(1))
+        );
+    }
+}
