@@ -480,11 +480,11 @@ pub fn parse(text: &str, file: &str) -> Result<Rulebook, RulebookError> {
         source_text: text.to_string(),
         diagnostics,
     };
+    let locator = Locator::new(text);
     let doc: Yaml = match serde_yaml::from_str(text) {
         Ok(v) => v,
-        Err(e) => return Err(invalid(vec![yaml_syntax(file, &e)])),
+        Err(e) => return Err(invalid(yaml_errors(file, &e, &locator))),
     };
-    let locator = Locator::new(text);
     let mut ck = Checker::new(file, text, &locator);
     let rb = check_rulebook(&mut ck, &doc, text);
     let mut diagnostics = std::mem::take(&mut ck.diagnostics);
@@ -501,6 +501,35 @@ pub fn parse(text: &str, file: &str) -> Result<Rulebook, RulebookError> {
     }
 }
 
+/// The diagnostics for a document serde_yaml rejects. serde_yaml locates a repeated key only at its
+/// mapping, so repeats are reported from the locator instead, each at the repeated key.
+pub(crate) fn yaml_errors(file: &str, e: &serde_yaml::Error, locator: &Locator) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = locator
+        .duplicates()
+        .iter()
+        .map(|d| {
+            Diagnostic::error(
+                file,
+                d.again,
+                format!("invalid YAML: key `{}` is written twice in one mapping", d.key),
+            )
+            .with_help(Some(if d.key == "when" {
+                format!(
+                    "the first `when` is at line {}; a rule has one `when`: combine conditions with `all: [...]`",
+                    d.first.line
+                )
+            } else {
+                format!("the first `{}` is at line {}; keep one", d.key, d.first.line)
+            }))
+        })
+        .collect();
+    if out.is_empty() || !e.to_string().contains("duplicate entry") {
+        out.push(yaml_syntax(file, e));
+    }
+    out.sort_by_key(|d| (d.line, d.column));
+    out
+}
+
 /// A YAML syntax error from serde_yaml, located.
 pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
     let at = e
@@ -515,11 +544,29 @@ pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
         Some(i) => text[..i].to_string(),
         None => text,
     };
-    Diagnostic::error(file, at, format!("invalid YAML: {message}"))
+    // The parser names what it expected, not what the writer got wrong; say it for common slips.
+    let help = if message.contains("tab character") {
+        Some("indent with spaces: YAML does not allow tabs in indentation".to_string())
+    } else if message.contains("expected ',' or '}'") {
+        Some("a `{` before this point is not closed with `}` (or two entries lack a `,`)".into())
+    } else if message.contains("expected ',' or ']'") {
+        Some("a `[` before this point is not closed with `]` (or two items lack a `,`)".into())
+    } else {
+        None
+    };
+    Diagnostic::error(file, at, format!("invalid YAML: {message}")).with_help(help)
 }
 
 fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> {
     let root: NodePath = Vec::new();
+    if doc.is_null() {
+        ck.error(
+            &root,
+            "the rulebook is empty",
+            Some("a rulebook has at least `version: 1`, `name`, `subjects` and `rules`".into()),
+        );
+        return None;
+    }
     let m = ck.mapping(doc, &root, "a rulebook")?;
     ck.known_keys(m, &root, TOP_FIELDS, "the rulebook");
 
@@ -783,9 +830,19 @@ fn check_rule(
         Some(v) => (check_condition(ck, v, &key(path, "when")), false),
         None => (Some(Condition::All(Vec::new())), true),
     };
-    let then = match ck.required(m, path, "then", "a rule") {
+    let then = match m.get("then") {
         Some(v) => check_actions(ck, v, &key(path, "then"), subjects, orgs),
-        None => None,
+        None => {
+            ck.error(
+                path,
+                "missing field `then` in a rule",
+                Some(
+                    "list what the rule does, e.g. `then: [{ action: report, message: \"...\" }]`"
+                        .into(),
+                ),
+            );
+            None
+        }
     };
     if let Some(actions) = &then {
         if actions.is_empty() {
@@ -945,7 +1002,7 @@ fn check_leaf(ck: &mut Checker, m: &Mapping, path: &[Seg]) -> Option<Leaf> {
                 ck.warning(
                     &p,
                     "`quantifier` has no effect on `exists` and `count`, which look at all values together",
-                    None,
+                    Some("remove `quantifier`".into()),
                 );
             }
             q
@@ -1011,7 +1068,22 @@ fn check_operand(ck: &mut Checker, op: &str, v: &Yaml, path: &[Seg]) -> Option<O
         "not_equals" => Some(Op::NotEquals(to_json(v))),
         "contains" => Some(Op::Contains(to_json(v))),
         "in" | "not_in" => {
-            let items = ck.sequence(v, path, &what)?;
+            let Yaml::Sequence(items) = v else {
+                // A lone value is the usual slip; show it as the one-item list it meant.
+                let help = match v {
+                    Yaml::String(_) | Yaml::Number(_) | Yaml::Bool(_) => {
+                        let shown = serde_yaml::to_string(v).unwrap_or_default();
+                        Some(format!("write a list: `{op}: [{}]`", shown.trim()))
+                    }
+                    _ => Some(format!("write a list, e.g. `{op}: [ACTIVE, RECOVERY]`")),
+                };
+                ck.error(
+                    path,
+                    format!("{what} must be a list, found {}", describe(v)),
+                    help,
+                );
+                return None;
+            };
             let values: Vec<serde_json::Value> = items.iter().map(to_json).collect();
             Some(if op == "in" {
                 Op::In(values)
@@ -1081,7 +1153,19 @@ fn check_operand(ck: &mut Checker, op: &str, v: &Yaml, path: &[Seg]) -> Option<O
             })
         }
         "count" => {
-            let m = ck.mapping(v, path, &what)?;
+            let Yaml::Mapping(m) = v else {
+                ck.error(
+                    path,
+                    format!("`count` takes a comparison, found {}", describe(v)),
+                    Some(match v {
+                        Yaml::Number(n) => {
+                            format!("write `count: {{ equals: {n} }}` or `count: {{ gte: {n} }}`")
+                        }
+                        _ => "e.g. `count: { gte: 2 }`".into(),
+                    }),
+                );
+                return None;
+            };
             ck.known_keys(m, path, COUNT_FIELDS, "`count`");
             let mut cmps = Vec::new();
             for (k, val) in m {
@@ -1313,6 +1397,23 @@ fn check_action(
     Some(Action { kind, org })
 }
 
+/// Moves `at` (where a scalar starts) onto `text` (a part of the scalar) when that part is written
+/// verbatim on the same line; otherwise (escapes, folded lines) the scalar's start is the best we have.
+fn point_into(ck: &Checker, at: Position, text: &str) -> Position {
+    let needle = text.lines().next().unwrap_or("");
+    let line = ck_line(ck, at);
+    let Some((from, _)) = line.char_indices().nth(at.column.saturating_sub(1)) else {
+        return at;
+    };
+    match line[from..].find(needle) {
+        Some(i) if !needle.is_empty() => Position {
+            line: at.line,
+            column: at.column + line[from..from + i].chars().count(),
+        },
+        _ => at,
+    }
+}
+
 /// Splits `{{ $.path }}` placeholders out of a message and compiles them.
 fn check_template(ck: &mut Checker, s: &str, path: &[Seg]) -> Option<Template> {
     let mut parts = Vec::new();
@@ -1322,21 +1423,26 @@ fn check_template(ck: &mut Checker, s: &str, path: &[Seg]) -> Option<Template> {
         if start > 0 {
             parts.push(TemplatePart::Text(rest[..start].to_string()));
         }
+        let opened = s.len() - rest.len() + start;
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            ck.error(
-                path,
+            let at = point_into(ck, ck.at(path), &s[opened..]);
+            ck.error_at(
+                at,
                 "unclosed `{{` in `message`",
                 Some("close the placeholder with `}}`".into()),
             );
             return None;
         };
-        let expr = after[..end].trim();
+        let inner = &after[..end];
+        let expr = inner.trim();
         match JsonPath::compile(expr) {
             Ok(p) => parts.push(TemplatePart::Path(p)),
             Err(e) => {
-                ck.error(
-                    path,
+                let from = opened + 2 + (inner.len() - inner.trim_start().len());
+                let at = point_into(ck, ck.at(path), &s[from..]);
+                ck.error_at(
+                    at,
                     format!("invalid JSONPath `{expr}` in `message`: {}", e.message),
                     Some("placeholders look like `{{ $.user.profile.login }}`".into()),
                 );

@@ -280,9 +280,9 @@ pub fn parse_sidecar(
         source_text: text.to_string(),
         diagnostics,
     };
-    let doc: Yaml =
-        serde_yaml::from_str(text).map_err(|e| invalid(vec![super::yaml_syntax(file, &e)]))?;
     let locator = Locator::new(text);
+    let doc: Yaml =
+        serde_yaml::from_str(text).map_err(|e| invalid(super::yaml_errors(file, &e, &locator)))?;
     let mut ck = Checker::new(file, text, &locator);
     let root: Vec<Seg> = Vec::new();
     let mut cases = Vec::new();

@@ -45,6 +45,8 @@ enum Frame {
     Map {
         path: NodePath,
         key: Option<(String, Position)>,
+        /// Scalar keys met so far, to spot a key written twice.
+        seen: Vec<(String, Position)>,
     },
     Seq {
         path: NodePath,
@@ -52,10 +54,22 @@ enum Frame {
     },
 }
 
+/// A key written twice in one mapping. serde_yaml rejects it but only locates the mapping, so the
+/// locator keeps both places for a diagnostic that points at the repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The mapping holding the key.
+    pub mapping: NodePath,
+    pub key: String,
+    pub first: Position,
+    pub again: Position,
+}
+
 /// Positions of every node of one YAML document.
 #[derive(Debug, Default)]
 pub struct Locator {
     nodes: HashMap<NodePath, Loc>,
+    duplicates: Vec<DuplicateKey>,
 }
 
 impl Locator {
@@ -63,6 +77,7 @@ impl Locator {
     /// is reported by the serde parser, so nothing is lost.
     pub fn new(source: &str) -> Self {
         let mut nodes = HashMap::new();
+        let mut duplicates = Vec::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
         for item in Parser::new_from_str(source) {
@@ -80,16 +95,32 @@ impl Locator {
             );
             if starts_node {
                 // A scalar where a mapping expects a key is the key itself.
-                if let (Some(Frame::Map { key, .. }), Event::Scalar(text, ..)) =
-                    (stack.last_mut(), &event)
+                if let (
+                    Some(Frame::Map {
+                        path, key, seen, ..
+                    }),
+                    Event::Scalar(text, ..),
+                ) = (stack.last_mut(), &event)
                 {
                     if key.is_none() {
+                        if let Some((_, first)) =
+                            seen.iter().find(|(k, _)| k.as_str() == text.as_ref())
+                        {
+                            duplicates.push(DuplicateKey {
+                                mapping: path.clone(),
+                                key: text.to_string(),
+                                first: *first,
+                                again: at,
+                            });
+                        } else {
+                            seen.push((text.to_string(), at));
+                        }
                         *key = Some((text.to_string(), at));
                         continue;
                     }
                 }
                 let (path, key_pos) = match stack.last_mut() {
-                    Some(Frame::Map { path, key }) => match key.take() {
+                    Some(Frame::Map { path, key, .. }) => match key.take() {
                         Some((k, kp)) => {
                             let mut p = path.clone();
                             p.push(Seg::Key(k));
@@ -124,7 +155,11 @@ impl Locator {
                     },
                 );
                 match event {
-                    Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
+                    Event::MappingStart(..) => stack.push(Frame::Map {
+                        path,
+                        key: None,
+                        seen: Vec::new(),
+                    }),
                     Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
                     _ => {}
                 }
@@ -132,7 +167,12 @@ impl Locator {
                 stack.pop();
             }
         }
-        Locator { nodes }
+        Locator { nodes, duplicates }
+    }
+
+    /// Keys written twice in one mapping, in document order.
+    pub fn duplicates(&self) -> &[DuplicateKey] {
+        &self.duplicates
     }
 
     /// Where the value at `path` starts; falls back to the nearest located ancestor.
