@@ -43,7 +43,9 @@ struct Subject {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: bench_typed FILE.jsonl")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: bench_typed FILE.jsonl")?;
     let reader = BufReader::new(std::fs::File::open(path)?);
     let re = regex::Regex::new(r"Api validation failed: password \(password: Password\)$")?;
     let admin = regex::Regex::new(r"^admin[.@]")?;
@@ -54,14 +56,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let s: Subject = serde_json::from_str(&line)?;
         n += 1;
         if let Some(u) = &s.user {
-            let active = ["ACTIVE", "PROVISIONED", "PASSWORD_EXPIRED", "RECOVERY"].contains(&u.status.as_str());
-            let failed = s.events.iter().any(|e| e.outcome.reason.as_deref().is_some_and(|r| re.is_match(r)));
-            if !admin.is_match(&u.profile.login) && u.credentials.provider.kind == "FEDERATION" && active && failed {
+            let active = ["ACTIVE", "PROVISIONED", "PASSWORD_EXPIRED", "RECOVERY"]
+                .contains(&u.status.as_str());
+            let failed = s
+                .events
+                .iter()
+                .any(|e| e.outcome.reason.as_deref().is_some_and(|r| re.is_match(r)));
+            if !admin.is_match(&u.profile.login)
+                && u.credentials.provider.kind == "FEDERATION"
+                && active
+                && failed
+            {
                 matched += 1;
             }
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{n} subjects, {matched} matched, {secs:.2} s, {:.0} subjects/s", n as f64 / secs);
+    println!(
+        "{n} subjects, {matched} matched, {secs:.2} s, {:.0} subjects/s",
+        n as f64 / secs
+    );
     Ok(())
 }

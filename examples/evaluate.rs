@@ -8,8 +8,12 @@ use okta_remedy::{engine, review, rulebook, subject};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let rules = args.get(1).map_or("rules/org2org-password-sync.yaml", String::as_str);
-    let subjects = args.get(2).map_or("examples/subjects/org2org-failures.jsonl", String::as_str);
+    let rules = args
+        .get(1)
+        .map_or("rules/org2org-password-sync.yaml", String::as_str);
+    let subjects = args
+        .get(2)
+        .map_or("examples/subjects/org2org-failures.jsonl", String::as_str);
     let index: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
 
     let rb = match rulebook::load(std::path::Path::new(rules)) {
@@ -57,7 +61,12 @@ fn main() -> ExitCode {
         }
     }
     for (rule, action) in decision.actions(&rb) {
-        println!("action: {} on {} (rule {rule}, {:?})", action.name(), action.org, action.safety());
+        println!(
+            "action: {} on {} (rule {rule}, {:?})",
+            action.name(),
+            action.org,
+            action.safety()
+        );
     }
     ExitCode::SUCCESS
 }

@@ -8,7 +8,10 @@ use std::io::{BufWriter, Write};
 use serde_json::json;
 
 fn main() -> std::io::Result<()> {
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     let out = std::io::stdout();
     let mut w = BufWriter::new(out.lock());
     for i in 0..n {

@@ -48,6 +48,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How to reach the orgs when collecting live.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveArgs {
+    /// The tool's config file naming the orgs (`orgs: { hub: ..., spoke: ... }`); without it the Okta
+    /// SDK chain (~/.okta/okta.yaml, ./.okta.yaml, OKTA_CLIENT_* variables) gives one org.
+    #[arg(long, env = "REMEDY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Walk every assignment of the app instead of starting from the System Log failures.
+    #[arg(long)]
+    pub full_scan: bool,
+    /// Subjects read at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
@@ -105,6 +123,21 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        live: LiveArgs,
+    },
+    /// Collect subjects from the orgs and write them as JSON Lines, so a plan can be reproduced offline.
+    Snapshot {
+        #[arg(long)]
+        rules: PathBuf,
+        /// Where to write the subjects (JSON Lines, with a header line recording the source).
+        #[arg(long)]
+        out: PathBuf,
+        /// Evaluation time (RFC 3339); defaults to the current time.
+        #[arg(long)]
+        now: Option<String>,
+        #[command(flatten)]
+        live: LiveArgs,
     },
     /// Render a plan file.
     Show { plan: PathBuf },
@@ -184,14 +217,22 @@ pub fn run(cli: Cli) -> Exit {
             out,
             now,
             detailed_exitcode,
+            live,
         } => plan(
             &rules,
             subjects.as_deref(),
             out.as_deref(),
             now.as_deref(),
             detailed_exitcode,
+            &live,
             output,
         ),
+        Command::Snapshot {
+            rules,
+            out,
+            now,
+            live,
+        } => snapshot(&rules, &out, now.as_deref(), &live, output),
         Command::Show { plan } => show(&plan, output),
         Command::Schema => {
             print_json(&rulebook::schema::rulebook_schema());
@@ -311,6 +352,9 @@ fn explain(
                 .join(", ")
         ),
         crate::engine::Verdict::NoMatch => "no rule matched".to_string(),
+        crate::engine::Verdict::Unknown => {
+            "unknown: the subject could not be read fully (`collect_error`)".to_string()
+        }
         crate::engine::Verdict::Protected => format!(
             "protected by guards.protect[{}]",
             decision.protected_by.unwrap_or(0)
@@ -461,18 +505,29 @@ fn plan(
     out: Option<&Path>,
     now: Option<&str>,
     detailed: bool,
+    live: &LiveArgs,
     output: Output,
 ) -> Result<Exit, Exit> {
     let now = parse_now(now)?;
     let rb = load_rulebook(rules, output)?;
     let Some(subjects) = subjects else {
-        return Err(fail(
-            "collecting from live orgs is not available yet; pass `--subjects FILE`",
-        ));
+        let collection = block_on(collect_live(&rb, now, live, output))?;
+        let mut builder = PlanBuilder::new(&rb, now, collection.source);
+        for (i, s) in collection.subjects.iter().enumerate() {
+            builder.add(s, &evaluate(&rb, s, now, i));
+        }
+        let p = builder.finish().map_err(fail)?;
+        return emit_plan(&p, out, detailed, output);
     };
     let file = std::fs::File::open(subjects)
         .map_err(|e| fail(format!("cannot read `{}`: {e}", subjects.display())))?;
-    let source = Source {
+    // A file written by `remedy snapshot` records where its subjects came from; the plan keeps that, so
+    // it reproduces the live plan exactly.
+    let recorded = subject::read_snapshot_header(subjects)
+        .map_err(fail)?
+        .and_then(|h| h.get("source").cloned())
+        .and_then(|s| serde_json::from_value::<Source>(s).ok());
+    let source = recorded.unwrap_or(Source {
         kind: "file".into(),
         subjects_kind: match rb.subjects.kind {
             rulebook::SubjectKind::User => "user".into(),
@@ -480,7 +535,7 @@ fn plan(
         },
         path: Some(subjects.display().to_string()),
         ..Source::default()
-    };
+    });
     let p =
         plan_from_reader(&rb, file, &subjects.display().to_string(), now, source).map_err(fail)?;
     emit_plan(&p, out, detailed, output)
@@ -556,4 +611,127 @@ fn show(path: &Path, output: Output) -> Result<Exit, Exit> {
 /// Whether stderr is a terminal (progress bars and colour only then).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+fn snapshot(
+    rules: &Path,
+    out: &Path,
+    now: Option<&str>,
+    live: &LiveArgs,
+    output: Output,
+) -> Result<Exit, Exit> {
+    let now = parse_now(now)?;
+    let rb = load_rulebook(rules, output)?;
+    let collection = block_on(collect_live(&rb, now, live, output))?;
+    let mut text = serde_json::to_string(&json!({ "remedy_snapshot": { "format_version": 1, "now": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "source": collection.source } }))
+        .unwrap_or_default();
+    text.push('\n');
+    for s in &collection.subjects {
+        text.push_str(&serde_json::to_string(s).unwrap_or_default());
+        text.push('\n');
+    }
+    std::fs::write(out, text)
+        .map_err(|e| fail(format!("cannot write `{}`: {e}", out.display())))?;
+    match output {
+        Output::Text => println!(
+            "wrote {} subjects to {} (plan them with: remedy plan --rules {} --subjects {} --now {})",
+            collection.subjects.len(),
+            out.display(),
+            rules.display(),
+            out.display(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        Output::Json => print_json(&json!({ "subjects": collection.subjects.len(), "out": out.display().to_string(), "source": collection.source })),
+    }
+    Ok(Exit::Ok)
+}
+
+/// Why live collection could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Config(#[from] crate::okta::ConfigError),
+    #[error(transparent)]
+    Okta(#[from] crate::okta::OktaError),
+    #[error(transparent)]
+    Collect(#[from] crate::collect::CollectError),
+}
+
+/// Connects to the orgs the rulebook names and collects its subjects, with progress on a terminal.
+async fn collect_live(
+    rb: &Rulebook,
+    now: DateTime<Utc>,
+    live: &LiveArgs,
+    output: Output,
+) -> Result<crate::collect::Collection, LiveError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let orgs = crate::okta::load_orgs(live.config.as_deref(), &env)?;
+    let (hub_name, spoke_name) = match rb.subjects.kind {
+        rulebook::SubjectKind::User => {
+            let o = rb.subjects.user_org().to_string();
+            (o.clone(), o)
+        }
+        rulebook::SubjectKind::Org2orgAssignment => {
+            (rb.subjects.hub.clone(), rb.subjects.spoke.clone())
+        }
+    };
+    // Without a tool config the SDK chain yields one org, `default`, used for every role.
+    let pick = |name: &str| {
+        crate::okta::select_org(&orgs, name).or_else(|e| {
+            if live.config.is_none() {
+                crate::okta::select_org(&orgs, "default")
+            } else {
+                Err(e)
+            }
+        })
+    };
+    let hub = crate::okta::OktaClient::new(pick(&hub_name)?.clone())?;
+    let spoke = crate::okta::OktaClient::new(pick(&spoke_name)?.clone())?;
+    let bar = (!live.quiet && output == Output::Text && stderr_is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b
+    });
+    let pages = std::sync::atomic::AtomicUsize::new(0);
+    let report = |p: crate::collect::Progress| {
+        let Some(b) = &bar else { return };
+        match p {
+            crate::collect::Progress::Phase(m) => b.set_message(m.to_string()),
+            crate::collect::Progress::Page { items } => {
+                let n = pages.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                b.set_message(format!("page {n} ({items} items)"));
+            }
+            crate::collect::Progress::Subject { done, total } => {
+                b.set_message(format!("subjects {done}/{total}"))
+            }
+        }
+    };
+    let opts = crate::collect::CollectOptions {
+        now,
+        full_scan: live.full_scan,
+        concurrency: live.concurrency,
+    };
+    let result = crate::collect::collect(rb, &hub, &spoke, &opts, &report).await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut collection = result?;
+    for c in [&hub, &spoke] {
+        collection
+            .source
+            .orgs
+            .insert(c.org_name().to_string(), c.base_url().to_string());
+    }
+    let mut requests = std::collections::BTreeMap::new();
+    for (org, c) in [(&hub_name, &hub), (&spoke_name, &spoke)] {
+        for (endpoint, n) in c.request_counts() {
+            *requests.entry(format!("{org} {endpoint}")).or_insert(0) += n;
+        }
+    }
+    collection.source.requests = requests;
+    Ok(collection)
 }

@@ -20,6 +20,8 @@ pub enum Verdict {
     NoMatch,
     /// A guard protects the subject; nothing will be done to it.
     Protected,
+    /// The collector could not read the subject fully (`collect_error`); no rule is tried.
+    Unknown,
 }
 
 /// How one rule came out on one subject.

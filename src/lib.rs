@@ -4,6 +4,7 @@
 //! printing; effects live at the edge (`okta`, `sim`, `collect`, `apply`, `cli`).
 
 pub mod cli;
+pub mod collect;
 pub mod condition;
 pub mod diagnostic;
 pub mod engine;

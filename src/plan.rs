@@ -112,6 +112,13 @@ pub struct Summary {
     pub changing: u64,
     pub destructive: u64,
     pub by_action: BTreeMap<String, u64>,
+    /// Subjects the collector could not read fully; they get no action.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A reviewable plan. See the module documentation for the format.
@@ -212,8 +219,12 @@ impl<'r> PlanBuilder<'r> {
             }
             Verdict::Protected => self.summary.protected += 1,
             Verdict::Matched => self.summary.matched += 1,
+            Verdict::Unknown => self.summary.unknown += 1,
         }
         let explanation = match decision.verdict {
+            Verdict::Unknown => {
+                json!({ "collect_error": subject.get("collect_error").cloned().unwrap_or(Value::Null) })
+            }
             Verdict::Protected => {
                 serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null)
             }

@@ -30,7 +30,7 @@ pub struct CaseResult {
 /// What a decision amounts to, in the terms a test case expects.
 pub fn actual_of(decision: &Decision, rb: &Rulebook) -> Expectation {
     match decision.verdict {
-        Verdict::NoMatch => Expectation::NoMatch,
+        Verdict::NoMatch | Verdict::Unknown => Expectation::NoMatch,
         Verdict::Protected => Expectation::Protected,
         Verdict::Matched => Expectation::Matched {
             rules: decision.matched.iter().map(|r| r.0.clone()).collect(),

@@ -12,6 +12,25 @@ use serde_json::{Map, Value};
 
 use crate::condition::JsonPath;
 
+/// The first line of a file written by `remedy snapshot` starts with this; it records where the subjects
+/// came from (see [`read_snapshot_header`]) and is not a subject.
+pub const SNAPSHOT_HEADER_PREFIX: &str = "{\"remedy_snapshot\":";
+
+/// The `remedy_snapshot` header of a subjects file, if it has one.
+pub fn read_snapshot_header(path: &std::path::Path) -> Result<Option<Value>, SubjectError> {
+    let mut first = String::new();
+    BufReader::new(std::fs::File::open(path)?).read_line(&mut first)?;
+    if !first.starts_with(SNAPSHOT_HEADER_PREFIX) {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_str(&first).map_err(|e| SubjectError::Malformed {
+        file: path.display().to_string(),
+        line: 1,
+        message: e.to_string(),
+    })?;
+    Ok(v.get("remedy_snapshot").cloned())
+}
+
 /// Why a subjects file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SubjectError {
@@ -181,7 +200,7 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
             break;
         }
         line_no += 1;
-        if line.trim().is_empty() {
+        if line.trim().is_empty() || (line_no == 1 && line.starts_with(SNAPSHOT_HEADER_PREFIX)) {
             continue;
         }
         let mut de = serde_json::Deserializer::from_str(&line);

@@ -193,6 +193,27 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    let unknown: Vec<_> = plan
+        .subjects
+        .iter()
+        .filter(|p| p.verdict == Verdict::Unknown)
+        .collect();
+    if !unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "unknown ({}): could not be read fully, no action planned",
+            unknown.len()
+        );
+        for p in unknown {
+            let why = p
+                .explanation
+                .get("collect_error")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let _ = writeln!(out, "  ? {}: {why}", p.key);
+        }
+        out.push('\n');
+    }
     if s.steps == 0 {
         let _ = writeln!(
             out,
