@@ -388,6 +388,32 @@ impl Explanation {
 }
 
 impl Condition {
+    /// The condition written back as rulebook JSON (`{path, <operator>: operand}` leaves under
+    /// `all`/`any`/`not`), so a plan can carry it and `rulebook::condition_from_json` can rebuild it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Condition::All(cs) => {
+                serde_json::json!({ "all": cs.iter().map(Condition::to_json).collect::<Vec<_>>() })
+            }
+            Condition::Any(cs) => {
+                serde_json::json!({ "any": cs.iter().map(Condition::to_json).collect::<Vec<_>>() })
+            }
+            Condition::Not(c) => serde_json::json!({ "not": c.to_json() }),
+            Condition::Leaf(l) => {
+                let mut m = serde_json::Map::new();
+                m.insert("path".into(), Value::String(l.path.as_str().to_string()));
+                m.insert(l.op.name().into(), l.op.operand());
+                if l.quantifier != Quantifier::Any {
+                    m.insert(
+                        "quantifier".into(),
+                        serde_json::to_value(l.quantifier).unwrap_or(Value::Null),
+                    );
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
     /// Evaluates the condition on `subject` at `now`, explaining every node.
     pub fn evaluate(&self, subject: &Value, now: DateTime<Utc>) -> Explanation {
         match self {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::condition::Explanation;
@@ -394,25 +394,7 @@ fn params_of(kind: &ActionKind, subject: &Value) -> Value {
             until,
             timeout_text,
             ..
-        } => {
-            let conds: Vec<Value> = until
-                .leaves()
-                .iter()
-                .map(|l| json!({ "path": l.path.as_str(), "operator": l.op.name(), "value": l.op.operand() }))
-                .collect();
-            let mut m = Map::new();
-            m.insert("until".into(), Value::Array(conds));
-            m.insert(
-                "combinator".into(),
-                json!(match until {
-                    crate::condition::Condition::Any(_) => "any",
-                    crate::condition::Condition::Not(_) => "not",
-                    _ => "all",
-                }),
-            );
-            m.insert("timeout".into(), json!(timeout_text));
-            Value::Object(m)
-        }
+        } => json!({ "until": until.to_json(), "timeout": timeout_text }),
         ActionKind::RetryProvisioning {
             method,
             timeout_text,

@@ -864,6 +864,23 @@ fn check_rule(
     })
 }
 
+/// Rebuilds a condition from its JSON form (see `Condition::to_json`), e.g. an `await` step's `until`
+/// carried in a plan. Errors are the loader's messages, without locations.
+pub fn condition_from_json(v: &serde_json::Value) -> Result<Condition, String> {
+    let yaml: Yaml = serde_yaml::to_value(v).map_err(|e| e.to_string())?;
+    let locator = Locator::default();
+    let mut ck = Checker::new("plan", "", &locator);
+    match check_condition(&mut ck, &yaml, &[]) {
+        Some(c) if !ck.has_errors() => Ok(c),
+        _ => Err(ck
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
 /// Compiles a condition node: a combinator (`all`/`any`/`not`) or a leaf (`path` + one operator).
 pub(crate) fn check_condition(ck: &mut Checker, v: &Yaml, path: &[Seg]) -> Option<Condition> {
     let m = ck.mapping(v, path, "a condition")?;

@@ -37,18 +37,7 @@ fn params_line(step: &Step) -> String {
     let mut parts = Vec::new();
     for (k, v) in obj {
         let text = match (k.as_str(), v) {
-            ("until", Value::Array(conds)) => conds
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} {} {}",
-                        c.get("path").and_then(Value::as_str).unwrap_or("?"),
-                        c.get("operator").and_then(Value::as_str).unwrap_or("?"),
-                        c.get("value").map(Value::to_string).unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" and "),
+            ("until", cond) => condition_text(cond),
             ("combinator", _) => continue,
             (_, Value::Null) => continue,
             (_, Value::String(s)) => format!("{s:?}"),
@@ -57,6 +46,35 @@ fn params_line(step: &Step) -> String {
         parts.push(format!("{k}: {text}"));
     }
     parts.join(", ")
+}
+
+/// A condition in one line: `$.user.status equals "ACTIVE" and ...`.
+fn condition_text(c: &Value) -> String {
+    let Some(m) = c.as_object() else {
+        return c.to_string();
+    };
+    let join = |key: &str, sep: &str| -> Option<String> {
+        m.get(key).and_then(Value::as_array).map(|cs| {
+            let parts: Vec<String> = cs.iter().map(condition_text).collect();
+            format!("({})", parts.join(sep))
+        })
+    };
+    if let Some(t) = join("all", " and ") {
+        return t;
+    }
+    if let Some(t) = join("any", " or ") {
+        return t;
+    }
+    if let Some(n) = m.get("not") {
+        return format!("not {}", condition_text(n));
+    }
+    let path = m.get("path").and_then(Value::as_str).unwrap_or("?");
+    let (op, operand) = m
+        .iter()
+        .find(|(k, _)| k.as_str() != "path" && k.as_str() != "quantifier")
+        .map(|(k, v)| (k.as_str(), v.to_string()))
+        .unwrap_or(("?", String::new()));
+    format!("{path} {op} {operand}")
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
