@@ -567,7 +567,14 @@ fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> 
         );
         return None;
     }
-    let m = ck.mapping(doc, &root, "a rulebook")?;
+    let Yaml::Mapping(m) = doc else {
+        ck.error(
+            &root,
+            format!("a rulebook must be a mapping, found {}", describe(doc)),
+            Some("the top level holds fields: `version: 1`, `name`, `subjects`, `rules`".into()),
+        );
+        return None;
+    };
     ck.known_keys(m, &root, TOP_FIELDS, "the rulebook");
 
     let version = match ck.required(m, &root, "version", "the rulebook") {
@@ -1315,7 +1322,10 @@ fn check_action(
                 ck.error(
                     &p,
                     "`retry_provisioning` runs on the spoke org, which owns the Org2Org app",
-                    None,
+                    Some(format!(
+                        "write `org: {}` or leave `org` out",
+                        subjects.map_or("spoke", |s| s.spoke.as_str())
+                    )),
                 );
                 return None;
             }

@@ -6,3 +6,7 @@
 mod sim;
 // The Okta client against the simulator.
 mod okta;
+// The `remedy` binary as a black box (exit code, stdout, stderr), and the helper to run it.
+mod cli;
+// Broken rulebooks, one mistake per file, and their rendered diagnostics.
+mod rulebook_errors;

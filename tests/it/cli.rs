@@ -1,0 +1,396 @@
+//! The `remedy` binary as a black box: each test runs the real executable and snapshots exit code,
+//! stdout and stderr together. Owns the helper the other offline modules use to run the binary. The
+//! engine's decisions are covered by `cases`; broken rulebooks by `rulebook_errors`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One finished run of `remedy`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Exit code, stdout and stderr in one text, as snapshotted.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The crate root: `remedy` runs there so paths in its output are relative and stable.
+pub fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `path` relative to the crate root, with `/` separators.
+pub fn relative(path: &Path) -> String {
+    path.strip_prefix(crate_root())
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Runs `remedy ARGS` in the crate root.
+pub fn remedy(args: &[&str]) -> Run {
+    remedy_in(crate_root(), args)
+}
+
+/// Runs `remedy ARGS` in `dir`.
+pub fn remedy_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("remedy runs");
+    Run {
+        code: out
+            .status
+            .code()
+            .expect("remedy exits, not killed by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+pub const NOW: &str = "2026-11-29T00:00:00Z";
+const SEED: &str = "rules/org2org-password-sync.yaml";
+const EXAMPLES: &str = "examples/subjects/org2org-failures.jsonl";
+
+/// A temp dir holding copies of the seed rulebook and its sidecar cases.
+fn seed_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [SEED, "rules/org2org-password-sync.tests.yaml"] {
+        let name = Path::new(f).file_name().unwrap();
+        std::fs::copy(crate_root().join(f), dir.path().join(name)).unwrap();
+    }
+    let rb = dir.path().join("org2org-password-sync.yaml");
+    (dir, rb)
+}
+
+/// Snapshots with the temp dir's path replaced by `[TMP]` and, when `plan_id` is false, plan ids
+/// (which hash the plan's content, temp paths included) replaced by `plan-[ID]`.
+fn assert_redacted(name: &str, dir: &Path, plan_id: bool, text: &str) {
+    let tmp = regex::escape(&dir.display().to_string());
+    let mut filters = vec![(tmp.as_str(), "[TMP]")];
+    if !plan_id {
+        filters.push((r"plan-[0-9a-f]{12}", "plan-[ID]"));
+    }
+    insta::with_settings!({ filters => filters }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "`{from}` not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn help() {
+    let run = remedy(&["--help"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Exit codes: 0 ok"));
+    insta::assert_snapshot!("help", run.transcript());
+    let run = remedy(&["plan", "--help"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("--detailed-exitcode"));
+    insta::assert_snapshot!("plan_help", run.transcript());
+}
+
+#[test]
+fn unknown_command_is_a_usage_error() {
+    let run = remedy(&["valdate", SEED]);
+    assert_eq!(run.code, 2, "clap's usage errors exit 2");
+    assert!(run.stderr.contains("validate"), "{}", run.stderr);
+}
+
+#[test]
+fn validate_ok_and_failing() {
+    let ok = remedy(&["validate", SEED]);
+    assert_eq!(ok.code, 0);
+    insta::assert_snapshot!("validate_ok", ok.transcript());
+    // One bad file among good ones fails the run, and every file is still reported.
+    let mixed = remedy(&[
+        "validate",
+        SEED,
+        "tests/rulebook_errors/unknown-action-typo.yaml",
+    ]);
+    assert_eq!(mixed.code, 1);
+    insta::assert_snapshot!("validate_failing", mixed.transcript());
+    let missing = remedy(&["validate", "rules/no-such-rulebook.yaml"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no-such-rulebook.yaml"));
+}
+
+#[test]
+fn explain_text_and_json() {
+    // Subject 3 is the password-policy look-alike: the first rule matches and the rest are not tried.
+    let args = [
+        "explain",
+        "--rules",
+        SEED,
+        "--subject",
+        EXAMPLES,
+        "--subject-index",
+        "3",
+        "--now",
+        NOW,
+    ];
+    let text = remedy(&args);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    insta::assert_snapshot!("explain_text", text.transcript());
+
+    // Subject 7 (no hub user) is tried against several rules, with unknown outcomes on the way.
+    let mut json_args = vec!["--output", "json"];
+    json_args.extend(args);
+    let at = json_args.len() - 3;
+    json_args[at] = "7";
+    let json = remedy(&json_args);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert_eq!(json.stderr, "");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    insta::assert_json_snapshot!("explain_json", v);
+
+    let out_of_range = remedy(&[
+        "explain",
+        "--rules",
+        SEED,
+        "--subject",
+        EXAMPLES,
+        "--subject-index",
+        "99",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(out_of_range.code, 1);
+    insta::assert_snapshot!("explain_out_of_range", out_of_range.transcript());
+}
+
+#[test]
+fn test_command_passes_on_the_seed_rulebook() {
+    let run = remedy(&["test", SEED, "--now", NOW]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    insta::assert_snapshot!("test_seed", run.transcript());
+}
+
+#[test]
+fn test_command_shows_a_diff_for_a_wrong_expectation() {
+    let (dir, _) = seed_copy();
+    // Claim the look-alike policy error gets the FEDERATION fix: the case must fail with a diff.
+    replace_in(
+        &dir.path().join("org2org-password-sync.tests.yaml"),
+        r#"expect: {"rule": "password-policy-mismatch", "actions": ["report"]}"#,
+        r#"expect: {"rule": "federated-hub-user-blocks-password-sync", "actions": ["reset_password", "await", "retry_provisioning"]}"#,
+    );
+    let run = remedy_in(
+        dir.path(),
+        &["test", "org2org-password-sync.yaml", "--now", NOW],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("FAILED"));
+    assert!(run
+        .stdout
+        .contains("-- federated-hub-user-blocks-password-sync\n+- password-policy-mismatch"));
+    assert_redacted(
+        "test_wrong_expectation",
+        dir.path(),
+        true,
+        &run.transcript(),
+    );
+}
+
+#[test]
+fn decision_snapshot_lifecycle() {
+    let (dir, rb) = seed_copy();
+    let snap = dir.path().join("org2org-password-sync.snap");
+    let test = |extra: &[&str]| {
+        let mut args = vec![
+            "test",
+            "--snapshot",
+            "org2org-password-sync.yaml",
+            "--now",
+            NOW,
+        ];
+        args.extend(extra);
+        remedy_in(dir.path(), &args)
+    };
+
+    let first = test(&[]);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    assert!(first.stdout.contains("decision snapshot written"));
+    let written = std::fs::read_to_string(&snap).unwrap();
+    assert!(written.starts_with("---\nsource: org2org-password-sync.yaml\n"));
+
+    let second = test(&[]);
+    assert_eq!(second.code, 0);
+    assert!(second.stdout.contains("decisions unchanged"));
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), written);
+
+    // A rule edit that keeps every expectation but changes how a rule decides.
+    replace_in(
+        &rb,
+        "- { path: $.user.credentials.provider.type, equals: OKTA }",
+        "- { path: $.user.credentials.provider.type, not_equals: FEDERATION }",
+    );
+    let changed = test(&[]);
+    assert_eq!(changed.code, 1, "{}", changed.stdout);
+    assert!(changed.stdout.contains("decisions changed"));
+    assert!(changed
+        .stdout
+        .lines()
+        .any(|l| l.starts_with('+') && l.contains(r#"not_equals "FEDERATION"; saw "FEDERATION""#)));
+    assert!(dir.path().join("org2org-password-sync.snap.new").exists());
+    assert_eq!(
+        std::fs::read_to_string(&snap).unwrap(),
+        written,
+        "not accepted yet"
+    );
+    assert_redacted("snapshot_changed", dir.path(), true, &changed.transcript());
+
+    let accepted = test(&["--accept"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stdout);
+    assert!(accepted.stdout.contains("accepted"));
+    assert!(!dir.path().join("org2org-password-sync.snap.new").exists());
+    assert_ne!(std::fs::read_to_string(&snap).unwrap(), written);
+
+    let after = test(&[]);
+    assert_eq!(after.code, 0);
+    assert!(after.stdout.contains("decisions unchanged"));
+}
+
+#[test]
+fn plan_out_show_and_determinism() {
+    let dir = tempfile::tempdir().unwrap();
+    let out1 = dir.path().join("plan1.json");
+    let out2 = dir.path().join("plan2.json");
+    let plan = |out: &Path| {
+        remedy(&[
+            "plan",
+            "--rules",
+            SEED,
+            "--subjects",
+            EXAMPLES,
+            "--now",
+            NOW,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let first = plan(&out1);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_redacted("plan_text", dir.path(), true, &first.transcript());
+
+    let second = plan(&out2);
+    assert_eq!(second.code, 0);
+    let (a, b) = (std::fs::read(&out1).unwrap(), std::fs::read(&out2).unwrap());
+    assert!(a == b, "two plans of the same inputs differ");
+
+    // `show` renders the saved plan exactly as `plan` printed it (minus the "Saved to" line).
+    let show = remedy(&["show", out1.to_str().unwrap()]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let printed: String = first
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("Saved to "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(show.stdout, printed);
+
+    let show_json = remedy(&["--output", "json", "show", out1.to_str().unwrap()]);
+    assert_eq!(show_json.code, 0);
+    assert_eq!(show_json.stdout.as_bytes(), &a[..]);
+}
+
+#[test]
+fn plan_detailed_exitcode() {
+    let changes = remedy(&[
+        "plan",
+        "--rules",
+        SEED,
+        "--subjects",
+        EXAMPLES,
+        "--now",
+        NOW,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(changes.code, 2, "{}", changes.stderr);
+
+    // Only the ACTIVE OKTA hub user, which no rule matches.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(crate_root().join(EXAMPLES)).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("kai.roth@example.com"))
+        .unwrap();
+    let file = dir.path().join("no-match.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let none = remedy(&[
+        "plan",
+        "--rules",
+        SEED,
+        "--subjects",
+        file.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert_redacted("plan_no_changes", dir.path(), false, &none.transcript());
+}
+
+#[test]
+fn malformed_subject_line_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(crate_root().join(EXAMPLES)).unwrap();
+    let mut lines: Vec<&str> = text.lines().take(2).collect();
+    lines.push(r#"{"user": {"status": "ACTIVE"}, "events": [}"#);
+    lines.push(text.lines().nth(3).unwrap());
+    std::fs::write(dir.path().join("broken.jsonl"), lines.join("\n")).unwrap();
+    let rules = crate_root().join(SEED);
+    let run = remedy_in(
+        dir.path(),
+        &[
+            "plan",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--subjects",
+            "broken.jsonl",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("broken.jsonl:3:"), "{}", run.stderr);
+    assert_eq!(run.stdout, "", "no partial plan is printed");
+    insta::assert_snapshot!("malformed_line", run.transcript());
+}
+
+#[test]
+fn schema_is_json_schema_that_accepts_the_seed() {
+    let run = remedy(&["schema"]);
+    assert_eq!(run.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(schema.get("$defs").is_some_and(|d| d.is_object()));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let as_json = |f: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(crate_root().join(f)).unwrap();
+        serde_yaml::from_str(&text).unwrap()
+    };
+    let seed = as_json(SEED);
+    let errors: Vec<String> = validator
+        .iter_errors(&seed)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "the schema rejects the seed: {errors:?}");
+    // The schema is what editors check against: it must catch the same misspelt field.
+    let typo = as_json("tests/rulebook_errors/unknown-top-level-field.yaml");
+    assert!(!validator.is_valid(&typo));
+}
