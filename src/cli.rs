@@ -141,6 +141,51 @@ pub enum Command {
     },
     /// Render a plan file.
     Show { plan: PathBuf },
+    /// Apply a plan to the orgs: resumable, journaled, re-checking each subject before acting.
+    Apply {
+        plan: PathBuf,
+        /// Allow destructive steps (delete_recreate) without asking.
+        #[arg(long)]
+        approve_destructive: bool,
+        /// Subjects in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// The journal (SQLite); default: PLAN with `.journal.sqlite`.
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        /// The audit log (JSON Lines); default: beside the journal, `.audit.jsonl`.
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+        /// Where one-time reset URLs go for `send_email: false` (created with mode 0600).
+        #[arg(long)]
+        reset_urls: Option<PathBuf>,
+        /// At most this many Okta-changing steps in this run.
+        #[arg(long)]
+        max_actions: Option<u64>,
+        /// Apply even if the rulebook changed since the plan was made.
+        #[arg(long)]
+        allow_rulebook_change: bool,
+        /// The tool's config file naming the orgs.
+        #[arg(long, env = "REMEDY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Show what a journal holds: done, waiting (and why), failed, skipped.
+    Status {
+        /// The journal (or the plan, whose default journal is used).
+        path: PathBuf,
+    },
+    /// Recreate a deleted hub user from its journal backup.
+    Restore {
+        #[arg(long)]
+        journal: PathBuf,
+        #[arg(long)]
+        user: String,
+        /// The org to recreate the user in (as named in config).
+        #[arg(long, default_value = "hub")]
+        org: String,
+        #[arg(long, env = "REMEDY_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Print the JSON Schema of rulebooks.
     Schema,
     /// Print shell completions.
@@ -234,6 +279,37 @@ pub fn run(cli: Cli) -> Exit {
             live,
         } => snapshot(&rules, &out, now.as_deref(), &live, output),
         Command::Show { plan } => show(&plan, output),
+        Command::Apply {
+            plan,
+            approve_destructive,
+            concurrency,
+            journal,
+            audit_log,
+            reset_urls,
+            max_actions,
+            allow_rulebook_change,
+            config,
+        } => apply_cmd(
+            &plan,
+            ApplyArgs {
+                approve_destructive,
+                concurrency,
+                journal,
+                audit_log,
+                reset_urls,
+                max_actions,
+                allow_rulebook_change,
+                config,
+            },
+            output,
+        ),
+        Command::Status { path } => status_cmd(&path, output),
+        Command::Restore {
+            journal,
+            user,
+            org,
+            config,
+        } => restore_cmd(&journal, &user, &org, config.as_deref(), output),
         Command::Schema => {
             print_json(&rulebook::schema::rulebook_schema());
             Ok(Exit::Ok)
@@ -734,4 +810,189 @@ async fn collect_live(
     }
     collection.source.requests = requests;
     Ok(collection)
+}
+
+struct ApplyArgs {
+    approve_destructive: bool,
+    concurrency: usize,
+    journal: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
+    reset_urls: Option<PathBuf>,
+    max_actions: Option<u64>,
+    allow_rulebook_change: bool,
+    config: Option<PathBuf>,
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("plan");
+    let stem = name.strip_suffix(".json").unwrap_or(name);
+    p.with_file_name(format!("{stem}{suffix}"))
+}
+
+/// The org clients a plan needs, from config.
+fn clients(config: Option<&Path>, names: &[&str]) -> Result<Vec<crate::okta::OktaClient>, Exit> {
+    let env = |k: &str| std::env::var(k).ok();
+    let orgs = crate::okta::load_orgs(config, &env).map_err(fail)?;
+    names
+        .iter()
+        .map(|n| {
+            let cfg = crate::okta::select_org(&orgs, n)
+                .or_else(|e| {
+                    if config.is_none() {
+                        crate::okta::select_org(&orgs, "default")
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(fail)?;
+            crate::okta::OktaClient::new(cfg.clone()).map_err(fail)
+        })
+        .collect()
+}
+
+fn apply_cmd(plan_path: &Path, args: ApplyArgs, output: Output) -> Result<Exit, Exit> {
+    let plan = Plan::read(plan_path).map_err(fail)?;
+    // The plan is applied as written: refuse it if its rulebook changed since.
+    if !args.allow_rulebook_change {
+        let text = std::fs::read(&plan.rulebook.path).map_err(|e| {
+            fail(format!(
+                "cannot read the plan's rulebook `{}` to check it is unchanged: {e} (use --allow-rulebook-change to skip the check)",
+                plan.rulebook.path
+            ))
+        })?;
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&text));
+        if sha != plan.rulebook.sha256 {
+            return Err(fail(format!(
+                "rulebook `{}` changed since plan {} was made; make a new plan, or pass --allow-rulebook-change",
+                plan.rulebook.path, plan.plan_id
+            )));
+        }
+    }
+    let destructive = plan
+        .steps
+        .iter()
+        .filter(|s| s.safety == rulebook::Safety::Destructive)
+        .count();
+    let mut approve = args.approve_destructive;
+    if destructive > 0 && !approve && std::io::stdin().is_terminal() && output == Output::Text {
+        eprint!("{destructive} destructive steps (delete_recreate). Type `yes` to approve them: ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        approve = answer.trim() == "yes";
+    }
+    let journal_path = args
+        .journal
+        .unwrap_or_else(|| with_suffix(plan_path, ".journal.sqlite"));
+    let audit_path = args
+        .audit_log
+        .unwrap_or_else(|| with_suffix(&journal_path, ".audit.jsonl"));
+    let journal = crate::apply::journal::Journal::open(
+        &journal_path,
+        &plan.plan_id,
+        &plan.checksum,
+        &plan.rulebook.sha256,
+    )
+    .map_err(fail)?;
+    // Which configured orgs play hub and spoke: retries run on the spoke, user actions on the hub.
+    let org_of = |pred: &dyn Fn(&str) -> bool, default: &str| {
+        plan.steps
+            .iter()
+            .find(|s| pred(&s.action))
+            .map_or_else(|| default.to_string(), |s| s.org.clone())
+    };
+    let spoke_name = org_of(&|a| a == "retry_provisioning", "spoke");
+    let hub_name = org_of(
+        &|a| !matches!(a, "retry_provisioning" | "report" | "notify"),
+        "hub",
+    );
+    let mut cs = clients(args.config.as_deref(), &[&hub_name, &spoke_name])?;
+    let spoke = cs.pop().ok_or(Exit::Error)?;
+    let hub = cs.pop().ok_or(Exit::Error)?;
+    let opts = crate::apply::ApplyOptions {
+        approve_destructive: approve,
+        concurrency: args.concurrency,
+        max_actions: args.max_actions,
+        reset_urls: args.reset_urls,
+        manual_retries: with_suffix(&journal_path, ".manual-retries.txt"),
+        audit_log: audit_path.clone(),
+        poll_interval: std::time::Duration::from_millis(500),
+    };
+    let summary = block_on(crate::apply::apply(&plan, &hub, &spoke, &journal, &opts))?;
+    match output {
+        Output::Json => print_json(&serde_json::to_value(&summary).unwrap_or(Value::Null)),
+        Output::Text => print!(
+            "{}",
+            crate::apply::render_summary(&summary, &journal_path, &audit_path)
+        ),
+    }
+    Ok(if summary.failed() {
+        Exit::ApplyFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+fn status_cmd(path: &Path, output: Output) -> Result<Exit, Exit> {
+    let journal_path = if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        with_suffix(path, ".journal.sqlite")
+    } else {
+        path.to_path_buf()
+    };
+    let journal = crate::apply::journal::Journal::open_existing(&journal_path).map_err(fail)?;
+    let subjects = journal.subjects().map_err(fail)?;
+    let steps = journal.steps().map_err(fail)?;
+    if output == Output::Json {
+        print_json(&json!({
+            "journal": journal_path.display().to_string(),
+            "plan_id": journal.meta("plan_id").map_err(fail)?,
+            "subjects": subjects.iter().map(|(s, st, d)| json!({"subject": s, "state": st, "detail": d})).collect::<Vec<_>>(),
+            "steps": steps,
+        }));
+        return Ok(Exit::Ok);
+    }
+    println!(
+        "journal {} (plan {})",
+        journal_path.display(),
+        journal.meta("plan_id").map_err(fail)?.unwrap_or_default()
+    );
+    let mut by_state: std::collections::BTreeMap<&str, Vec<(&String, &Option<String>)>> =
+        Default::default();
+    for (s, st, d) in &subjects {
+        by_state.entry(st.as_str()).or_default().push((s, d));
+    }
+    for (state, list) in &by_state {
+        println!("\n{state} ({})", list.len());
+        for (s, d) in list {
+            println!(
+                "  {s}{}",
+                d.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+            );
+        }
+    }
+    let unknown = steps
+        .iter()
+        .filter(|s| s.state == crate::apply::journal::StepState::Intent)
+        .count();
+    if unknown > 0 {
+        println!("\n{unknown} steps have an unknown outcome (interrupted); run apply again to reconcile them");
+    }
+    Ok(Exit::Ok)
+}
+
+fn restore_cmd(
+    journal: &Path,
+    user: &str,
+    org: &str,
+    config: Option<&Path>,
+    output: Output,
+) -> Result<Exit, Exit> {
+    let j = crate::apply::journal::Journal::open_existing(journal).map_err(fail)?;
+    let mut cs = clients(config, &[org])?;
+    let hub = cs.pop().ok_or(Exit::Error)?;
+    let id = block_on(crate::apply::restore(&hub, &j, user))?;
+    match output {
+        Output::Json => print_json(&json!({ "restored": user, "id": id })),
+        Output::Text => println!("restored {user} in {org} as {id} from the journal backup"),
+    }
+    Ok(Exit::Ok)
 }

@@ -3,6 +3,7 @@
 //! The pure core (`rulebook`, `condition`, `engine`, `plan`, `subject`) has no network, no clock and no
 //! printing; effects live at the edge (`okta`, `sim`, `collect`, `apply`, `cli`).
 
+pub mod apply;
 pub mod cli;
 pub mod collect;
 pub mod condition;

@@ -162,6 +162,41 @@ pub fn explanation_lines(e: &Explanation, depth: usize, out: &mut Vec<String>) {
     }
 }
 
+/// A one-line summary of a condition's explanation: `$.user.status equals "ACTIVE" (saw "RECOVERY")`.
+pub fn condition_summary(e: &Explanation) -> String {
+    match e {
+        Explanation::All { children, .. } => children
+            .iter()
+            .map(condition_summary)
+            .collect::<Vec<_>>()
+            .join(" and "),
+        Explanation::Any { children, .. } => format!(
+            "({})",
+            children
+                .iter()
+                .map(condition_summary)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+        Explanation::Not { child, .. } => format!("not {}", condition_summary(child)),
+        Explanation::Leaf {
+            path,
+            operator,
+            expected,
+            seen,
+            seen_count,
+            ..
+        } => {
+            let saw = if *seen_count == 0 {
+                "nothing".to_string()
+            } else {
+                seen.iter().map(short).collect::<Vec<_>>().join(", ")
+            };
+            format!("{path} {operator} {} (now {saw})", short(expected))
+        }
+    }
+}
+
 /// A value on one line, long strings cut.
 fn short(v: &Value) -> String {
     let s = v.to_string();

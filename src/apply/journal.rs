@@ -1,0 +1,513 @@
+//! The journal: an embedded SQLite database (WAL mode, `synchronous=FULL`) recording the application of
+//! one plan, written before each Okta call (intent) and after it (outcome), holding the backups taken
+//! before any delete and what is waiting. It is what makes `apply` resumable after a crash. One process at
+//! a time: the connection takes SQLite's exclusive lock for its lifetime, so a second `apply` on the same
+//! journal is refused; the OS releases the lock if the process dies.
+//!
+//! # Schema (version 1)
+//! - `meta(key, value)`: `schema_version`, `plan_id`, `plan_checksum`, `rulebook_sha256`, `created`.
+//! - `steps(step_id, subject, action, state, detail, request_id, started, updated)`: `state` is
+//!   `pending` (never touched), `intent` (a call was about to be made; outcome unknown if still so),
+//!   `done`, `waiting`, `skipped`, `failed`. `started` is when the step was first attempted (an `await`
+//!   step's deadline counts from it).
+//! - `calls(seq, step_id, phase, call, time, outcome, request_id)`: every intent and outcome, append-only.
+//! - `backups(subject, kind, org, login, body, time)`: `kind` is `user` (hub user JSON, group ids, app
+//!   links) or `assignment` (the app user before a reassign).
+//! - `subjects(subject, state, detail, updated)`: the last verdict per subject (`drift`, `waiting`...).
+//!
+//! Nothing secret is written here: no tokens and no `resetPasswordUrl`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Journal failures.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("another `remedy apply` is running on journal `{0}`; wait for it to finish (or, if it was killed, run again: the lock is released when the process exits)")]
+    Busy(String),
+    #[error("journal `{path}`: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("journal `{path}` belongs to plan `{found}`, not `{expected}`; use another --journal")]
+    OtherPlan {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("journal `{path}` has schema version {found}; this release reads version 1")]
+    Version { path: String, found: String },
+}
+
+/// A step's state in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Intent,
+    Done,
+    Waiting,
+    Skipped,
+    Failed,
+}
+
+impl StepState {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Intent => "intent",
+            StepState::Done => "done",
+            StepState::Waiting => "waiting",
+            StepState::Skipped => "skipped",
+            StepState::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> StepState {
+        match s {
+            "intent" => StepState::Intent,
+            "done" => StepState::Done,
+            "waiting" => StepState::Waiting,
+            "skipped" => StepState::Skipped,
+            "failed" => StepState::Failed,
+            _ => StepState::Pending,
+        }
+    }
+}
+
+/// One step's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub step_id: String,
+    pub subject: String,
+    pub action: String,
+    pub state: StepState,
+    pub detail: Option<String>,
+    pub request_id: Option<String>,
+    pub started: Option<String>,
+    pub updated: Option<String>,
+}
+
+/// A backup row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backup {
+    pub subject: String,
+    pub kind: String,
+    pub org: String,
+    pub login: String,
+    pub body: Value,
+    pub time: String,
+}
+
+/// An open journal, exclusively locked.
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal for a plan and takes the exclusive lock.
+    pub fn open(
+        path: &Path,
+        plan_id: &str,
+        plan_checksum: &str,
+        rulebook_sha256: &str,
+    ) -> Result<Journal, JournalError> {
+        let j = Journal::open_locked(path)?;
+        j.init(plan_id, plan_checksum, rulebook_sha256)?;
+        Ok(j)
+    }
+
+    /// Opens an existing journal for reading and restoring (also exclusive, so it never races an apply).
+    pub fn open_existing(path: &Path) -> Result<Journal, JournalError> {
+        if !path.exists() {
+            return Err(JournalError::Sqlite {
+                path: path.display().to_string(),
+                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
+            });
+        }
+        Journal::open_locked(path)
+    }
+
+    fn open_locked(path: &Path) -> Result<Journal, JournalError> {
+        let shown = path.display().to_string();
+        let err = |source: rusqlite::Error| JournalError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_millis(0))
+            .map_err(err)?;
+        // Exclusive locking mode makes the first write lock the file until the connection closes.
+        let lock = conn
+            .pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
+            .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|_| conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;"));
+        if let Err(e) = lock {
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                return Err(JournalError::Busy(shown));
+            }
+            return Err(err(e));
+        }
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS steps (step_id TEXT PRIMARY KEY, subject TEXT NOT NULL, action TEXT NOT NULL,
+               state TEXT NOT NULL, detail TEXT, request_id TEXT, started TEXT, updated TEXT);
+             CREATE TABLE IF NOT EXISTS calls (seq INTEGER PRIMARY KEY AUTOINCREMENT, step_id TEXT NOT NULL,
+               phase TEXT NOT NULL, call TEXT NOT NULL, time TEXT NOT NULL, outcome TEXT, request_id TEXT);
+             CREATE TABLE IF NOT EXISTS backups (subject TEXT NOT NULL, kind TEXT NOT NULL, org TEXT NOT NULL,
+               login TEXT NOT NULL, body TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (subject, kind));
+             CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, updated TEXT);",
+        )
+        .map_err(err)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, JournalError> {
+        let conn = match self.conn.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&conn).map_err(|e| self.err(e))
+    }
+
+    fn init(&self, plan_id: &str, checksum: &str, rulebook: &str) -> Result<(), JournalError> {
+        let existing: Option<String> = self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'plan_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        match existing {
+            Some(found) if found != plan_id => Err(JournalError::OtherPlan {
+                path: self.path.display().to_string(),
+                found,
+                expected: plan_id.to_string(),
+            }),
+            Some(_) => {
+                let v: Option<String> = self.with(|c| {
+                    c.query_row(
+                        "SELECT value FROM meta WHERE key = 'schema_version'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                })?;
+                match v.as_deref() {
+                    Some("1") => Ok(()),
+                    other => Err(JournalError::Version {
+                        path: self.path.display().to_string(),
+                        found: other.unwrap_or("none").to_string(),
+                    }),
+                }
+            }
+            None => self.with(|c| {
+                let t = now();
+                for (k, v) in [
+                    ("schema_version", "1"),
+                    ("plan_id", plan_id),
+                    ("plan_checksum", checksum),
+                    ("rulebook_sha256", rulebook),
+                    ("created", t.as_str()),
+                ] {
+                    c.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                        params![k, v],
+                    )?;
+                }
+                Ok(())
+            }),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// The step's record, or `pending` if it was never touched.
+    pub fn step(&self, step_id: &str) -> Result<Option<StepRecord>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT step_id, subject, action, state, detail, request_id, started, updated FROM steps WHERE step_id = ?1",
+                params![step_id],
+                row_to_step,
+            )
+            .optional()
+        })
+    }
+
+    pub fn steps(&self) -> Result<Vec<StepRecord>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT step_id, subject, action, state, detail, request_id, started, updated FROM steps ORDER BY step_id",
+            )?;
+            let rows = st.query_map([], row_to_step)?;
+            rows.collect()
+        })
+    }
+
+    /// Records that `call` is about to be made for the step (durably, before the call).
+    pub fn intent(
+        &self,
+        step_id: &str,
+        subject: &str,
+        action: &str,
+        call: &str,
+    ) -> Result<(), JournalError> {
+        let t = now();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO steps (step_id, subject, action, state, started, updated) VALUES (?1, ?2, ?3, 'intent', ?4, ?4)
+                 ON CONFLICT(step_id) DO UPDATE SET state = 'intent', updated = ?4, started = COALESCE(started, ?4)",
+                params![step_id, subject, action, t],
+            )?;
+            c.execute(
+                "INSERT INTO calls (step_id, phase, call, time) VALUES (?1, 'intent', ?2, ?3)",
+                params![step_id, call, t],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records a call's outcome without finishing the step (a step may make several calls).
+    pub fn call_outcome(
+        &self,
+        step_id: &str,
+        call: &str,
+        outcome: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO calls (step_id, phase, call, time, outcome, request_id) VALUES (?1, 'outcome', ?2, ?3, ?4, ?5)",
+                params![step_id, call, now(), outcome, request_id],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Whether an intent for `call` of this step was recorded (in this or an earlier run).
+    pub fn had_intent(&self, step_id: &str, call: &str) -> Result<bool, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'intent'",
+                params![step_id, call],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// Whether `call` of this step has a recorded outcome.
+    pub fn had_outcome(&self, step_id: &str, call: &str) -> Result<bool, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'",
+                params![step_id, call],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// Sets the step's final (or waiting) state.
+    pub fn finish(
+        &self,
+        step_id: &str,
+        subject: &str,
+        action: &str,
+        state: StepState,
+        detail: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<(), JournalError> {
+        let t = now();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO steps (step_id, subject, action, state, detail, request_id, started, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT(step_id) DO UPDATE SET state = ?4, detail = ?5, request_id = COALESCE(?6, request_id), updated = ?7,
+                 started = COALESCE(started, ?7)",
+                params![step_id, subject, action, state.as_str(), detail, request_id, t],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Marks when a step was first attempted, without changing its state (for `await` deadlines).
+    pub fn touch_started(
+        &self,
+        step_id: &str,
+        subject: &str,
+        action: &str,
+    ) -> Result<DateTime<Utc>, JournalError> {
+        let t = now();
+        let started: String = self.with(|c| {
+            c.execute(
+                "INSERT INTO steps (step_id, subject, action, state, started, updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?4)
+                 ON CONFLICT(step_id) DO UPDATE SET started = COALESCE(started, ?4)",
+                params![step_id, subject, action, t],
+            )?;
+            c.query_row("SELECT started FROM steps WHERE step_id = ?1", params![step_id], |r| r.get(0))
+        })?;
+        Ok(DateTime::parse_from_rfc3339(&started)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now()))
+    }
+
+    pub fn set_subject(
+        &self,
+        subject: &str,
+        state: &str,
+        detail: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO subjects (subject, state, detail, updated) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(subject) DO UPDATE SET state = ?2, detail = ?3, updated = ?4",
+                params![subject, state, detail, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn subjects(&self) -> Result<Vec<(String, String, Option<String>)>, JournalError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT subject, state, detail FROM subjects ORDER BY subject")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Stores a backup durably (the WAL is fsynced on commit with `synchronous=FULL`).
+    pub fn backup(
+        &self,
+        subject: &str,
+        kind: &str,
+        org: &str,
+        login: &str,
+        body: &Value,
+    ) -> Result<(), JournalError> {
+        let text = serde_json::to_string(body).unwrap_or_default();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO backups (subject, kind, org, login, body, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(subject, kind) DO NOTHING",
+                params![subject, kind, org, login, text, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn backup_for(&self, subject: &str, kind: &str) -> Result<Option<Backup>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT subject, kind, org, login, body, time FROM backups WHERE subject = ?1 AND kind = ?2",
+                params![subject, kind],
+                row_to_backup,
+            )
+            .optional()
+        })
+    }
+
+    /// The user backup taken for a login (for `remedy restore`).
+    pub fn backup_by_login(&self, login: &str) -> Result<Option<Backup>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT subject, kind, org, login, body, time FROM backups WHERE lower(login) = lower(?1) AND kind = 'user'",
+                params![login],
+                row_to_backup,
+            )
+            .optional()
+        })
+    }
+}
+
+fn row_to_step(r: &rusqlite::Row) -> rusqlite::Result<StepRecord> {
+    let state: String = r.get(3)?;
+    Ok(StepRecord {
+        step_id: r.get(0)?,
+        subject: r.get(1)?,
+        action: r.get(2)?,
+        state: StepState::parse(&state),
+        detail: r.get(4)?,
+        request_id: r.get(5)?,
+        started: r.get(6)?,
+        updated: r.get(7)?,
+    })
+}
+
+fn row_to_backup(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
+    let body: String = r.get(4)?;
+    Ok(Backup {
+        subject: r.get(0)?,
+        kind: r.get(1)?,
+        org: r.get(2)?,
+        login: r.get(3)?,
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+        time: r.get(5)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_open_is_refused_and_state_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.sqlite");
+        let j = Journal::open(&p, "plan-1", "c", "r").unwrap();
+        j.intent("s0001", "a@x", "reset_password", "reset_password")
+            .unwrap();
+        let second = Journal::open(&p, "plan-1", "c", "r");
+        assert!(
+            matches!(second, Err(JournalError::Busy(_))),
+            "{:?}",
+            second.err()
+        );
+        drop(j);
+        let j = Journal::open(&p, "plan-1", "c", "r").unwrap();
+        assert_eq!(j.step("s0001").unwrap().unwrap().state, StepState::Intent);
+        assert!(j.had_intent("s0001", "reset_password").unwrap());
+        assert!(matches!(
+            Journal::open(&p, "plan-2", "c", "r").map(|_| ()),
+            Err(JournalError::OtherPlan { .. }) | Err(JournalError::Busy(_))
+        ));
+    }
+}
