@@ -586,7 +586,7 @@ fn org2org_app(id: &str, hub_url: &str, at: DateTime<Utc>) -> Value {
         "status": "ACTIVE",
         "lastUpdated": ts,
         "created": ts,
-        "accessibility": { "selfService": false, "errorRedirectUrl": null, "loginRedirectUrl": null },
+        "accessibility": { "selfService": false },
         "visibility": { "autoSubmitToolbar": false, "hide": { "iOS": false, "web": false }, "appLinks": { "login": true } },
         "features": ["PUSH_NEW_USERS", "PUSH_PASSWORD_UPDATES", "PUSH_PROFILE_UPDATES", "PUSH_USER_DEACTIVATION", "REACTIVATE_USERS", "IMPORT_NEW_USERS", "IMPORT_PROFILE_UPDATES"],
         "signOnMode": "SAML_2_0",
