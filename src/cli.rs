@@ -825,7 +825,10 @@ struct ApplyArgs {
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("plan");
-    let stem = name.strip_suffix(".json").unwrap_or(name);
+    let stem = [".journal.sqlite", ".sqlite", ".json"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(name);
     p.with_file_name(format!("{stem}{suffix}"))
 }
 
