@@ -203,6 +203,8 @@ impl Op {
     pub fn operand(&self) -> Value {
         fn bound(b: &Bound) -> Value {
             match b {
+                // Show `gt: 3` as 3, not 3.0: the bound is kept as f64 only to compare.
+                Bound::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(*n as i64),
                 Bound::Number(n) => {
                     serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
                 }
@@ -245,14 +247,14 @@ impl Op {
 
     fn test_one(&self, v: &Value, now: DateTime<Utc>) -> bool {
         match self {
-            Op::Equals(x) => v == x,
-            Op::NotEquals(x) => v != x,
-            Op::In(xs) => xs.contains(v),
-            Op::NotIn(xs) => !xs.contains(v),
+            Op::Equals(x) => same(v, x),
+            Op::NotEquals(x) => !same(v, x),
+            Op::In(xs) => xs.iter().any(|x| same(v, x)),
+            Op::NotIn(xs) => !xs.iter().any(|x| same(v, x)),
             Op::Matches(r) => v.as_str().is_some_and(|s| r.is_match(s)),
             Op::Contains(x) => match (v, x) {
                 (Value::String(s), Value::String(needle)) => s.contains(needle.as_str()),
-                (Value::Array(items), x) => items.contains(x),
+                (Value::Array(items), x) => items.iter().any(|i| same(i, x)),
                 _ => false,
             },
             Op::StartsWith(p) => v.as_str().is_some_and(|s| s.starts_with(p.as_str())),
@@ -264,6 +266,26 @@ impl Op {
             Op::NewerThan(d) => age(v, now).is_some_and(|a| a < *d),
             Op::Exists(_) | Op::Count(_) => false,
         }
+    }
+}
+
+/// JSON equality with numbers compared by value: `5` equals `5.0` (both are JSON numbers; only the
+/// YAML or JSON spelling differs). Every other type compares strictly, so `5` never equals `"5"`.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            x.as_f64() == y.as_f64()
+        }
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(xs), Value::Object(ys)) => {
+            xs.len() == ys.len()
+                && xs
+                    .iter()
+                    .all(|(k, x)| ys.get(k).is_some_and(|y| same(x, y)))
+        }
+        _ => a == b,
     }
 }
 
@@ -564,6 +586,26 @@ mod tests {
                 .outcome(),
             Outcome::Unknown
         );
+    }
+
+    #[test]
+    fn numbers_equal_by_value_other_types_strictly() {
+        let s = json!({"n": 5, "f": 5.0, "xs": [1, 2.5], "o": {"a": 1}});
+        let holds = |path: &str, op: Op| leaf(path, op).evaluate(&s, now()).outcome();
+        assert_eq!(holds("$.n", Op::Equals(json!(5.0))), Outcome::Holds);
+        assert_eq!(holds("$.f", Op::Equals(json!(5))), Outcome::Holds);
+        assert_eq!(
+            holds("$.f", Op::In(vec![json!(4), json!(5)])),
+            Outcome::Holds
+        );
+        assert_eq!(holds("$.xs", Op::Contains(json!(1.0))), Outcome::Holds);
+        assert_eq!(holds("$.xs", Op::Equals(json!([1.0, 2.5]))), Outcome::Holds);
+        assert_eq!(holds("$.o", Op::Equals(json!({"a": 1.0}))), Outcome::Holds);
+        assert_eq!(holds("$.n", Op::NotEquals(json!(5.0))), Outcome::Fails);
+        assert_eq!(holds("$.n", Op::Equals(json!("5"))), Outcome::Fails);
+        assert_eq!(holds("$.n", Op::Equals(json!(5.5))), Outcome::Fails);
+        assert_eq!(Op::Gt(Bound::Number(3.0)).operand(), json!(3));
+        assert_eq!(Op::Gt(Bound::Number(2.5)).operand(), json!(2.5));
     }
 
     #[test]

@@ -10,3 +10,7 @@ mod okta;
 mod cli;
 // Broken rulebooks, one mistake per file, and their rendered diagnostics.
 mod rulebook_errors;
+// Engine scenarios from tests/cases/: decisions, explanations and rendered plans.
+mod cases;
+// Collecting subjects from the simulator and planning against them.
+mod collect;

@@ -1,0 +1,212 @@
+//! Data-driven engine scenarios: each folder of `tests/cases/` holds a `rulebook.yaml`, its subjects
+//! (`subjects.jsonl` or a `subjects.json` array) and optionally `now.txt`. Each is run through the
+//! library (load, evaluate, plan, render) and one snapshot records every decision with its
+//! explanation, the plan's steps and the rendered plan (or the plan's error). Also checks that
+//! planning is deterministic. The CLI around these functions is covered by `cli`.
+
+use std::fmt::Write;
+use std::fs::File;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use okta_remedy::engine::evaluate;
+use okta_remedy::plan::Source;
+use okta_remedy::review::explanation_lines;
+use okta_remedy::rulebook::{self, Rulebook};
+use okta_remedy::subject::{self, FieldTree, SubjectError};
+
+use crate::cli::{relative, NOW};
+
+/// The scenario's subjects file, relative to the crate root.
+fn subjects_file(dir: &Path) -> String {
+    let found: Vec<String> = ["subjects.jsonl", "subjects.json"]
+        .iter()
+        .map(|f| dir.join(f))
+        .filter(|p| p.exists())
+        .map(|p| relative(&p))
+        .collect();
+    assert_eq!(found.len(), 1, "{}: one subjects file", dir.display());
+    found[0].clone()
+}
+
+fn now_of(dir: &Path) -> DateTime<Utc> {
+    let text = std::fs::read_to_string(dir.join("now.txt")).unwrap_or_else(|_| NOW.to_string());
+    DateTime::parse_from_rfc3339(text.trim())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn word(v: impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Every subject's decision: verdict, matched rules, actions and the explanation of each rule tried.
+fn decisions(rb: &Rulebook, file: &str, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let count = subject::for_each(
+        File::open(file).unwrap(),
+        file,
+        &FieldTree::everything(),
+        |i, s| {
+            let d = evaluate(rb, &s, now, i);
+            let matched: Vec<&str> = d.matched.iter().map(|r| r.0.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "subject {}: {} [{}]",
+                d.subject,
+                word(d.verdict),
+                matched.join(", ")
+            );
+            for (rule, a) in d.actions(rb) {
+                let _ = writeln!(out, "  action {} on {} [{rule}]", a.name(), a.org);
+            }
+            let mut lines = Vec::new();
+            for (g, e) in d.protect_trace.iter().enumerate() {
+                lines.push(format!("guards.protect[{g}]:"));
+                explanation_lines(e, 1, &mut lines);
+            }
+            for t in &d.rules {
+                lines.push(format!("rule {}: {}", t.rule, word(t.outcome)));
+                explanation_lines(&t.explanation, 1, &mut lines);
+            }
+            for l in lines {
+                let _ = writeln!(out, "  {l}");
+            }
+            Ok::<(), SubjectError>(())
+        },
+    )
+    .unwrap();
+    assert!(count > 0, "{file} has no subjects");
+    out
+}
+
+fn plan(
+    rb: &Rulebook,
+    file: &str,
+    now: DateTime<Utc>,
+) -> Result<okta_remedy::plan::Plan, okta_remedy::cli::PlanFileError> {
+    let source = Source {
+        kind: "file".into(),
+        subjects_kind: word(rb.subjects.kind),
+        path: Some(file.to_string()),
+        ..Source::default()
+    };
+    okta_remedy::cli::plan_from_reader(rb, File::open(file).unwrap(), file, now, source)
+}
+
+/// One line per step with what the executor relies on: safety, order and preconditions.
+fn steps(p: &okta_remedy::plan::Plan) -> String {
+    let mut out = String::new();
+    for s in &p.steps {
+        let pre: Vec<String> = s
+            .preconditions
+            .iter()
+            .map(|c| format!("{}={}", c.path, serde_json::Value::from(c.values.clone())))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} {} {} on {} [{}] safety={} after=[{}] params={}",
+            s.id,
+            s.subject,
+            s.action,
+            s.org,
+            s.rule,
+            word(s.safety),
+            s.depends_on.join(", "),
+            s.params
+        );
+        for p in pre {
+            let _ = writeln!(out, "      pre {p}");
+        }
+    }
+    out
+}
+
+#[test]
+fn scenario() {
+    insta::glob!("../cases", "*/rulebook.yaml", |path| {
+        let dir = path.parent().unwrap();
+        let file = relative(path);
+        let rb = rulebook::load(Path::new(&file))
+            .unwrap_or_else(|e| panic!("{file} does not load:\n{}", e.render()));
+        let subjects = subjects_file(dir);
+        let now = now_of(dir);
+
+        let mut out = format!(
+            "rulebook {} ({}) now {}\n",
+            rb.name,
+            word(rb.mode),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        if !rb.warnings.is_empty() {
+            let text = std::fs::read_to_string(&file).unwrap();
+            out.push_str(&okta_remedy::diagnostic::render_all(&rb.warnings, &text));
+        }
+        out.push_str("\n== decisions\n");
+        out.push_str(&decisions(&rb, &subjects, now));
+        match plan(&rb, &subjects, now) {
+            Ok(p) => {
+                let again = plan(&rb, &subjects, now).unwrap();
+                assert!(
+                    p.to_json() == again.to_json(),
+                    "{file}: planning twice gave different JSON"
+                );
+                out.push_str("\n== steps\n");
+                out.push_str(&steps(&p));
+                out.push_str("\n== rendered plan\n");
+                out.push_str(&okta_remedy::plan::render::render(&p));
+            }
+            Err(e) => {
+                let _ = write!(out, "\n== plan error\n{e}\n");
+            }
+        }
+        insta::assert_snapshot!(out);
+    });
+}
+
+/// The issue asks for at least 15 scenarios; keep the folder from shrinking unnoticed.
+#[test]
+fn enough_scenarios() {
+    let dir = crate::cli::crate_root().join("tests/cases");
+    let n = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("rulebook.yaml").exists())
+        .count();
+    assert!(n >= 16, "{n} scenarios");
+}
+
+/// Pruning subjects to the fields a rulebook reads (what `plan` does for speed) must not change any
+/// decision: every scenario's subjects are evaluated whole and pruned, and the decisions compared.
+#[test]
+fn pruned_subjects_decide_the_same() {
+    let root = crate::cli::crate_root().join("tests/cases");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(root).unwrap() {
+        let dir = entry.unwrap().path();
+        let rb_path = dir.join("rulebook.yaml");
+        if !rb_path.exists() {
+            continue;
+        }
+        let rb = rulebook::load(&rb_path).unwrap();
+        let file = crate::cli::crate_root().join(subjects_file(&dir));
+        let now = now_of(&dir);
+        let always = okta_remedy::engine::always_read(rb.subjects.kind);
+        let pruned = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
+        let run = |fields: &FieldTree| {
+            let mut out = Vec::new();
+            subject::for_each(File::open(&file).unwrap(), "s", fields, |i, s| {
+                out.push(serde_json::to_string(&evaluate(&rb, &s, now, i)).unwrap());
+                Ok::<(), SubjectError>(())
+            })
+            .unwrap();
+            out
+        };
+        let (whole, cut) = (run(&FieldTree::everything()), run(&pruned));
+        assert_eq!(whole, cut, "{}", dir.display());
+        compared += whole.len();
+    }
+    assert!(compared > 50, "only {compared} subjects compared");
+}
