@@ -12,5 +12,3 @@ mod cli;
 mod rulebook_errors;
 // Engine scenarios from tests/cases/: decisions, explanations and rendered plans.
 mod cases;
-// Collecting subjects from the simulator and planning against them.
-mod collect;
