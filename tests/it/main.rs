@@ -12,3 +12,5 @@ mod cli;
 mod rulebook_errors;
 // Engine scenarios from tests/cases/: decisions, explanations and rendered plans.
 mod cases;
+// Every shipped rulebook in rules/: loads cleanly, its cases pass, its decision review is unchanged.
+mod shipped;
