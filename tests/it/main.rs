@@ -12,5 +12,7 @@ mod cli;
 mod rulebook_errors;
 // Engine scenarios from tests/cases/: decisions, explanations and rendered plans.
 mod cases;
+// Collecting subjects from the simulator and planning against them.
+mod collect;
 // Every shipped rulebook in rules/: loads cleanly, its cases pass, its decision review is unchanged.
 mod shipped;
