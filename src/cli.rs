@@ -192,6 +192,8 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Run the Okta simulator (a hub and a spoke org on loopback).
     Sim(crate::sim::SimArgs),
+    /// The whole story with no Okta and no setup: simulator, plan, apply, users reset, resume, results.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -319,6 +321,9 @@ pub fn run(cli: Cli) -> Exit {
             Ok(Exit::Ok)
         }
         Command::Sim(args) => block_on(crate::sim::run(args)).map(|_| Exit::Ok),
+        Command::Demo(args) => {
+            block_on(crate::demo::run(args, std::io::stdout().is_terminal())).map(|_| Exit::Ok)
+        }
     };
     match result {
         Ok(e) | Err(e) => e,

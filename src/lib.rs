@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod collect;
 pub mod condition;
+pub mod demo;
 pub mod diagnostic;
 pub mod engine;
 pub mod okta;

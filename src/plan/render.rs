@@ -83,6 +83,11 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// The plan as text for a terminal (no colour).
 pub fn render(plan: &Plan) -> String {
+    render_limited(plan, None)
+}
+
+/// Like [`render`], showing at most `per_group` steps of each action (the rest are counted).
+pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     let mut out = String::new();
     let s = &plan.summary;
     let _ = writeln!(
@@ -167,7 +172,9 @@ pub fn render(plan: &Plan) -> String {
                 ""
             }
         );
-        for st in steps {
+        let shown = per_group.unwrap_or(usize::MAX);
+        let hidden = steps.len().saturating_sub(shown);
+        for st in steps.into_iter().take(shown) {
             let params = params_line(st);
             let _ = writeln!(
                 out,
@@ -186,6 +193,9 @@ pub fn render(plan: &Plan) -> String {
             if !params.is_empty() {
                 let _ = writeln!(out, "          {params}");
             }
+        }
+        if hidden > 0 {
+            let _ = writeln!(out, "  … and {hidden} more");
         }
         out.push('\n');
     }

@@ -16,3 +16,5 @@ mod cases;
 mod collect;
 // Every shipped rulebook in rules/: loads cleanly, its cases pass, its decision review is unchanged.
 mod shipped;
+// The one-command demo.
+mod demo;
