@@ -368,3 +368,158 @@ fn schema_is_json_schema_that_accepts_the_seed() {
     let typo = as_json("tests/rulebook_errors/unknown-top-level-field.yaml");
     assert!(!validator.is_valid(&typo));
 }
+
+/// `--output json` gives one JSON document on stdout for every offline command, with the same exit
+/// codes as text.
+#[test]
+fn json_output_on_every_offline_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    let out = out.to_str().unwrap();
+    let runs = [
+        (vec!["validate", SEED], 0),
+        (vec!["test", SEED, "--now", NOW], 0),
+        (
+            vec![
+                "explain",
+                "--rules",
+                SEED,
+                "--subject",
+                EXAMPLES,
+                "--now",
+                NOW,
+            ],
+            0,
+        ),
+        (
+            vec![
+                "plan",
+                "--rules",
+                SEED,
+                "--subjects",
+                EXAMPLES,
+                "--now",
+                NOW,
+                "--out",
+                out,
+            ],
+            0,
+        ),
+        (vec!["show", out], 0),
+        (vec!["schema"], 0),
+        (vec!["validate", "tests/rulebook_errors/bad-regex.yaml"], 1),
+    ];
+    for (args, code) in runs {
+        let mut all = vec!["--output", "json"];
+        all.extend(&args);
+        let run = remedy(&all);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
+        assert!(parsed.is_ok(), "{args:?} printed no JSON:\n{}", run.stdout);
+    }
+    let test = remedy(&["--output", "json", "test", SEED, "--now", NOW]);
+    let v: serde_json::Value = serde_json::from_str(&test.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["rulebooks"][0]["cases"].as_array().map(Vec::len),
+        Some(14)
+    );
+}
+
+/// A mistake in a sidecar `NAME.tests.yaml` is located in that file, not in the rulebook.
+#[test]
+fn broken_sidecar_is_located() {
+    let (dir, _) = seed_copy();
+    replace_in(
+        &dir.path().join("org2org-password-sync.tests.yaml"),
+        r#"expect: "no_match""#,
+        r#"expect: "no_mach""#,
+    );
+    let run = remedy_in(dir.path(), &["validate", "org2org-password-sync.yaml"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!("broken_sidecar", run.transcript());
+}
+
+#[test]
+fn bad_now_and_missing_files_are_errors() {
+    let bad_now = remedy(&[
+        "plan",
+        "--rules",
+        SEED,
+        "--subjects",
+        EXAMPLES,
+        "--now",
+        "yesterday",
+    ]);
+    assert_eq!(bad_now.code, 1);
+    assert!(bad_now
+        .stderr
+        .starts_with("error: `--now yesterday` is not an RFC 3339 timestamp"));
+    let missing = plan_seed("examples/subjects/no-such-file.jsonl", &[]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("no-such-file.jsonl"),
+        "{}",
+        missing.stderr
+    );
+    let tampered = tempfile::tempdir().unwrap();
+    let plan = tampered.path().join("plan.json");
+    let made = plan_seed(EXAMPLES, &["--out", plan.to_str().unwrap()]);
+    assert_eq!(made.code, 0);
+    let text = std::fs::read_to_string(&plan).unwrap();
+    std::fs::write(
+        &plan,
+        text.replacen("\"send_email\": true", "\"send_email\": false", 1),
+    )
+    .unwrap();
+    let show = remedy(&["show", plan.to_str().unwrap()]);
+    assert_eq!(show.code, 1, "an edited plan is refused");
+    assert!(show.stderr.contains("checksum"), "{}", show.stderr);
+}
+
+/// `explain` also takes a file holding one JSON object.
+#[test]
+fn explain_a_single_subject_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(crate_root().join(EXAMPLES)).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("hana.sato@example.com"))
+        .unwrap();
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .unwrap();
+    let file = dir.path().join("one.json");
+    std::fs::write(&file, pretty).unwrap();
+    let run = remedy(&[
+        "explain",
+        "--rules",
+        SEED,
+        "--subject",
+        file.to_str().unwrap(),
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("subject hana.sato@example.com: matched no-hub-user\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// `--output json test` on a rulebook that does not load must still print one JSON document.
+#[test]
+#[ignore = "known bug in src/cli.rs: load_rulebook and test each print a JSON document"]
+fn json_test_of_a_broken_rulebook_is_one_document() {
+    let run = remedy(&[
+        "--output",
+        "json",
+        "test",
+        "tests/rulebook_errors/bad-regex.yaml",
+    ]);
+    assert_eq!(run.code, 1);
+    let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
+    assert!(parsed.is_ok(), "not one JSON document:\n{}", run.stdout);
+}

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::cli::{relative, remedy};
+use crate::cli::{crate_root, relative, remedy};
 
 /// The first line of a diagnostic: `FILE:LINE:COLUMN: SEVERITY: `.
 fn assert_located(first_line: &str, file: &str, severity: &str) {
@@ -137,4 +137,37 @@ fn truncated_rulebooks_never_panic() {
         }
     }
     assert!(parsed > 500, "only {parsed} prefixes parsed");
+}
+
+/// Nor does any small corruption: seeded random edits (a character replaced, dropped or doubled;
+/// a line's indentation shifted) of the shipped rulebook, parsed in-process.
+#[test]
+fn mutated_rulebooks_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let text =
+        std::fs::read_to_string(crate_root().join("rules/org2org-password-sync.yaml")).unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    let pool: Vec<char> = ":-{}[],'\"#&*!|>%@` \t\n$.?()\\0aZ".chars().collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let mut errors = 0;
+    for _ in 0..600 {
+        let mut c = chars.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            let i = rng.gen_range(0..c.len());
+            match rng.gen_range(0..4) {
+                0 => c[i] = pool[rng.gen_range(0..pool.len())],
+                1 => {
+                    c.remove(i);
+                }
+                2 => c.insert(i, c[i]),
+                _ => c.insert(i, ' '),
+            }
+        }
+        let mutated: String = c.into_iter().collect();
+        if okta_remedy::rulebook::parse(&mutated, "mutated.yaml").is_err() {
+            errors += 1;
+        }
+    }
+    // Most edits break something; if none did, the mutations are not reaching the loader.
+    assert!(errors > 100, "only {errors} of 600 mutations were rejected");
 }
