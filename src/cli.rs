@@ -492,10 +492,18 @@ fn test(
     let mut failed = false;
     let mut reports = Vec::new();
     for f in files {
-        let rb = match load_rulebook(f, output) {
+        // In JSON mode a broken rulebook is one entry of the single report, not a document of its own.
+        let loaded = match output {
+            Output::Text => load_rulebook(f, output).map_err(|_| None),
+            Output::Json => rulebook::load(f).map_err(Some),
+        };
+        let rb = match loaded {
             Ok(rb) => rb,
-            Err(_) => {
+            Err(e) => {
                 failed = true;
+                if let Some(e) = e {
+                    reports.push(json!({ "file": f.display().to_string(), "ok": false, "diagnostics": e.diagnostics() }));
+                }
                 continue;
             }
         };

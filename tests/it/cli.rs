@@ -511,7 +511,6 @@ fn explain_a_single_subject_file() {
 
 /// `--output json test` on a rulebook that does not load must still print one JSON document.
 #[test]
-#[ignore = "known bug in src/cli.rs: load_rulebook and test each print a JSON document"]
 fn json_test_of_a_broken_rulebook_is_one_document() {
     let run = remedy(&[
         "--output",
