@@ -577,7 +577,7 @@ fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> 
     };
     ck.known_keys(m, &root, TOP_FIELDS, "the rulebook");
 
-    let version = match ck.required(m, &root, "version", "the rulebook") {
+    let version = match m.get("version") {
         Some(v) => match ck.unsigned(v, &key(&root, "version"), "`version`") {
             Some(1) => Some(1),
             Some(n) => {
@@ -592,8 +592,8 @@ fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> 
         },
         None => None,
     };
-    let name = ck
-        .required(m, &root, "name", "the rulebook")
+    let name = m
+        .get("name")
         .and_then(|v| ck.string(v, &key(&root, "name"), "`name`"));
     let description = m
         .get("description")
@@ -608,7 +608,24 @@ fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> 
             }
         }),
     };
-    let subjects = match ck.required(m, &root, "subjects", "the rulebook") {
+    for (field, example) in [
+        ("version", "version: 1"),
+        ("name", "name: org2org-password-sync"),
+        (
+            "subjects",
+            "subjects: { kind: org2org_assignment, hub: hub, spoke: spoke }",
+        ),
+        ("rules", "rules: [{ id: ..., when: ..., then: [...] }]"),
+    ] {
+        if m.get(field).is_none() {
+            ck.error(
+                &root,
+                format!("missing field `{field}` in the rulebook"),
+                Some(format!("add e.g. `{example}`")),
+            );
+        }
+    }
+    let subjects = match m.get("subjects") {
         Some(v) => check_subjects(ck, v, &key(&root, "subjects")),
         None => None,
     };
@@ -620,7 +637,7 @@ fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> 
         Some(v) => check_guards(ck, v, &key(&root, "guards")),
         None => Some(Guards::default()),
     };
-    let rules = match ck.required(m, &root, "rules", "the rulebook") {
+    let rules = match m.get("rules") {
         Some(v) => check_rules(ck, v, &key(&root, "rules"), subjects.as_ref(), &orgs, mode),
         None => None,
     };
@@ -919,9 +936,39 @@ pub(crate) fn check_condition(ck: &mut Checker, v: &Yaml, path: &[Seg]) -> Optio
         let p = key(path, first);
         let child = m.get(*first)?;
         return match *first {
-            "not" => check_condition(ck, child, &p).map(|c| Condition::Not(Box::new(c))),
+            "not" => {
+                if let Yaml::Sequence(_) = child {
+                    ck.error(
+                        &p,
+                        "`not` takes one condition, found a list",
+                        Some("to negate several, wrap them: `not: { any: [...] }` (none of them holds) or `not: { all: [...] }`".into()),
+                    );
+                    return None;
+                }
+                check_condition(ck, child, &p).map(|c| Condition::Not(Box::new(c)))
+            }
             comb => {
-                let items = ck.sequence(child, &p, &format!("`{comb}`"))?;
+                let Yaml::Sequence(items) = child else {
+                    ck.error(
+                        &p,
+                        format!("`{comb}` takes a list of conditions, found {}", describe(child)),
+                        Some(format!("write `{comb}: [{{ path: ..., equals: ... }}, ...]`; one condition needs no `{comb}`")),
+                    );
+                    return None;
+                };
+                if items.is_empty() {
+                    // A vacuous `all` matches every subject, an empty `any` none: both are slips.
+                    let what = if comb == "all" {
+                        "`all: []` holds for every subject"
+                    } else {
+                        "`any: []` never holds"
+                    };
+                    ck.warning(
+                        &p,
+                        what,
+                        Some(format!("list the conditions inside `{comb}`")),
+                    );
+                }
                 let mut out = Vec::new();
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
