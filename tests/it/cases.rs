@@ -210,3 +210,61 @@ fn pruned_subjects_decide_the_same() {
     }
     assert!(compared > 50, "only {compared} subjects compared");
 }
+
+/// Every operator and every action of the language is exercised by some scenario, so adding one
+/// to the language without a scenario fails here.
+#[test]
+fn scenarios_cover_the_whole_language() {
+    let root = crate::cli::crate_root().join("tests/cases");
+    let mut parsed = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path().join("rulebook.yaml");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            parsed.push(serde_yaml::from_str::<serde_json::Value>(&text).unwrap());
+        }
+    }
+    // Every key used anywhere in a scenario, and every `action:` value.
+    fn walk(v: &serde_json::Value, keys: &mut Vec<String>, actions: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    keys.push(k.clone());
+                    if let (true, Some(a)) = (k == "action", x.as_str()) {
+                        actions.push(a.to_string());
+                    }
+                    walk(x, keys, actions);
+                }
+            }
+            serde_json::Value::Array(xs) => xs.iter().for_each(|x| walk(x, keys, actions)),
+            _ => {}
+        }
+    }
+    let (mut keys, mut actions) = (Vec::new(), Vec::new());
+    for v in &parsed {
+        walk(v, &mut keys, &mut actions);
+    }
+    for op in okta_remedy::condition::OPERATORS {
+        assert!(keys.iter().any(|k| k == op), "no scenario uses `{op}`");
+    }
+    for c in [
+        "all",
+        "any",
+        "not",
+        "quantifier",
+        "priority",
+        "mode",
+        "protect",
+        "max_actions",
+        "max_destructive",
+    ] {
+        assert!(keys.iter().any(|k| k == c), "no scenario uses `{c}`");
+    }
+    for a in okta_remedy::rulebook::ACTIONS {
+        assert!(
+            actions.iter().any(|x| x == a.name),
+            "no scenario uses action `{}`",
+            a.name
+        );
+    }
+}
