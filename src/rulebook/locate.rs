@@ -231,4 +231,18 @@ mod tests {
         );
         assert_eq!(display_path(&eq), "rules[0].when.equals");
     }
+
+    #[test]
+    fn finds_keys_written_twice() {
+        let src = "a: 1\nb:\n  c: 1\n  d: 2\n  c: 3\na: 4\n";
+        let loc = Locator::new(src);
+        let found: Vec<(String, usize, usize)> = loc
+            .duplicates()
+            .iter()
+            .map(|d| (d.key.clone(), d.first.line, d.again.line))
+            .collect();
+        assert_eq!(found, vec![("c".into(), 3, 5), ("a".into(), 1, 6)]);
+        assert_eq!(loc.duplicates()[0].mapping, vec![Seg::Key("b".into())]);
+        assert!(Locator::new("a: 1\nb: {a: 1}\n").duplicates().is_empty());
+    }
 }
