@@ -417,6 +417,22 @@ fn json_output_on_every_offline_command() {
         let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
         assert!(parsed.is_ok(), "{args:?} printed no JSON:\n{}", run.stdout);
     }
+    // `plan --output json` prints exactly the document `--out` wrote.
+    let again = dir.path().join("again.json");
+    let printed = remedy(&[
+        "--output",
+        "json",
+        "plan",
+        "--rules",
+        SEED,
+        "--subjects",
+        EXAMPLES,
+        "--now",
+        NOW,
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(printed.stdout, std::fs::read_to_string(&again).unwrap());
     let test = remedy(&["--output", "json", "test", SEED, "--now", NOW]);
     let v: serde_json::Value = serde_json::from_str(&test.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -521,4 +537,12 @@ fn json_test_of_a_broken_rulebook_is_one_document() {
     assert_eq!(run.code, 1);
     let parsed: Result<serde_json::Value, _> = serde_json::from_str(&run.stdout);
     assert!(parsed.is_ok(), "not one JSON document:\n{}", run.stdout);
+}
+
+/// `remedy test` on a rulebook with no cases fails and says where cases go.
+#[test]
+fn test_without_cases_fails() {
+    let run = remedy(&["test", "tests/cases/count/rulebook.yaml", "--now", NOW]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!("test_without_cases", run.transcript());
 }
