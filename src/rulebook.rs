@@ -538,23 +538,82 @@ pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
             line: l.line(),
             column: l.column(),
         });
-    // serde_yaml appends " at line X column Y"; the location is shown separately.
+    // serde_yaml writes "MESSAGE at line L column C[, while CONTEXT at line L2 column C2]": the
+    // location is shown separately, and the context says where an unclosed construct began.
     let text = e.to_string();
-    let message = match text.find(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    // The parser names what it expected, not what the writer got wrong; say it for common slips.
-    let help = if message.contains("tab character") {
-        Some("indent with spaces: YAML does not allow tabs in indentation".to_string())
-    } else if message.contains("expected ',' or '}'") {
-        Some("a `{` before this point is not closed with `}` (or two entries lack a `,`)".into())
-    } else if message.contains("expected ',' or ']'") {
-        Some("a `[` before this point is not closed with `]` (or two items lack a `,`)".into())
-    } else {
-        None
+    let (message, context) = split_yaml_error(&text);
+    let gave_up = format!(
+        "the parser gave up at line {}, column {}",
+        at.line, at.column
+    );
+    let (at, message, help) = match context {
+        // A `{`/`[` opened on an earlier line and never closed: point at the opening bracket.
+        Some((what, opened))
+            if opened.line < at.line
+                && (what == "parsing a flow mapping" || what == "parsing a flow sequence") =>
+        {
+            let (open, close) = if what == "parsing a flow mapping" {
+                ('{', '}')
+            } else {
+                ('[', ']')
+            };
+            (
+                opened,
+                format!("this `{open}` is not closed"),
+                Some(format!(
+                    "close it with `{close}`; {gave_up} ({message})"
+                )),
+            )
+        }
+        Some((what, opened)) if what == "scanning a quoted scalar" => (
+            opened,
+            "this quoted string is not closed".to_string(),
+            Some(format!("end it with the same quote mark; {gave_up}")),
+        ),
+        // The parser names what it expected, not what the writer got wrong; say it for common slips.
+        _ => {
+            let help = if message.contains("tab character") {
+                Some("indent with spaces: YAML does not allow tabs in indentation".to_string())
+            } else if message.contains("expected ',' or '}'") {
+                Some("entries of a `{ ... }` mapping are separated by `,`; is one missing, or the `}`?".into())
+            } else if message.contains("expected ',' or ']'") {
+                Some(
+                    "items of a `[ ... ]` list are separated by `,`; is one missing, or the `]`?"
+                        .into(),
+                )
+            } else if message.contains("expected '-' indicator") {
+                Some("this line's indentation does not line up with the list items above it".into())
+            } else if message.contains("mapping values are not allowed") {
+                Some(
+                    "a value containing `: ` must be quoted, e.g. `message: \"hub user: ...\"`"
+                        .into(),
+                )
+            } else {
+                None
+            };
+            (at, message.to_string(), help)
+        }
     };
     Diagnostic::error(file, at, format!("invalid YAML: {message}")).with_help(help)
+}
+
+/// Splits serde_yaml's error text into its message and, when given, the construct it was reading
+/// and where that construct began.
+fn split_yaml_error(text: &str) -> (&str, Option<(&str, Position)>) {
+    let Some(i) = text.find(" at line ") else {
+        return (text, None);
+    };
+    let message = &text[..i];
+    let context = text[i..].split_once(", while ").and_then(|(_, ctx)| {
+        let (what, loc) = ctx.split_once(" at line ")?;
+        let (line, column) = loc.split_once(" column ")?;
+        let position = Position {
+            line: line.trim().parse().ok()?,
+            column: column.trim().parse().ok()?,
+        };
+        Some((what, position))
+    });
+    (message, context)
 }
 
 fn check_rulebook(ck: &mut Checker, doc: &Yaml, text: &str) -> Option<Rulebook> {
