@@ -560,12 +560,10 @@ pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
             (
                 opened,
                 format!("this `{open}` is not closed"),
-                Some(format!(
-                    "close it with `{close}`; {gave_up} ({message})"
-                )),
+                Some(format!("close it with `{close}`; {gave_up} ({message})")),
             )
         }
-        Some((what, opened)) if what == "scanning a quoted scalar" => (
+        Some(("scanning a quoted scalar", opened)) => (
             opened,
             "this quoted string is not closed".to_string(),
             Some(format!("end it with the same quote mark; {gave_up}")),
