@@ -475,6 +475,10 @@ pub fn sidecar_path(path: &Path) -> std::path::PathBuf {
 
 /// Parses and validates rulebook text; `file` names it in diagnostics.
 pub fn parse(text: &str, file: &str) -> Result<Rulebook, RulebookError> {
+    // The sha256 is of the file as written (apply compares it with the file's bytes), but the YAML
+    // is read without a leading byte-order mark: editors on Windows add one, serde_yaml rejects it.
+    let full = text;
+    let text = without_bom(text);
     let invalid = |diagnostics: Vec<Diagnostic>| RulebookError::Invalid {
         path: file.to_string(),
         source_text: text.to_string(),
@@ -486,7 +490,7 @@ pub fn parse(text: &str, file: &str) -> Result<Rulebook, RulebookError> {
         Err(e) => return Err(invalid(yaml_errors(file, &e, &locator))),
     };
     let mut ck = Checker::new(file, text, &locator);
-    let rb = check_rulebook(&mut ck, &doc, text);
+    let rb = check_rulebook(&mut ck, &doc, full);
     let mut diagnostics = std::mem::take(&mut ck.diagnostics);
     match rb {
         Some(mut rb) if !diagnostics.iter().any(|d| d.is_error()) => {
@@ -499,6 +503,11 @@ pub fn parse(text: &str, file: &str) -> Result<Rulebook, RulebookError> {
             Err(invalid(diagnostics))
         }
     }
+}
+
+/// `text` without a leading UTF-8 byte-order mark.
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// The diagnostics for a document serde_yaml rejects. serde_yaml locates a repeated key only at its

@@ -275,6 +275,7 @@ pub fn parse_sidecar(
     file: &str,
     rb: &Rulebook,
 ) -> Result<Vec<TestCase>, RulebookError> {
+    let text = super::without_bom(text);
     let invalid = |diagnostics: Vec<Diagnostic>| RulebookError::Invalid {
         path: file.to_string(),
         source_text: text.to_string(),

@@ -546,3 +546,41 @@ fn test_without_cases_fails() {
     assert_eq!(run.code, 1);
     insta::assert_snapshot!("test_without_cases", run.transcript());
 }
+
+/// A rulebook saved by a Windows editor (byte-order mark, CRLF line ends) loads and passes its
+/// cases, and the plan records the sha256 of the file's bytes as written, which `apply` checks.
+#[test]
+fn windows_edited_rulebook_loads() {
+    use sha2::Digest;
+    let (dir, rb) = seed_copy();
+    for f in [&rb, &dir.path().join("org2org-password-sync.tests.yaml")] {
+        let text = std::fs::read_to_string(f).unwrap();
+        std::fs::write(f, format!("\u{feff}{}", text.replace('\n', "\r\n"))).unwrap();
+    }
+    let test = remedy_in(
+        dir.path(),
+        &["test", "org2org-password-sync.yaml", "--now", NOW],
+    );
+    assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    let plan = remedy_in(
+        dir.path(),
+        &[
+            "--output",
+            "json",
+            "plan",
+            "--rules",
+            "org2org-password-sync.yaml",
+            "--subjects",
+            crate_root().join(EXAMPLES).to_str().unwrap(),
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let bytes = std::fs::read(&rb).unwrap();
+    assert_eq!(
+        v["rulebook"]["sha256"],
+        hex::encode(sha2::Sha256::digest(&bytes)).as_str()
+    );
+}
