@@ -18,3 +18,5 @@ mod collect;
 mod shipped;
 // The one-command demo.
 mod demo;
+// The docs: the rulebook reference names everything in the schema, the published schema is current.
+mod docs;

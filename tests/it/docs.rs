@@ -1,0 +1,152 @@
+//! The documentation stays in sync with the code: `docs/rulebook.md` names everything `remedy schema`
+//! publishes (every property, action, operator and enumerated value), `docs/rulebook.schema.json` is
+//! exactly what `remedy schema` prints, and every shipped rulebook points editors at that schema.
+//! Whether the prose is right is for review; these tests only catch what was forgotten.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::cli::{crate_root, relative, remedy};
+
+const SCHEMA_COMMENT: &str = "# yaml-language-server: $schema=";
+
+fn schema_output() -> String {
+    let run = remedy(&["schema"]);
+    assert_eq!(run.code, 0, "`remedy schema` failed:\n{}", run.stderr);
+    run.stdout
+}
+
+/// Every name a rulebook author can write, found anywhere in the schema: the keys of every
+/// `properties`, every string `const` (action names) and every string in an `enum`.
+fn schema_names(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                match (k.as_str(), child) {
+                    ("properties", Value::Object(props)) => out.extend(props.keys().cloned()),
+                    ("const", Value::String(s)) => {
+                        out.insert(s.clone());
+                    }
+                    ("enum", Value::Array(items)) => {
+                        out.extend(items.iter().filter_map(Value::as_str).map(str::to_string))
+                    }
+                    _ => {}
+                }
+                schema_names(child, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| schema_names(i, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn rulebook_reference_mentions_every_name_in_the_schema() {
+    let schema: Value = serde_json::from_str(&schema_output()).unwrap();
+    let mut names = BTreeSet::new();
+    schema_names(&schema, &mut names);
+    // The walk must see the tables it is meant to check, or it checks nothing.
+    for expected in [
+        "subjects",
+        "max_destructive",
+        "reset_password",
+        "older_than",
+        "quantifier",
+    ] {
+        assert!(names.contains(expected), "schema walk missed `{expected}`");
+    }
+    let doc = std::fs::read_to_string(crate_root().join("docs/rulebook.md")).unwrap();
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/rulebook.md does not mention (as `name`) these names from `remedy schema`: {missing:?}"
+    );
+}
+
+#[test]
+fn published_schema_equals_remedy_schema() {
+    let published =
+        std::fs::read_to_string(crate_root().join("docs/rulebook.schema.json")).unwrap();
+    assert!(
+        published == schema_output(),
+        "docs/rulebook.schema.json is stale: run `cargo run -q -- schema > docs/rulebook.schema.json`"
+    );
+}
+
+/// Shipped rulebooks (sidecar test files excluded) and the copyable example.
+fn rulebooks() -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(crate_root().join("rules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".yaml") && !name.ends_with(".tests.yaml")
+        })
+        .collect();
+    out.sort();
+    out.push(crate_root().join("examples/custom-policy/rulebook.yaml"));
+    out
+}
+
+#[test]
+fn every_rulebook_starts_with_the_schema_comment_for_editors() {
+    let files = rulebooks();
+    assert!(files.len() >= 2, "no rulebook found");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let first = text.lines().next().unwrap_or("");
+        let target = first.strip_prefix(SCHEMA_COMMENT).unwrap_or_else(|| {
+            panic!(
+                "{} must start with `{SCHEMA_COMMENT}<path to docs/rulebook.schema.json>`, found `{first}`",
+                relative(&f)
+            )
+        });
+        let resolved = f.parent().unwrap_or(Path::new(".")).join(target);
+        assert!(
+            target.ends_with("docs/rulebook.schema.json") && resolved.is_file(),
+            "{}: the schema comment points at `{target}`, which is not the published schema",
+            relative(&f)
+        );
+    }
+}
+
+/// The copyable example works as its README says: its cases pass, its decisions match the reviewed
+/// snapshot, and it plans its subjects file into report and notify steps only.
+#[test]
+fn custom_policy_example_tests_and_plans() {
+    let rules = "examples/custom-policy/rulebook.yaml";
+    let test = remedy(&["test", "--snapshot", rules, "--now", crate::cli::NOW]);
+    assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    assert!(
+        test.stdout.contains("test result: ok. 8 passed"),
+        "{}",
+        test.stdout
+    );
+    assert!(
+        test.stdout.contains("decisions unchanged"),
+        "{}",
+        test.stdout
+    );
+    let plan = remedy(&[
+        "plan",
+        "--rules",
+        rules,
+        "--subjects",
+        "examples/custom-policy/subjects.jsonl",
+        "--now",
+        crate::cli::NOW,
+    ]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains(
+            "Plan: 3 steps for 3 subjects (2 report, 1 notify); 0 change Okta, 0 destructive."
+        ),
+        "{}",
+        plan.stdout
+    );
+}
