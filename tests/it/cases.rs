@@ -154,6 +154,14 @@ fn scenario() {
                     p.to_json() == again.to_json(),
                     "{file}: planning twice gave different JSON"
                 );
+                // What `plan --out` writes, `show` reads back to the same plan.
+                let tmp = tempfile::NamedTempFile::new().unwrap();
+                std::fs::write(tmp.path(), p.to_json()).unwrap();
+                let read = okta_remedy::plan::Plan::read(tmp.path()).unwrap();
+                assert!(
+                    read == p,
+                    "{file}: the plan JSON does not read back the same"
+                );
                 out.push_str("\n== steps\n");
                 out.push_str(&steps(&p));
                 out.push_str("\n== rendered plan\n");
