@@ -174,6 +174,21 @@ fn explain_text_and_json() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     insta::assert_json_snapshot!("explain_json", v);
 
+    // Subject 10 is an admin: the guard that protects it is explained before the rules.
+    let protected = remedy(&[
+        "explain",
+        "--rules",
+        SEED,
+        "--subject",
+        EXAMPLES,
+        "--subject-index",
+        "10",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(protected.code, 0, "{}", protected.stderr);
+    insta::assert_snapshot!("explain_protected", protected.transcript());
+
     let out_of_range = remedy(&[
         "explain",
         "--rules",
