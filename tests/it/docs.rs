@@ -1,6 +1,8 @@
 //! The documentation stays in sync with the code: `docs/rulebook.md` names everything `remedy schema`
 //! publishes (every property, action, operator and enumerated value), `docs/rulebook.schema.json` is
-//! exactly what `remedy schema` prints, and every shipped rulebook points editors at that schema.
+//! exactly what `remedy schema` prints, every shipped rulebook points editors at that schema,
+//! `docs/plan-format.md` names every field of a real plan, `docs/journal.md` every table and column of
+//! a real journal, and the copyable example in `examples/custom-policy/` works as its README says.
 //! Whether the prose is right is for review; these tests only catch what was forgotten.
 
 use std::collections::BTreeSet;
@@ -148,5 +150,101 @@ fn custom_policy_example_tests_and_plans() {
         ),
         "{}",
         plan.stdout
+    );
+}
+
+/// Every key of `value`'s objects, except below keys whose children are data rather than format
+/// (org names, action names, an `await` condition).
+fn format_keys(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(m) => {
+            for (k, child) in m {
+                out.insert(k.clone());
+                if !matches!(k.as_str(), "orgs" | "by_action" | "until" | "requests") {
+                    format_keys(child, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| format_keys(i, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn plan_format_doc_names_every_field_of_a_real_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    let run = remedy(&[
+        "plan",
+        "--rules",
+        "rules/org2org-password-sync.yaml",
+        "--subjects",
+        "examples/subjects/org2org-failures.jsonl",
+        "--now",
+        crate::cli::NOW,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let mut keys = BTreeSet::new();
+    format_keys(&plan, &mut keys);
+    assert!(
+        keys.contains("protected_by") && keys.contains("seen_count"),
+        "{keys:?}"
+    );
+    let doc = std::fs::read_to_string(crate_root().join("docs/plan-format.md")).unwrap();
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| !doc.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/plan-format.md does not mention these plan fields: {missing:?}"
+    );
+}
+
+#[test]
+fn journal_doc_names_every_table_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    drop(okta_remedy::apply::journal::Journal::open(&path, "plan-x", "c", "r").unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut names = BTreeSet::new();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(tables.len() >= 5, "{tables:?}");
+    for t in &tables {
+        names.insert(t.clone());
+        let cols: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.extend(cols);
+    }
+    let meta_keys: Vec<String> = conn
+        .prepare("SELECT key FROM meta")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    names.extend(meta_keys);
+    let doc = std::fs::read_to_string(crate_root().join("docs/journal.md")).unwrap();
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/journal.md does not mention these journal tables, columns or meta keys: {missing:?}"
     );
 }

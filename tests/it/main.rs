@@ -18,5 +18,5 @@ mod collect;
 mod shipped;
 // The one-command demo.
 mod demo;
-// The docs: the rulebook reference names everything in the schema, the published schema is current.
+// The docs stay in sync: rulebook reference vs schema, published schema, plan and journal formats, examples.
 mod docs;
