@@ -487,7 +487,7 @@ pub fn parse(text: &str, file: &str) -> Result<Rulebook, RulebookError> {
     let locator = Locator::new(text);
     let doc: Yaml = match serde_yaml::from_str(text) {
         Ok(v) => v,
-        Err(e) => return Err(invalid(yaml_errors(file, &e, &locator))),
+        Err(e) => return Err(invalid(yaml_errors(file, text, &e, &locator))),
     };
     let mut ck = Checker::new(file, text, &locator);
     let rb = check_rulebook(&mut ck, &doc, full);
@@ -512,7 +512,12 @@ pub(crate) fn without_bom(text: &str) -> &str {
 
 /// The diagnostics for a document serde_yaml rejects. serde_yaml locates a repeated key only at its
 /// mapping, so repeats are reported from the locator instead, each at the repeated key.
-pub(crate) fn yaml_errors(file: &str, e: &serde_yaml::Error, locator: &Locator) -> Vec<Diagnostic> {
+pub(crate) fn yaml_errors(
+    file: &str,
+    text: &str,
+    e: &serde_yaml::Error,
+    locator: &Locator,
+) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = locator
         .duplicates()
         .iter()
@@ -533,14 +538,14 @@ pub(crate) fn yaml_errors(file: &str, e: &serde_yaml::Error, locator: &Locator) 
         })
         .collect();
     if out.is_empty() || !e.to_string().contains("duplicate entry") {
-        out.push(yaml_syntax(file, e));
+        out.push(yaml_syntax(file, text, e));
     }
     out.sort_by_key(|d| (d.line, d.column));
     out
 }
 
 /// A YAML syntax error from serde_yaml, located.
-pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
+pub(crate) fn yaml_syntax(file: &str, source: &str, e: &serde_yaml::Error) -> Diagnostic {
     let at = e
         .location()
         .map_or(Position { line: 1, column: 1 }, |l| Position {
@@ -579,7 +584,11 @@ pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
         ),
         // The parser names what it expected, not what the writer got wrong; say it for common slips.
         _ => {
-            let help = if message.contains("tab character") {
+            let help = if let Some(scalar) = unquoted_flow_scalar(source, at, context) {
+                Some(format!(
+                    "inside `{{ ... }}`, a value with `[`, `]`, `{{`, `}}` or `,` must be quoted: write `'{scalar}'`"
+                ))
+            } else if message.contains("tab character") {
                 Some("indent with spaces: YAML does not allow tabs in indentation".to_string())
             } else if message.contains("expected ',' or '}'") {
                 Some("entries of a `{ ... }` mapping are separated by `,`; is one missing, or the `}`?".into())
@@ -602,6 +611,49 @@ pub(crate) fn yaml_syntax(file: &str, e: &serde_yaml::Error) -> Diagnostic {
         }
     };
     Diagnostic::error(file, at, format!("invalid YAML: {message}")).with_help(help)
+}
+
+/// The plain value the parser stopped in, when it stopped at a bracket inside a flow collection on
+/// the same line: `{ path: $.events[*].reason }` needs the path quoted.
+fn unquoted_flow_scalar(
+    source: &str,
+    at: Position,
+    context: Option<(&str, Position)>,
+) -> Option<String> {
+    let (what, opened) = context?;
+    if !what.starts_with("parsing a flow") || opened.line != at.line {
+        return None;
+    }
+    let line: Vec<char> = source
+        .lines()
+        .nth(at.line.checked_sub(1)?)?
+        .chars()
+        .collect();
+    let i = at.column.checked_sub(1)?;
+    if !matches!(line.get(i), Some('[' | ']' | '{' | '}')) {
+        return None;
+    }
+    // The value starts after the `: ` before the bracket and ends at the `,` or `}` after it.
+    let start = (0..i)
+        .rev()
+        .find(|&j| line[j] == ' ' && j > 0 && line[j - 1] == ':')?
+        + 1;
+    let mut depth = 0i32;
+    let mut end = line.len();
+    for (j, c) in line.iter().enumerate().skip(start) {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' | '}' if depth <= 0 => {
+                end = j;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let scalar: String = line.get(start..end)?.iter().collect();
+    let scalar = scalar.trim();
+    (scalar.starts_with('$') && !scalar.contains('\'')).then(|| scalar.to_string())
 }
 
 /// Splits serde_yaml's error text into its message and, when given, the construct it was reading
@@ -1161,8 +1213,14 @@ pub(crate) fn compile_path(ck: &mut Checker, source: &str, node: &[Seg]) -> Opti
         Ok(p) => Some(p),
         Err(e) => {
             let mut at = ck.at(node);
+            // The parser reports where it gave up, usually past an unclosed `[`: name the bracket.
+            let unclosed = unclosed_bracket(source);
+            let (column, message) = match unclosed {
+                Some(col) => (Some(col), "`[` is not closed".to_string()),
+                None => (e.column, e.message),
+            };
             // Quoted scalars start with the quote; the path text starts one column later.
-            if let Some(col) = e.column {
+            if let Some(col) = column {
                 let line = ck_line(ck, at);
                 let quoted = line
                     .chars()
@@ -1170,7 +1228,9 @@ pub(crate) fn compile_path(ck: &mut Checker, source: &str, node: &[Seg]) -> Opti
                     .is_some_and(|c| c == '\'' || c == '"');
                 at.column += col - 1 + usize::from(quoted);
             }
-            let help = if !source.starts_with('$') {
+            let help = if unclosed.is_some() {
+                Some("close it with `]`, e.g. `$.events[*].outcome.reason`".into())
+            } else if !source.starts_with('$') {
                 Some(format!(
                     "paths start at the subject root, e.g. `$.{}`",
                     source.trim_start_matches('.')
@@ -1181,14 +1241,34 @@ pub(crate) fn compile_path(ck: &mut Checker, source: &str, node: &[Seg]) -> Opti
                         .into(),
                 )
             };
-            ck.error_at(
-                at,
-                format!("invalid JSONPath `{source}`: {}", e.message),
-                help,
-            );
+            ck.error_at(at, format!("invalid JSONPath `{source}`: {message}"), help);
             None
         }
     }
+}
+
+/// The 1-based column of a `[` in a JSONPath that is never closed (quoted names skipped).
+fn unclosed_bracket(source: &str) -> Option<usize> {
+    let mut open: Vec<usize> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in source.chars().enumerate() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' => open.push(i + 1),
+                ']' => {
+                    open.pop();
+                }
+                _ => {}
+            },
+        }
+    }
+    open.last().copied()
 }
 
 fn ck_line<'s>(ck: &Checker<'s>, at: Position) -> &'s str {
@@ -1598,4 +1678,36 @@ fn check_template(ck: &mut Checker, s: &str, path: &[Seg]) -> Option<Template> {
         source: s.to_string(),
         parts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_unclosed_bracket_of_a_path() {
+        assert_eq!(unclosed_bracket("$.events[*.outcome.reason"), Some(9));
+        assert_eq!(unclosed_bracket("$.events[*].outcome.reason"), None);
+        assert_eq!(unclosed_bracket("$.e[?@.r == ']'].x"), None);
+        assert_eq!(unclosed_bracket("$.e[?@.r == \"[\"].x[0"), Some(19));
+    }
+
+    #[test]
+    fn suggests_quoting_a_path_in_a_flow_mapping() {
+        let src = "when: { path: $.e[*].r, equals: 1 }\n";
+        let ctx = Some(("parsing a flow mapping", Position { line: 1, column: 7 }));
+        let at = Position {
+            line: 1,
+            column: 18,
+        };
+        assert_eq!(
+            unquoted_flow_scalar(src, at, ctx).as_deref(),
+            Some("$.e[*].r")
+        );
+        let at_colon = Position {
+            line: 1,
+            column: 13,
+        };
+        assert_eq!(unquoted_flow_scalar(src, at_colon, ctx), None);
+    }
 }

@@ -282,8 +282,8 @@ pub fn parse_sidecar(
         diagnostics,
     };
     let locator = Locator::new(text);
-    let doc: Yaml =
-        serde_yaml::from_str(text).map_err(|e| invalid(super::yaml_errors(file, &e, &locator)))?;
+    let doc: Yaml = serde_yaml::from_str(text)
+        .map_err(|e| invalid(super::yaml_errors(file, text, &e, &locator)))?;
     let mut ck = Checker::new(file, text, &locator);
     let root: Vec<Seg> = Vec::new();
     let mut cases = Vec::new();
