@@ -122,6 +122,8 @@ pub fn rulebook_schema() -> Value {
             "app": { "type": "string", "description": "the spoke's Org2Org app (API name or label; default okta_org2org)" }
         }),
     );
+    let mut subjects = subjects;
+    subjects["required"] = json!(["kind"]);
     let guards = obj(
         GUARD_FIELDS,
         json!({
@@ -140,6 +142,9 @@ pub fn rulebook_schema() -> Value {
             "then": { "type": "array", "items": { "$ref": "#/$defs/action" } }
         }),
     );
+    let mut rule = rule;
+    // A rule without `when` matches every subject (a catch-all); `id` and `then` are required.
+    rule["required"] = json!(["id", "then"]);
     let expect_props: Map<String, Value> = EXPECT_FIELDS
         .iter()
         .map(|f| {
@@ -162,6 +167,8 @@ pub fn rulebook_schema() -> Value {
                 { "type": "object", "properties": expect_props, "additionalProperties": false } ] }
         }),
     );
+    let mut case = case;
+    case["required"] = json!(["name", "expect"]);
     let top = obj(
         TOP_FIELDS,
         json!({

@@ -363,7 +363,7 @@ fn malformed_subject_line_is_named() {
 }
 
 #[test]
-fn schema_is_json_schema_that_accepts_the_seed() {
+fn schema_accepts_every_valid_rulebook() {
     let run = remedy(&["schema"]);
     assert_eq!(run.code, 0);
     let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -373,15 +373,62 @@ fn schema_is_json_schema_that_accepts_the_seed() {
         let text = std::fs::read_to_string(crate_root().join(f)).unwrap();
         serde_yaml::from_str(&text).unwrap()
     };
-    let seed = as_json(SEED);
-    let errors: Vec<String> = validator
-        .iter_errors(&seed)
-        .map(|e| e.to_string())
+    // The schema must accept every rulebook the loader accepts: the shipped ones and every scenario.
+    let mut valid = Vec::new();
+    for d in ["rules", "tests/cases"] {
+        for e in std::fs::read_dir(crate_root().join(d)).unwrap() {
+            let p = e.unwrap().path();
+            let p = if p.is_dir() {
+                p.join("rulebook.yaml")
+            } else {
+                p
+            };
+            let name = p.to_string_lossy();
+            if p.exists() && name.ends_with(".yaml") && !name.ends_with(".tests.yaml") {
+                valid.push(relative(&p));
+            }
+        }
+    }
+    assert!(valid.len() > 16);
+    for f in &valid {
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json(f))
+            .map(|e| format!("{e} at `{}`", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "the schema rejects {f}: {errors:?}");
+    }
+    // The schema is what editors check against: it must catch the mistakes that are about shape.
+    let shape_mistakes = [
+        "unknown-top-level-field",
+        "unknown-action-typo",
+        "unknown-operator",
+        "unknown-action-parameter",
+        "unknown-subject-kind",
+        "unknown-mode",
+        "retry-method-typo",
+        "bad-quantifier",
+        "wrong-type-max-actions",
+        "in-not-a-list",
+        "exists-not-a-boolean",
+        "version-2",
+        "missing-rule-id",
+        "missing-then",
+        "missing-subjects",
+        "await-without-until",
+        "two-operators",
+        "combinator-with-path",
+        "not-with-a-list",
+        "all-not-a-list",
+        "count-without-comparison",
+        "condition-without-operator",
+        "priority-not-a-number",
+    ];
+    let missed: Vec<&str> = shape_mistakes
+        .iter()
+        .copied()
+        .filter(|n| validator.is_valid(&as_json(&format!("tests/rulebook_errors/{n}.yaml"))))
         .collect();
-    assert!(errors.is_empty(), "the schema rejects the seed: {errors:?}");
-    // The schema is what editors check against: it must catch the same misspelt field.
-    let typo = as_json("tests/rulebook_errors/unknown-top-level-field.yaml");
-    assert!(!validator.is_valid(&typo));
+    assert!(missed.is_empty(), "the schema accepts {missed:?}");
 }
 
 /// `--output json` gives one JSON document on stdout for every offline command, with the same exit
