@@ -2,7 +2,8 @@
 //! publishes (every property, action, operator and enumerated value), `docs/rulebook.schema.json` is
 //! exactly what `remedy schema` prints, every shipped rulebook points editors at that schema,
 //! `docs/plan-format.md` names every field of a real plan, `docs/journal.md` every table and column of
-//! a real journal, and the copyable example in `examples/custom-policy/` works as its README says.
+//! a real journal, the rulebooks and snippets in the reference load, and the copyable example in
+//! `examples/custom-policy/` works as its README says.
 //! Whether the prose is right is for review; these tests only catch what was forgotten.
 
 use std::collections::BTreeSet;
@@ -247,4 +248,74 @@ fn journal_doc_names_every_table_and_column() {
         missing.is_empty(),
         "docs/journal.md does not mention these journal tables, columns or meta keys: {missing:?}"
     );
+}
+
+/// The fenced YAML blocks of `docs/rulebook.md` that are whole rulebooks (they have `version: 1`).
+fn whole_rulebooks_in_reference() -> Vec<String> {
+    let doc = std::fs::read_to_string(crate_root().join("docs/rulebook.md")).unwrap();
+    doc.split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|block| block.lines().any(|l| l == "version: 1"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn whole_rulebooks_in_the_reference_load_and_pass_their_cases() {
+    let blocks = whole_rulebooks_in_reference();
+    assert!(blocks.len() >= 2, "found {} whole rulebooks", blocks.len());
+    let now = chrono::DateTime::parse_from_rfc3339(crate::cli::NOW)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for block in blocks {
+        let rb = okta_remedy::rulebook::parse(&block, "docs/rulebook.md").unwrap_or_else(|e| {
+            panic!(
+                "a rulebook in docs/rulebook.md does not load:\n{}",
+                e.render()
+            )
+        });
+        assert!(rb.warnings.is_empty(), "warnings in:\n{block}");
+        for result in okta_remedy::review::run_cases(&rb, now) {
+            assert!(result.passed, "case `{}` fails in:\n{block}", result.name);
+        }
+    }
+}
+
+/// The fenced YAML snippets of `docs/rulebook.md` that are lists of conditions or of actions, each
+/// wrapped into a rulebook and loaded, so a typo in an example (an operator, a parameter) is caught.
+#[test]
+fn condition_and_action_snippets_in_the_reference_load() {
+    let doc = std::fs::read_to_string(crate_root().join("docs/rulebook.md")).unwrap();
+    let mut checked = 0;
+    for block in doc
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+    {
+        let Ok(serde_yaml::Value::Sequence(items)) = serde_yaml::from_str(block) else {
+            continue;
+        };
+        let is = |key: &str| {
+            items
+                .iter()
+                .all(|i| i.as_mapping().is_some_and(|m| m.contains_key(key)))
+        };
+        let indented: String = block.lines().map(|l| format!("        {l}\n")).collect();
+        let wrapped = if is("path") {
+            format!("version: 1\nname: snippet\nsubjects: {{ kind: org2org_assignment }}\nrules:\n  - id: snippet\n    when:\n      all:\n{indented}    then: [{{ action: report, message: x }}]\n")
+        } else if is("action") {
+            format!("version: 1\nname: snippet\nsubjects: {{ kind: org2org_assignment }}\nrules:\n  - id: snippet\n    then:\n{indented}")
+        } else {
+            continue;
+        };
+        if let Err(e) = okta_remedy::rulebook::parse(&wrapped, "snippet.yaml") {
+            panic!(
+                "a snippet in docs/rulebook.md does not load:\n{block}\n{}",
+                e.render()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} snippets checked");
 }
