@@ -45,6 +45,19 @@ fn schema_names(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
+/// Fails naming every one of `names` that the doc `path` does not mention as `` `name` ``.
+fn assert_doc_mentions(path: &str, names: &BTreeSet<String>, what: &str) {
+    let doc = std::fs::read_to_string(crate_root().join(path)).unwrap();
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{path} does not mention (as `name`) these {what}: {missing:?}"
+    );
+}
+
 #[test]
 fn rulebook_reference_mentions_every_name_in_the_schema() {
     let schema: Value = serde_json::from_str(&schema_output()).unwrap();
@@ -60,15 +73,7 @@ fn rulebook_reference_mentions_every_name_in_the_schema() {
     ] {
         assert!(names.contains(expected), "schema walk missed `{expected}`");
     }
-    let doc = std::fs::read_to_string(crate_root().join("docs/rulebook.md")).unwrap();
-    let missing: Vec<&String> = names
-        .iter()
-        .filter(|n| !doc.contains(&format!("`{n}`")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "docs/rulebook.md does not mention (as `name`) these names from `remedy schema`: {missing:?}"
-    );
+    assert_doc_mentions("docs/rulebook.md", &names, "names from `remedy schema`");
 }
 
 #[test]
@@ -194,15 +199,7 @@ fn plan_format_doc_names_every_field_of_a_real_plan() {
         keys.contains("protected_by") && keys.contains("seen_count"),
         "{keys:?}"
     );
-    let doc = std::fs::read_to_string(crate_root().join("docs/plan-format.md")).unwrap();
-    let missing: Vec<&String> = keys
-        .iter()
-        .filter(|k| !doc.contains(&format!("`{k}`")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "docs/plan-format.md does not mention these plan fields: {missing:?}"
-    );
+    assert_doc_mentions("docs/plan-format.md", &keys, "plan fields");
 }
 
 #[test]
@@ -211,42 +208,28 @@ fn journal_doc_names_every_table_and_column() {
     let path = dir.path().join("j.sqlite");
     drop(okta_remedy::apply::journal::Journal::open(&path, "plan-x", "c", "r").unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let mut names = BTreeSet::new();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert!(tables.len() >= 5, "{tables:?}");
-    for t in &tables {
-        names.insert(t.clone());
-        let cols: Vec<String> = conn
-            .prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))
+    let strings = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap();
-        names.extend(cols);
+            .unwrap()
+    };
+    let tables =
+        strings("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+    assert!(tables.len() >= 5, "{tables:?}");
+    let mut names: BTreeSet<String> = tables.iter().cloned().collect();
+    for t in &tables {
+        names.extend(strings(&format!(
+            "SELECT name FROM pragma_table_info('{t}')"
+        )));
     }
-    let meta_keys: Vec<String> = conn
-        .prepare("SELECT key FROM meta")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    names.extend(meta_keys);
-    let doc = std::fs::read_to_string(crate_root().join("docs/journal.md")).unwrap();
-    let missing: Vec<&String> = names
-        .iter()
-        .filter(|n| !doc.contains(&format!("`{n}`")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "docs/journal.md does not mention these journal tables, columns or meta keys: {missing:?}"
+    names.extend(strings("SELECT key FROM meta"));
+    assert_doc_mentions(
+        "docs/journal.md",
+        &names,
+        "journal tables, columns or meta keys",
     );
 }
 
