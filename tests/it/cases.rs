@@ -2,7 +2,9 @@
 //! (`subjects.jsonl` or a `subjects.json` array) and optionally `now.txt`. Each is run through the
 //! library (load, evaluate, plan, render) and one snapshot records every decision with its
 //! explanation, the plan's steps and the rendered plan (or the plan's error). Also checks that
-//! planning is deterministic. The CLI around these functions is covered by `cli`.
+//! planning is deterministic and reads back from its JSON, that pruning subjects changes no
+//! decision, and that the scenarios use every operator and action. The CLI around these functions is
+//! covered by `cli`.
 
 use std::fmt::Write;
 use std::fs::File;

@@ -1,8 +1,8 @@
 //! Broken rulebooks, one mistake per file in `tests/rulebook_errors/` (named after the mistake), run
 //! through the real `remedy validate`: exit code and rendered diagnostics are snapshotted together, and
-//! every file must yield a located error. Warning-only files in `warnings/` must still load. What the
-//! diagnostics say is reviewed in the snapshots; this module does not test valid rulebooks (see
-//! `cases` and `shipped`).
+//! every file must yield a located error. Warning-only files in `warnings/` must still load; cut and
+//! randomly corrupted rulebooks must never panic the loader. What the diagnostics say is reviewed in
+//! the snapshots; this module does not test valid rulebooks (see `cases` and `shipped`).
 
 use std::path::Path;
 
