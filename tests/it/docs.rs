@@ -302,3 +302,24 @@ fn condition_and_action_snippets_in_the_reference_load() {
     }
     assert!(checked >= 10, "only {checked} snippets checked");
 }
+
+/// What editors check against must accept what the docs teach: the copyable example and the whole
+/// rulebooks of the reference satisfy the published schema (the shipped ones are checked in `cli`).
+#[test]
+fn example_and_reference_rulebooks_satisfy_the_published_schema() {
+    let text = std::fs::read_to_string(crate_root().join("docs/rulebook.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let example =
+        std::fs::read_to_string(crate_root().join("examples/custom-policy/rulebook.yaml")).unwrap();
+    let mut docs = whole_rulebooks_in_reference();
+    docs.push(example);
+    for text in docs {
+        let instance: Value = serde_yaml::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{e} at `{}`", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "the schema rejects:\n{text}\n{errors:?}");
+    }
+}
