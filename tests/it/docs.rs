@@ -2,8 +2,8 @@
 //! publishes (every property, action, operator and enumerated value), `docs/rulebook.schema.json` is
 //! exactly what `remedy schema` prints, every shipped rulebook points editors at that schema,
 //! `docs/plan-format.md` names every field of a real plan, `docs/journal.md` every table and column of
-//! a real journal, the rulebooks and snippets in the reference load, and the copyable example in
-//! `examples/custom-policy/` works as its README says.
+//! a real journal, the rulebooks and snippets in the reference load (and satisfy the schema), and the
+//! copyable example in `examples/custom-policy/` works as its README says.
 //! Whether the prose is right is for review; these tests only catch what was forgotten.
 
 use std::collections::BTreeSet;
