@@ -652,8 +652,11 @@ pub fn plan_from_reader(
     let fields = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
     let mut builder = PlanBuilder::new(rb, now, source);
     subject::for_each(input, file, &fields, |i, subject| {
-        let decision = evaluate(rb, &subject, now, i);
-        builder.add(&subject, &decision);
+        // Most subjects match nothing; only those that do are explained and listed.
+        match crate::engine::verdict(rb, &subject, now) {
+            (crate::engine::Verdict::NoMatch, undecided) => builder.add_unmatched(undecided),
+            _ => builder.add(&subject, &evaluate(rb, &subject, now, i)),
+        }
         Ok::<(), PlanFileError>(())
     })?;
     Ok(builder.finish()?)

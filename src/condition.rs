@@ -21,6 +21,57 @@ use serde_json::Value;
 pub struct JsonPath {
     source: String,
     query: JpQuery,
+    /// The same query as plain steps when it only uses names and `[*]` (most rulebook paths), walked
+    /// directly: jsonpath-rust builds a normalized path string for every value it visits, which
+    /// dominates evaluation time on large inputs.
+    simple: Option<Vec<Step>>,
+}
+
+/// One step of a simple path.
+#[derive(Debug, Clone)]
+enum Step {
+    Name(String),
+    Wildcard,
+    Index(i64),
+}
+
+fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
+    use jsonpath_rust::parser::model::{Segment, Selector};
+    query
+        .segments
+        .iter()
+        .map(|seg| match seg {
+            Segment::Selector(Selector::Name(n)) => {
+                Some(Step::Name(n.trim_matches(['\'', '"']).to_string()))
+            }
+            Segment::Selector(Selector::Wildcard) => Some(Step::Wildcard),
+            Segment::Selector(Selector::Index(i)) => Some(Step::Index(*i)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn walk<'a>(v: &'a Value, steps: &[Step], out: &mut Vec<&'a Value>) {
+    let Some((first, rest)) = steps.split_first() else {
+        out.push(v);
+        return;
+    };
+    match (first, v) {
+        (Step::Name(n), Value::Object(m)) => {
+            if let Some(child) = m.get(n) {
+                walk(child, rest, out);
+            }
+        }
+        (Step::Wildcard, Value::Object(m)) => m.values().for_each(|c| walk(c, rest, out)),
+        (Step::Wildcard, Value::Array(a)) => a.iter().for_each(|c| walk(c, rest, out)),
+        (Step::Index(i), Value::Array(a)) => {
+            let idx = if *i < 0 { a.len() as i64 + i } else { *i };
+            if let Some(child) = usize::try_from(idx).ok().and_then(|i| a.get(i)) {
+                walk(child, rest, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Why a JSONPath does not compile, with the 1-based character column inside the path when known.
@@ -41,6 +92,7 @@ impl JsonPath {
         match jsonpath_rust::parser::parse_json_path(source) {
             Ok(query) => Ok(JsonPath {
                 source: source.to_string(),
+                simple: simple_steps(&query),
                 query,
             }),
             Err(jsonpath_rust::parser::errors::JsonPathError::PestError(e)) => {
@@ -82,10 +134,29 @@ impl JsonPath {
 
     /// Every value the path yields on `subject` (none when the path is missing).
     pub fn query<'a>(&self, subject: &'a Value) -> Vec<&'a Value> {
+        if let Some(steps) = &self.simple {
+            let mut out = Vec::new();
+            walk(subject, steps, &mut out);
+            return out;
+        }
         match jsonpath_rust::query::js_path_process(&self.query, subject) {
             Ok(refs) => refs.into_iter().map(|r| r.val()).collect(),
             Err(_) => Vec::new(),
         }
+    }
+
+    /// The path as field steps (`None` for a name, `Some` wildcard for `[*]` or an index), when it
+    /// has only those; `None` for filters, slices, unions and recursive descent.
+    pub fn field_steps(&self) -> Option<Vec<Option<String>>> {
+        self.simple.as_ref().map(|steps| {
+            steps
+                .iter()
+                .map(|s| match s {
+                    Step::Name(n) => Some(n.clone()),
+                    Step::Wildcard | Step::Index(_) => None,
+                })
+                .collect()
+        })
     }
 
     /// The leading chain of plain field names (`$.user.profile.login` → user, profile, login), which is
@@ -436,6 +507,49 @@ impl Condition {
         }
     }
 
+    /// The condition's outcome alone, without building an explanation (the fast path for subjects
+    /// that will not be shown). Always equal to `evaluate(..).outcome()`.
+    pub fn outcome(&self, subject: &Value, now: DateTime<Utc>) -> Outcome {
+        match self {
+            Condition::All(children) => {
+                let mut unknown = false;
+                for c in children {
+                    match c.outcome(subject, now) {
+                        Outcome::Fails => return Outcome::Fails,
+                        Outcome::Unknown => unknown = true,
+                        Outcome::Holds => {}
+                    }
+                }
+                if unknown {
+                    Outcome::Unknown
+                } else {
+                    Outcome::Holds
+                }
+            }
+            Condition::Any(children) => {
+                let mut unknown = false;
+                for c in children {
+                    match c.outcome(subject, now) {
+                        Outcome::Holds => return Outcome::Holds,
+                        Outcome::Unknown => unknown = true,
+                        Outcome::Fails => {}
+                    }
+                }
+                if unknown {
+                    Outcome::Unknown
+                } else {
+                    Outcome::Fails
+                }
+            }
+            Condition::Not(child) => match child.outcome(subject, now) {
+                Outcome::Holds => Outcome::Fails,
+                Outcome::Fails => Outcome::Holds,
+                Outcome::Unknown => Outcome::Unknown,
+            },
+            Condition::Leaf(leaf) => leaf.outcome_of(&leaf.path.query(subject), now),
+        }
+    }
+
     /// Evaluates the condition on `subject` at `now`, explaining every node.
     pub fn evaluate(&self, subject: &Value, now: DateTime<Utc>) -> Explanation {
         match self {
@@ -490,9 +604,8 @@ impl Condition {
 }
 
 impl Leaf {
-    pub fn evaluate(&self, subject: &Value, now: DateTime<Utc>) -> Explanation {
-        let values = self.path.query(subject);
-        let outcome = if let Op::Exists(want) = &self.op {
+    fn outcome_of(&self, values: &[&Value], now: DateTime<Utc>) -> Outcome {
+        if let Op::Exists(want) = &self.op {
             Outcome::from_bool(values.is_empty() != *want)
         } else if let Op::Count(cmps) = &self.op {
             let n = values.len() as u64;
@@ -512,7 +625,12 @@ impl Leaf {
                 Quantifier::All => results.all(|b| b),
                 Quantifier::None => !results.any(|b| b),
             })
-        };
+        }
+    }
+
+    pub fn evaluate(&self, subject: &Value, now: DateTime<Utc>) -> Explanation {
+        let values = self.path.query(subject);
+        let outcome = self.outcome_of(&values, now);
         Explanation::Leaf {
             outcome,
             path: self.path.as_str().to_string(),

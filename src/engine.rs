@@ -142,6 +142,40 @@ pub fn evaluate(
     }
 }
 
+/// The verdict alone, and whether some rule was undecided (a path it reads was missing), without
+/// explanations: the fast path for planning, where unmatched subjects are only counted. Agrees with
+/// [`evaluate`].
+pub fn verdict(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> (Verdict, bool) {
+    if subject.get("collect_error").is_some_and(|e| !e.is_null()) {
+        return (Verdict::Unknown, false);
+    }
+    let mut unknown = false;
+    let mut matched = false;
+    for rule in &rulebook.rules {
+        match rule.when.outcome(subject, now) {
+            Outcome::Holds => {
+                matched = true;
+                break;
+            }
+            Outcome::Unknown => unknown = true,
+            Outcome::Fails => {}
+        }
+    }
+    let protected = rulebook
+        .guards
+        .protect
+        .iter()
+        .any(|g| g.outcome(subject, now) == Outcome::Holds);
+    let v = if protected {
+        Verdict::Protected
+    } else if matched {
+        Verdict::Matched
+    } else {
+        Verdict::NoMatch
+    };
+    (v, unknown)
+}
+
 /// Paths every subject must keep for planning besides what rules read: its key and the fields
 /// preconditions always record.
 pub fn always_read(kind: SubjectKind) -> Vec<JsonPath> {
@@ -173,4 +207,26 @@ pub fn always_read(kind: SubjectKind) -> Vec<JsonPath> {
         .iter()
         .filter_map(|p| JsonPath::compile(p).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The fast verdict used for planning must agree with the explained evaluation on every shipped case.
+    #[test]
+    fn fast_verdict_agrees_with_evaluate() {
+        let rb = crate::rulebook::load(std::path::Path::new("rules/org2org-password-sync.yaml"))
+            .unwrap();
+        assert!(rb.tests.len() >= 12);
+        let now = Utc::now();
+        for (i, case) in rb.tests.iter().enumerate() {
+            let full = evaluate(&rb, &case.subject, case.now.unwrap_or(now), i);
+            let (v, unknown) = verdict(&rb, &case.subject, case.now.unwrap_or(now));
+            assert_eq!(v, full.verdict, "case {}", case.name);
+            if v == Verdict::NoMatch {
+                assert_eq!(unknown, full.has_unknown(), "case {}", case.name);
+            }
+        }
+    }
 }

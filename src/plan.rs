@@ -206,6 +206,15 @@ impl<'r> PlanBuilder<'r> {
         }
     }
 
+    /// Counts a subject no rule matched, without listing it (see [`crate::engine::verdict`]).
+    pub fn add_unmatched(&mut self, undecided: bool) {
+        self.summary.subjects += 1;
+        self.summary.no_match += 1;
+        if undecided {
+            self.summary.undecided += 1;
+        }
+    }
+
     /// Adds one subject's decision (and the subject it was made on, to read ids and preconditions).
     pub fn add(&mut self, subject: &Value, decision: &Decision) {
         self.summary.subjects += 1;

@@ -55,7 +55,15 @@ pub enum SubjectError {
 pub struct FieldTree {
     keep_all: bool,
     children: BTreeMap<String, FieldTree>,
+    /// What to keep under every array element and every other key (from `[*]` and indexes).
+    any: Option<Box<FieldTree>>,
 }
+
+static EVERYTHING: FieldTree = FieldTree {
+    keep_all: true,
+    children: BTreeMap::new(),
+    any: None,
+};
 
 impl FieldTree {
     /// Keeps everything (no pruning).
@@ -63,26 +71,36 @@ impl FieldTree {
         FieldTree {
             keep_all: true,
             children: BTreeMap::new(),
+            any: None,
         }
     }
 
-    /// The fields the given paths can read: each path's plain-name prefix, whole subtree below it.
+    /// The fields the given paths can read. Paths of names and `[*]` keep exactly what they reach
+    /// (whole subtrees below their last step); other paths keep the whole subtree below their leading
+    /// names. Every value a path yields is kept complete, so explanations do not depend on pruning.
     pub fn from_paths<'a>(paths: impl IntoIterator<Item = &'a JsonPath>) -> Self {
         let mut root = FieldTree::default();
         for p in paths {
-            let prefix = p.field_prefix();
-            if prefix.is_empty() {
+            let steps: Vec<Option<String>> = match p.field_steps() {
+                Some(steps) => steps,
+                None => p.field_prefix().into_iter().map(Some).collect(),
+            };
+            if steps.is_empty() {
                 return FieldTree::everything();
             }
             let mut node = &mut root;
-            for name in prefix {
+            for step in steps {
                 if node.keep_all {
                     break;
                 }
-                node = node.children.entry(name).or_default();
+                node = match step {
+                    Some(name) => node.children.entry(name).or_default(),
+                    None => node.any.get_or_insert_with(Default::default),
+                };
             }
             node.keep_all = true;
             node.children.clear();
+            node.any = None;
         }
         root
     }
@@ -108,7 +126,13 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            match self.0.children.get(&k) {
+            let child = match (self.0.children.get(&k), self.0.any.as_deref()) {
+                (Some(c), None) | (None, Some(c)) => Some(c),
+                // A name and a wildcard both reach this key: keep it whole rather than merge.
+                (Some(_), Some(_)) => Some(&EVERYTHING),
+                (None, None) => None,
+            };
+            match child {
                 Some(child) => {
                     let v = map.next_value_seed(Pruned(child))?;
                     out.insert(k, v);
@@ -122,7 +146,8 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Pruned(self.0))? {
+        let each = self.0.any.as_deref().unwrap_or(self.0);
+        while let Some(v) = seq.next_element_seed(Pruned(each))? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -336,7 +361,15 @@ mod tests {
         .unwrap();
         assert_eq!(
             v[0],
-            serde_json::json!({"user":{"status":"A"},"events":[{"outcome":1,"big":2}]})
+            serde_json::json!({"user":{"status":"A"},"events":[{"outcome":1}]})
         );
+        // A filter path keeps the whole subtree below its leading names.
+        let f = JsonPath::compile("$.events[?@.big == 2]").unwrap();
+        let v = collect(
+            r#"{"user":{"status":"A"},"events":[{"outcome":1,"big":2}]}"#,
+            &FieldTree::from_paths([&f]),
+        )
+        .unwrap();
+        assert_eq!(v[0], serde_json::json!({"events":[{"outcome":1,"big":2}]}));
     }
 }
