@@ -216,6 +216,17 @@ fn pruned_subjects_decide_the_same() {
         };
         let (whole, cut) = (run(&FieldTree::everything()), run(&pruned));
         assert_eq!(whole, cut, "{}", dir.display());
+        // The planner's fast path (verdict only) agrees with the full evaluation on pruned subjects.
+        subject::for_each(File::open(&file).unwrap(), "s", &pruned, |i, s| {
+            let d = evaluate(&rb, &s, now, i);
+            let (v, undecided) = okta_remedy::engine::verdict(&rb, &s, now);
+            assert_eq!(v, d.verdict, "{}: subject {i}", dir.display());
+            if v == okta_remedy::engine::Verdict::NoMatch {
+                assert_eq!(undecided, d.has_unknown(), "{}: subject {i}", dir.display());
+            }
+            Ok::<(), SubjectError>(())
+        })
+        .unwrap();
         compared += whole.len();
     }
     assert!(compared > 50, "only {compared} subjects compared");
@@ -277,4 +288,39 @@ fn scenarios_cover_the_whole_language() {
             a.name
         );
     }
+}
+
+/// A subject the collector could not read fully carries `collect_error` (the hub lookup failed, so
+/// `user` is null for want of an answer, not because there is no hub user). It must be unknown: no
+/// rule applies to it, in `evaluate` as in planning from a file, where pruning must keep the field.
+#[test]
+#[ignore = "known bug: engine::evaluate ignores `collect_error`, and plan_from_reader prunes it away"]
+fn collect_error_subjects_are_unknown() {
+    let rb = rulebook::parse(
+        "version: 1\nname: collect-error\nsubjects: { kind: org2org_assignment }\nrules:\n  - id: no-hub-user\n    when: { path: $.user, equals: null }\n    then: [{ action: retry_provisioning }]\n",
+        "collect-error.yaml",
+    )
+    .unwrap();
+    let failed = r#"{"spoke_user":{"profile":{"login":"lookup.failed@example.com"}},"user":null,"events":[],"collect_error":"hub: 503 Service Unavailable"}"#;
+    let subject: serde_json::Value = serde_json::from_str(failed).unwrap();
+    let now = DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&Utc);
+    let d = evaluate(&rb, &subject, now, 0);
+    assert_eq!(d.verdict, okta_remedy::engine::Verdict::Unknown);
+    assert!(d.actions(&rb).is_empty());
+    let source = Source {
+        kind: "file".into(),
+        subjects_kind: "org2org_assignment".into(),
+        ..Source::default()
+    };
+    let p =
+        okta_remedy::cli::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source).unwrap();
+    assert_eq!(
+        p.summary.steps,
+        0,
+        "{}",
+        okta_remedy::plan::render::render(&p)
+    );
+    assert_eq!(p.summary.unknown, 1);
 }
