@@ -290,6 +290,91 @@ fn scenarios_cover_the_whole_language() {
     }
 }
 
+/// `JsonPath::query` (which walks simple paths itself, for speed) yields exactly what the
+/// jsonpath-rust reference yields, for every path of every scenario and shipped rulebook on every
+/// scenario and example subject.
+#[test]
+fn path_queries_agree_with_the_reference_implementation() {
+    let root = crate::cli::crate_root();
+    let mut rulebooks = Vec::new();
+    let mut subject_files = vec![root.join("examples/subjects/org2org-failures.jsonl")];
+    for entry in std::fs::read_dir(root.join("tests/cases")).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.join("rulebook.yaml").exists() {
+            rulebooks.push(dir.join("rulebook.yaml"));
+            subject_files.push(crate::cli::crate_root().join(subjects_file(&dir)));
+        }
+    }
+    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.to_string_lossy().to_string();
+        if name.ends_with(".yaml") && !name.ends_with(".tests.yaml") {
+            rulebooks.push(p);
+        }
+    }
+    let loaded: Vec<Rulebook> = rulebooks
+        .iter()
+        .map(|p| rulebook::load(p).unwrap())
+        .collect();
+    // Shapes a subject should not have but may: wildcards over objects, indexes on objects,
+    // names on arrays, indexes past either end, paths through scalars.
+    let odd_paths: Vec<okta_remedy::condition::JsonPath> = [
+        "$.events[*]",
+        "$.events[*].outcome",
+        "$.events[0]",
+        "$.events[-1]",
+        "$.events[-3]",
+        "$.events[2]",
+        "$.user.status.x",
+        "$.user[*]",
+        "$.user[0]",
+        "$.events.outcome",
+        "$[*]",
+        "$['a b']",
+    ]
+    .iter()
+    .map(|p| okta_remedy::condition::JsonPath::compile(p).unwrap())
+    .collect();
+    let odd_subjects = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        odd_subjects.path(),
+        concat!(
+            "{\"events\":{\"a\":{\"outcome\":1},\"b\":2},\"user\":{\"status\":\"ACTIVE\"}}\n",
+            "{\"events\":[{\"outcome\":null},[1,2]],\"user\":[\"x\",{\"status\":1}],\"a b\":true}\n",
+            "{\"events\":\"none\",\"user\":null}\n",
+        ),
+    )
+    .unwrap();
+    subject_files.push(odd_subjects.path().to_path_buf());
+    let paths: Vec<&okta_remedy::condition::JsonPath> = loaded
+        .iter()
+        .flat_map(|rb| rb.paths())
+        .chain(odd_paths.iter())
+        .collect();
+    let mut compared = 0;
+    for f in &subject_files {
+        subject::for_each(
+            File::open(f).unwrap(),
+            "s",
+            &FieldTree::everything(),
+            |_, s| {
+                for p in &paths {
+                    let q = jsonpath_rust::parser::parse_json_path(p.as_str()).unwrap();
+                    let reference: Vec<&serde_json::Value> =
+                        jsonpath_rust::query::js_path_process(&q, &s)
+                            .map(|r| r.into_iter().map(|x| x.val()).collect())
+                            .unwrap_or_default();
+                    assert_eq!(p.query(&s), reference, "`{p}` on {}", f.display());
+                    compared += 1;
+                }
+                Ok::<(), SubjectError>(())
+            },
+        )
+        .unwrap();
+    }
+    assert!(compared > 1000, "only {compared} queries compared");
+}
+
 /// A subject the collector could not read fully carries `collect_error` (the hub lookup failed, so
 /// `user` is null for want of an answer, not because there is no hub user). It must be unknown: no
 /// rule applies to it, in `evaluate` as in planning from a file, where pruning must keep the field.
