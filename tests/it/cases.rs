@@ -220,6 +220,10 @@ fn pruned_subjects_decide_the_same() {
         subject::for_each(File::open(&file).unwrap(), "s", &pruned, |i, s| {
             let d = evaluate(&rb, &s, now, i);
             let (v, undecided) = okta_remedy::engine::verdict(&rb, &s, now);
+            let conditions = rb.rules.iter().map(|r| &r.when).chain(&rb.guards.protect);
+            for c in conditions {
+                assert_eq!(c.outcome(&s, now), c.evaluate(&s, now).outcome());
+            }
             assert_eq!(v, d.verdict, "{}: subject {i}", dir.display());
             if v == okta_remedy::engine::Verdict::NoMatch {
                 assert_eq!(undecided, d.has_unknown(), "{}: subject {i}", dir.display());
