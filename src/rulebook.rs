@@ -1025,7 +1025,18 @@ pub fn condition_from_json(v: &serde_json::Value) -> Result<Condition, String> {
 
 /// Compiles a condition node: a combinator (`all`/`any`/`not`) or a leaf (`path` + one operator).
 pub(crate) fn check_condition(ck: &mut Checker, v: &Yaml, path: &[Seg]) -> Option<Condition> {
-    let m = ck.mapping(v, path, "a condition")?;
+    let m = match v {
+        Yaml::Mapping(m) => m,
+        Yaml::Sequence(_) => {
+            ck.error(
+                path,
+                "a condition must be a mapping, found a list",
+                Some("to combine conditions, put the list under `all:` (every one holds) or `any:` (one holds)".into()),
+            );
+            return None;
+        }
+        other => return ck.mapping(other, path, "a condition").and(None),
+    };
     let combinators: Vec<&str> = COMBINATORS
         .iter()
         .copied()
@@ -1324,13 +1335,20 @@ fn check_operand(ck: &mut Checker, op: &str, v: &Yaml, path: &[Seg]) -> Option<O
                             .unwrap_or_else(|| text.clone()),
                         other => other.to_string(),
                     };
+                    let help = if detail.contains("look-around") {
+                        "the regex engine has no look-around; negate a pattern with `not: { path: ..., matches: ... }`"
+                    } else if detail.contains("group")
+                        || detail.contains("class")
+                        || detail.contains("repetition")
+                    {
+                        "escape `(`, `)`, `[`, `.`, `*`, `+`, `?` with a backslash to match them literally"
+                    } else {
+                        "see the Rust regex syntax: https://docs.rs/regex/latest/regex/#syntax"
+                    };
                     ck.error(
                         path,
                         format!("invalid regex `{s}`: {detail}"),
-                        Some(
-                            "escape `(`, `)`, `[`, `.` with a backslash to match them literally"
-                                .into(),
-                        ),
+                        Some(help.into()),
                     );
                     None
                 }
@@ -1420,7 +1438,17 @@ fn check_actions(
     subjects: Option<&Subjects>,
     orgs: &[String],
 ) -> Option<Vec<Action>> {
-    let items = ck.sequence(v, path, "`then`")?;
+    let Yaml::Sequence(items) = v else {
+        ck.error(
+            path,
+            format!("`then` must be a list of actions, found {}", describe(v)),
+            Some(
+                "write one `- { action: ... }` line per action, or `then: [{ action: ... }]`"
+                    .into(),
+            ),
+        );
+        return None;
+    };
     let mut out = Vec::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
@@ -1439,7 +1467,27 @@ fn check_action(
     subjects: Option<&Subjects>,
     orgs: &[String],
 ) -> Option<Action> {
-    let m = ck.mapping(v, path, "an action")?;
+    let m = match v {
+        Yaml::Mapping(m) => m,
+        Yaml::String(name) => {
+            let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+            let help = if names.contains(&name.as_str()) {
+                format!("write `- {{ action: {name} }}` with its parameters")
+            } else {
+                format!(
+                    "write `- {{ action: NAME }}`, NAME one of {}",
+                    names.join(", ")
+                )
+            };
+            ck.error(
+                path,
+                "an action must be a mapping, found a string",
+                Some(help),
+            );
+            return None;
+        }
+        other => return ck.mapping(other, path, "an action").and(None),
+    };
     let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
     let name = match m.get("action") {
         Some(v) => {
