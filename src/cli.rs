@@ -339,10 +339,27 @@ fn block_on<T, E: std::fmt::Display>(
     rt.block_on(fut).map_err(fail)
 }
 
+/// Rulebooks among `files`: a sidecar `NAME.tests.yaml` is loaded with its rulebook `NAME.yaml`, so a
+/// glob like `rules/*.yaml` names each rulebook once (its sidecar is added when the rulebook is not).
+fn rulebooks_only(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let target = match name.strip_suffix(".tests.yaml") {
+            Some(stem) => f.with_file_name(format!("{stem}.yaml")),
+            None => f.clone(),
+        };
+        if !out.contains(&target) {
+            out.push(target);
+        }
+    }
+    out
+}
+
 fn validate(files: &[PathBuf], output: Output) -> Result<Exit, Exit> {
     let mut reports = Vec::new();
     let mut failed = false;
-    for f in files {
+    for f in &rulebooks_only(files) {
         match rulebook::load(f) {
             Ok(rb) => {
                 if output == Output::Text {
@@ -491,7 +508,7 @@ fn test(
     let now = parse_now(now)?;
     let mut failed = false;
     let mut reports = Vec::new();
-    for f in files {
+    for f in &rulebooks_only(files) {
         // In JSON mode a broken rulebook is one entry of the single report, not a document of its own.
         let loaded = match output {
             Output::Text => load_rulebook(f, output).map_err(|_| None),

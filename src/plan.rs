@@ -6,7 +6,7 @@
 //! ```text
 //! { format_version, plan_id, rulebook: {name, path, sha256}, mode, now,
 //!   source: {kind: "file"|"live", subjects_kind, path?, orgs: {name: url}, window?: {since, until}, requests?},
-//!   subjects: [ {key, verdict, rules, protected_by?, user_id?, app_id?, app_user_id?, explanation} ],
+//!   subjects: [ {key, verdict, rules, protected_by?, ids: {user_id?, spoke_user_id?, app_id?, app_user_id?}, explanation} ],
 //!   steps: [ {id, subject, rule, action, org, params, preconditions: [{path, values}], depends_on, safety} ],
 //!   summary: {subjects, matched, no_match, protected, undecided, steps, changing, destructive, by_action},
 //!   checksum }

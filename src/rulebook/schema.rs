@@ -13,7 +13,7 @@ use super::{
 use crate::condition::OPERATORS;
 
 fn duration() -> Value {
-    json!({ "type": ["string", "integer"], "description": "a duration: `30m`, `12h`, `7d`, `2w`" })
+    json!({ "type": "string", "pattern": "^[0-9]", "description": "a duration: a number and a unit, `30m`, `12h`, `7d`, `2w`" })
 }
 
 fn operand(op: &str) -> Value {
