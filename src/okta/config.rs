@@ -96,7 +96,7 @@ pub enum ConfigError {
     Read { path: PathBuf, message: String },
     #[error("`{}` is not valid: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("org `{org}`: {what} is missing; {hint}")]
+    #[error("org `{org}`: missing {what}; {hint}")]
     Missing {
         org: String,
         what: String,

@@ -1,1 +1,12 @@
-//! Okta client tests against the simulator (placeholder).
+//! Okta client tests: configuration, conformance to Okta's OpenAPI spec, and every endpoint over HTTP
+//! against the simulator (auth, pagination, rate limits, retries, errors, secrets).
+
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// Configuration: the SDK chain, remedy.yaml, validation errors.
+mod config;
+// Private keys, client assertions and DPoP proofs.
+mod keys;
+// The endpoint table checked against management-openapi.yaml.
+mod spec;
