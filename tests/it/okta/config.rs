@@ -228,12 +228,15 @@ fn loopback_http_is_allowed_and_other_http_is_not() {
     }
 }
 
+/// A case name, the environment, and the text of remedy.yaml when there is one.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<&'a str>);
+
 /// Every configuration mistake, with the message a user sees. None may contain a secret.
 #[test]
 fn configuration_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let key = std::fs::read_to_string(fixture("test-ec-pkcs8.pem")).unwrap();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("no url", vec![("OKTA_CLIENT_TOKEN", "sekrit-token")], None),
         ("no token", vec![("OKTA_CLIENT_ORGURL", "https://x.okta.com")], None),
         ("http not loopback", vec![("OKTA_CLIENT_ORGURL", "http://x.okta.com"), ("OKTA_CLIENT_TOKEN", "sekrit-token")], None),
