@@ -1,0 +1,226 @@
+//! The `/__sim/` test-control API and its in-process twins on [`super::Sim`]: complete a password
+//! reset, change a user behind the tool's back, read request records and counters, dump and reset
+//! state, set faults.
+//!
+//! Control calls need the org's SSWS token but are neither recorded as Okta requests nor rate limited.
+//! This module does not serve Okta paths (`api`).
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::logs::{self, user_target, Happened};
+use super::model::{now, OrgName, UserStatus};
+use super::seed::{dump_org, parse_user};
+use super::{Faults, Shared, SimError};
+
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// RECOVERY / PASSWORD_EXPIRED / PROVISIONED → ACTIVE with `password` (or a generated compliant one).
+pub(crate) fn complete_reset(
+    shared: &Shared,
+    org_name: OrgName,
+    id_or_login: &str,
+    password: Option<String>,
+) -> Result<(), SimError> {
+    let generated = format!("Sim-{}-9a", shared.runtime(org_name).random(12));
+    let mut world = shared.write_world();
+    let org = world.org_mut(org_name);
+    let id = org
+        .user_id(id_or_login)
+        .ok_or_else(|| SimError::NoUser(id_or_login.to_string(), org_name))?;
+    let Some(user) = org.users.get(&id) else {
+        return Err(SimError::NoUser(id_or_login.to_string(), org_name));
+    };
+    if !matches!(
+        user.status,
+        UserStatus::Recovery | UserStatus::PasswordExpired | UserStatus::Provisioned
+    ) {
+        return Err(SimError::NotResetting(id_or_login.to_string()));
+    }
+    let password = password.unwrap_or(generated);
+    if let Some(v) = org.policy.violation(&password, user.login()) {
+        return Err(SimError::Patch(v));
+    }
+    let at = now();
+    let mut u = user.clone();
+    u.set_password(Some(password), at);
+    u.set_status(UserStatus::Active, at);
+    let target = user_target(&u);
+    org.put_user(u);
+    let request_id = shared.runtime(org_name).random(27);
+    let mut ctx = logs::EventCtx::system(request_id);
+    ctx.actor = json!({
+        "id": target["id"], "type": "User",
+        "alternateId": target["alternateId"], "displayName": target["displayName"],
+    });
+    logs::write(
+        org,
+        at,
+        &ctx,
+        Happened {
+            event_type: "user.account.update_password",
+            display: "User update password for Okta",
+            targets: vec![target],
+            failure: None,
+        },
+    );
+    Ok(())
+}
+
+/// Applies a JSON merge patch to a user's seed form and bumps `lastUpdated` (and `statusChanged` /
+/// `passwordChanged` when those change), unless the patch sets them itself.
+pub(crate) fn patch_user(
+    shared: &Shared,
+    org_name: OrgName,
+    id_or_login: &str,
+    patch: &Value,
+) -> Result<(), SimError> {
+    if !patch.is_object() {
+        return Err(SimError::Patch("the patch must be a JSON object".into()));
+    }
+    let mut world = shared.write_world();
+    let org = world.org_mut(org_name);
+    let id = org
+        .user_id(id_or_login)
+        .ok_or_else(|| SimError::NoUser(id_or_login.to_string(), org_name))?;
+    let Some(old) = org.users.get(&id) else {
+        return Err(SimError::NoUser(id_or_login.to_string(), org_name));
+    };
+    let mut doc = old.to_seed();
+    merge_patch(&mut doc, patch);
+    doc["id"] = json!(id);
+    let at = now();
+    let mut u = parse_user(&doc, id.clone(), at).map_err(|e| SimError::Patch(e.to_string()))?;
+    if org.login_taken(u.login(), Some(&id)) {
+        return Err(SimError::Patch(format!("login `{}` is taken", u.login())));
+    }
+    let sets = |k: &str| patch.get(k).is_some();
+    if !sets("lastUpdated") {
+        u.last_updated = at;
+    }
+    if u.status != old.status && !sets("statusChanged") {
+        u.status_changed = Some(at);
+    }
+    if u.password != old.password && !sets("passwordChanged") {
+        u.password_changed = Some(at);
+    }
+    org.put_user(u);
+    Ok(())
+}
+
+pub(crate) fn dump(shared: &Shared, org: OrgName) -> Value {
+    let world = shared.read_world();
+    serde_json::to_value(dump_org(world.org(org))).unwrap_or(Value::Null)
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    let mut r = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
+fn fail(status: StatusCode, message: &str) -> Response {
+    reply(status, json!({ "error": message }))
+}
+
+fn sim_error(e: SimError) -> Response {
+    let status = match e {
+        SimError::NoUser(..) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    fail(status, &e.to_string())
+}
+
+/// Serves one `/__sim/` request.
+pub(crate) fn handle(
+    shared: &Shared,
+    org: OrgName,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    _request_id: &str,
+) -> Response {
+    let rt = shared.runtime(org);
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("SSWS "))
+        .is_some_and(|t| t == rt.token);
+    if !authorized {
+        return fail(StatusCode::UNAUTHORIZED, "the org's SSWS token is required");
+    }
+    let json_body = || -> Result<Value, String> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+    };
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+    let done = || reply(StatusCode::OK, json!({ "ok": true }));
+    match (method.as_str(), segs.as_slice()) {
+        ("POST", ["users", user, "complete_reset"]) => {
+            let body = match json_body() {
+                Ok(b) => b,
+                Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
+            };
+            let password = body["password"].as_str().map(str::to_string);
+            match complete_reset(shared, org, user, password) {
+                Ok(()) => done(),
+                Err(e) => sim_error(e),
+            }
+        }
+        ("POST", ["users", user, "patch"]) => {
+            let body = match json_body() {
+                Ok(b) => b,
+                Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
+            };
+            match patch_user(shared, org, user, &body) {
+                Ok(()) => done(),
+                Err(e) => sim_error(e),
+            }
+        }
+        ("GET", ["requests"]) => reply(
+            StatusCode::OK,
+            serde_json::to_value(rt.requests()).unwrap_or(Value::Null),
+        ),
+        ("GET", ["counters"]) => reply(
+            StatusCode::OK,
+            serde_json::to_value(rt.counters()).unwrap_or(Value::Null),
+        ),
+        ("GET", ["state"]) => reply(StatusCode::OK, dump(shared, org)),
+        ("POST", ["faults"]) => {
+            let body = match json_body() {
+                Ok(b) => b,
+                Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
+            };
+            match serde_json::from_value::<Faults>(body) {
+                Ok(f) => {
+                    rt.set_faults(f);
+                    done()
+                }
+                Err(e) => fail(StatusCode::BAD_REQUEST, &format!("invalid faults: {e}")),
+            }
+        }
+        ("POST", ["reset"]) => {
+            shared.reset();
+            done()
+        }
+        _ => fail(StatusCode::NOT_FOUND, "no such control endpoint"),
+    }
+}

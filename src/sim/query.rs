@@ -1,0 +1,373 @@
+//! Okta's `search` / `filter` expression subset (SCIM-like): parsing and evaluation.
+//!
+//! Owns the grammar (`attr op "value"`, `attr pr`, `and`, `or`, `not`, parentheses) and comparison
+//! semantics (case-insensitive values for `search`, RFC 3339 timestamps compared as time). It does not
+//! know which attributes an endpoint allows: callers pass an [`Allow`] check and a field resolver.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Errors of the expression language; all become Okta's `E0000031` "Invalid search criteria".
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum QueryError {
+    #[error("unexpected end of expression")]
+    UnexpectedEnd,
+    #[error("unexpected `{0}`")]
+    Unexpected(String),
+    #[error("unterminated string")]
+    Unterminated,
+    #[error("operator `{op}` is not supported on `{attr}`")]
+    NotAllowed { attr: String, op: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Ne,
+    Sw,
+    Co,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Pr,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "sw" => Op::Sw,
+            "co" => Op::Co,
+            "gt" => Op::Gt,
+            "ge" => Op::Ge,
+            "lt" => Op::Lt,
+            "le" => Op::Le,
+            "pr" => Op::Pr,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Ne => "ne",
+            Op::Sw => "sw",
+            Op::Co => "co",
+            Op::Gt => "gt",
+            Op::Ge => "ge",
+            Op::Lt => "lt",
+            Op::Le => "le",
+            Op::Pr => "pr",
+        }
+    }
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cmp { attr: String, op: Op, value: Value },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Open,
+    Close,
+}
+
+fn lex(input: &str) -> Result<Vec<Tok>, QueryError> {
+    let mut toks = Vec::new();
+    let mut chars = input.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '(' {
+            chars.next();
+            toks.push(Tok::Open);
+        } else if c == ')' {
+            chars.next();
+            toks.push(Tok::Close);
+        } else if c == '"' {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err(QueryError::Unterminated),
+                    Some('\\') => match chars.next() {
+                        Some(e) => s.push(e),
+                        None => return Err(QueryError::Unterminated),
+                    },
+                    Some('"') => break,
+                    Some(ch) => s.push(ch),
+                }
+            }
+            toks.push(Tok::Str(s));
+        } else {
+            let mut w = String::new();
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() || ch == '(' || ch == ')' || ch == '"' {
+                    break;
+                }
+                w.push(ch);
+                chars.next();
+            }
+            toks.push(Tok::Word(w));
+        }
+    }
+    Ok(toks)
+}
+
+/// Which attribute/operator pairs an endpoint accepts.
+pub(crate) type Allow<'a> = &'a dyn Fn(&str, Op) -> bool;
+
+struct Parser<'a> {
+    toks: Vec<Tok>,
+    pos: usize,
+    allow: Allow<'a>,
+}
+
+impl Parser<'_> {
+    fn peek_word(&self, w: &str) -> bool {
+        matches!(self.toks.get(self.pos), Some(Tok::Word(x)) if x.eq_ignore_ascii_case(w))
+    }
+
+    fn or(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.and()?;
+        while self.peek_word("or") {
+            self.pos += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.unary()?;
+        while self.peek_word("and") {
+            self.pos += 1;
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, QueryError> {
+        if self.peek_word("not") {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        match self.toks.get(self.pos).cloned() {
+            None => Err(QueryError::UnexpectedEnd),
+            Some(Tok::Open) => {
+                self.pos += 1;
+                let e = self.or()?;
+                match self.toks.get(self.pos) {
+                    Some(Tok::Close) => {
+                        self.pos += 1;
+                        Ok(e)
+                    }
+                    Some(t) => Err(QueryError::Unexpected(tok_text(t))),
+                    None => Err(QueryError::UnexpectedEnd),
+                }
+            }
+            Some(Tok::Word(attr)) => {
+                self.pos += 1;
+                let op = match self.toks.get(self.pos) {
+                    Some(Tok::Word(o)) => {
+                        Op::parse(o).ok_or_else(|| QueryError::Unexpected(o.clone()))?
+                    }
+                    Some(t) => return Err(QueryError::Unexpected(tok_text(t))),
+                    None => return Err(QueryError::UnexpectedEnd),
+                };
+                self.pos += 1;
+                let value = if op == Op::Pr {
+                    Value::Null
+                } else {
+                    let v = match self.toks.get(self.pos) {
+                        Some(Tok::Str(s)) => Value::String(s.clone()),
+                        Some(Tok::Word(w)) => match w.as_str() {
+                            "true" => Value::Bool(true),
+                            "false" => Value::Bool(false),
+                            "null" => Value::Null,
+                            _ => w
+                                .parse::<f64>()
+                                .ok()
+                                .and_then(serde_json::Number::from_f64)
+                                .map(Value::Number)
+                                .ok_or_else(|| QueryError::Unexpected(w.clone()))?,
+                        },
+                        Some(t) => return Err(QueryError::Unexpected(tok_text(t))),
+                        None => return Err(QueryError::UnexpectedEnd),
+                    };
+                    self.pos += 1;
+                    v
+                };
+                if !(self.allow)(&attr, op) {
+                    return Err(QueryError::NotAllowed {
+                        attr,
+                        op: op.name().into(),
+                    });
+                }
+                Ok(Expr::Cmp { attr, op, value })
+            }
+            Some(t) => Err(QueryError::Unexpected(tok_text(&t))),
+        }
+    }
+}
+
+fn tok_text(t: &Tok) -> String {
+    match t {
+        Tok::Word(w) => w.clone(),
+        Tok::Str(s) => format!("\"{s}\""),
+        Tok::Open => "(".into(),
+        Tok::Close => ")".into(),
+    }
+}
+
+/// Parses an expression, checking every comparison against `allow`.
+pub(crate) fn parse(input: &str, allow: Allow<'_>) -> Result<Expr, QueryError> {
+    let mut p = Parser {
+        toks: lex(input)?,
+        pos: 0,
+        allow,
+    };
+    let e = p.or()?;
+    match p.toks.get(p.pos) {
+        None => Ok(e),
+        Some(t) => Err(QueryError::Unexpected(tok_text(t))),
+    }
+}
+
+fn as_time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn compare(have: &Value, op: Op, want: &Value, fold_case: bool) -> bool {
+    use std::cmp::Ordering;
+    if op == Op::Pr {
+        return !have.is_null();
+    }
+    let ord = match (have, want) {
+        (Value::String(h), Value::String(w)) => {
+            if let (Some(a), Some(b)) = (as_time(have), as_time(want)) {
+                Some(a.cmp(&b))
+            } else {
+                let (h, w) = if fold_case {
+                    (h.to_lowercase(), w.to_lowercase())
+                } else {
+                    (h.clone(), w.clone())
+                };
+                match op {
+                    Op::Sw => return h.starts_with(&w),
+                    Op::Co => return h.contains(&w),
+                    _ => Some(h.cmp(&w)),
+                }
+            }
+        }
+        (Value::Number(h), Value::Number(w)) => h
+            .as_f64()
+            .zip(w.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::Bool(h), Value::Bool(w)) => Some(h.cmp(w)),
+        _ => None,
+    };
+    match (op, ord) {
+        (Op::Eq, Some(o)) => o == Ordering::Equal,
+        (Op::Ne, Some(o)) => o != Ordering::Equal,
+        (Op::Ne, None) => true,
+        (Op::Gt, Some(o)) => o == Ordering::Greater,
+        (Op::Ge, Some(o)) => o != Ordering::Less,
+        (Op::Lt, Some(o)) => o == Ordering::Less,
+        (Op::Le, Some(o)) => o != Ordering::Greater,
+        _ => false,
+    }
+}
+
+impl Expr {
+    /// Evaluates against a resolver that returns every value of an attribute (arrays flattened); a
+    /// comparison holds when any value satisfies it, as in SCIM.
+    pub(crate) fn eval(&self, resolve: &dyn Fn(&str) -> Vec<Value>, fold_case: bool) -> bool {
+        match self {
+            Expr::And(a, b) => a.eval(resolve, fold_case) && b.eval(resolve, fold_case),
+            Expr::Or(a, b) => a.eval(resolve, fold_case) || b.eval(resolve, fold_case),
+            Expr::Not(a) => !a.eval(resolve, fold_case),
+            Expr::Cmp { attr, op, value } => resolve(attr)
+                .iter()
+                .any(|have| compare(have, *op, value, fold_case)),
+        }
+    }
+}
+
+/// Resolves a dotted path in a JSON document, flattening arrays on the way (`target.id` yields the
+/// id of every target).
+pub(crate) fn json_path_values(doc: &Value, path: &str) -> Vec<Value> {
+    let mut current = vec![doc];
+    for seg in path.split('.') {
+        let mut next = Vec::new();
+        for v in current {
+            match v {
+                Value::Array(items) => next.extend(items.iter().filter_map(|i| i.get(seg))),
+                _ => next.extend(v.get(seg)),
+            }
+        }
+        current = next;
+    }
+    let mut out = Vec::new();
+    for v in current {
+        match v {
+            Value::Array(items) => out.extend(items.iter().cloned()),
+            other => out.push(other.clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn any(_: &str, _: Op) -> bool {
+        true
+    }
+
+    #[test]
+    fn parses_and_evaluates_precedence_and_case() {
+        let e = parse(
+            r#"status eq "active" and (profile.login sw "ADA" or id eq "x")"#,
+            &any,
+        )
+        .unwrap();
+        let doc = json!({"status": "ACTIVE", "id": "y", "profile": {"login": "ada@x"}});
+        let r = |p: &str| json_path_values(&doc, p);
+        assert!(e.eval(&r, true));
+        assert!(!e.eval(&r, false));
+    }
+
+    #[test]
+    fn compares_timestamps_as_time_and_flattens_arrays() {
+        let doc = json!({"t": "2024-01-01T00:00:00.000Z", "target": [{"id": "a"}, {"id": "b"}]});
+        let r = |p: &str| json_path_values(&doc, p);
+        let e = parse(r#"t gt "2023-12-31T23:00:00Z" and target.id eq "b""#, &any).unwrap();
+        assert!(e.eval(&r, false));
+    }
+
+    #[test]
+    fn rejects_disallowed_and_malformed() {
+        let only_eq = |_: &str, op: Op| op == Op::Eq;
+        assert!(matches!(
+            parse(r#"a sw "x""#, &only_eq),
+            Err(QueryError::NotAllowed { .. })
+        ));
+        assert_eq!(parse(r#"a eq"#, &any), Err(QueryError::UnexpectedEnd));
+        assert_eq!(parse(r#"a eq "x"#, &any), Err(QueryError::Unterminated));
+        assert!(parse(r#"(a eq "x""#, &any).is_err());
+    }
+}

@@ -1,0 +1,325 @@
+//! The seed-file format (`SeedData`): the whole state of both orgs as JSON, how it is loaded into an
+//! [`Org`] and how an org is dumped back into it.
+//!
+//! Owns parsing and validation of seed objects. It does not generate scenarios (`generate`) and does not
+//! serve them (`api`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::model::{now, AppUser, Org, OrgName, PasswordPolicy, ProviderType, User, UserStatus};
+use super::SimError;
+
+/// The JSON seed file of `remedy sim --seed-file` and [`super::Scenario::Seed`].
+///
+/// ```json
+/// { "hub": { ...SeedOrg... }, "spoke": { ...SeedOrg... } }
+/// ```
+///
+/// Each org (`SeedOrg`) holds:
+/// - `users`: Okta User objects (as `GET /api/v1/users/{id}` returns them, `_links` optional). The
+///   sim-only hidden password goes in `credentials.password.value` (as in Okta's create-user request);
+///   it is never served back, and Org2Org push syncs it to the hub. Missing `id`, timestamps, `status`
+///   (`ACTIVE`), `type` and `credentials.provider` (`OKTA`) are filled in.
+/// - `groups`: Okta Group objects; `group_members`: group id → user ids.
+/// - `apps`: Okta Application objects (the spoke's Org2Org app has `"name": "okta_org2org"`).
+/// - `app_users`: app id → Okta AppUser objects (`id` is the user id; `scope` `USER` or `GROUP`).
+/// - `logs`: Okta LogEvent objects; `published` is required, they are served in `published` order.
+/// - `password_policy`: the policy checked when a password is set (defaults to Okta's default policy).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedData {
+    #[serde(default)]
+    pub hub: SeedOrg,
+    #[serde(default)]
+    pub spoke: SeedOrg,
+}
+
+/// One org of a [`SeedData`] file; see there for the meaning of each field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedOrg {
+    pub users: Vec<Value>,
+    pub groups: Vec<Value>,
+    pub group_members: BTreeMap<String, Vec<String>>,
+    pub apps: Vec<Value>,
+    pub app_users: BTreeMap<String, Vec<Value>>,
+    pub logs: Vec<Value>,
+    pub password_policy: PasswordPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserDoc {
+    id: Option<String>,
+    status: Option<UserStatus>,
+    created: Option<DateTime<Utc>>,
+    activated: Option<DateTime<Utc>>,
+    status_changed: Option<DateTime<Utc>>,
+    last_login: Option<DateTime<Utc>>,
+    last_updated: Option<DateTime<Utc>>,
+    password_changed: Option<DateTime<Utc>>,
+    #[serde(rename = "type")]
+    user_type: Option<TypeDoc>,
+    #[serde(default)]
+    profile: Map<String, Value>,
+    #[serde(default)]
+    credentials: CredentialsDoc,
+}
+
+#[derive(Deserialize)]
+struct TypeDoc {
+    id: String,
+}
+
+#[derive(Deserialize, Default)]
+struct CredentialsDoc {
+    password: Option<PasswordDoc>,
+    provider: Option<ProviderDoc>,
+    recovery_question: Option<QuestionDoc>,
+}
+
+#[derive(Deserialize)]
+struct PasswordDoc {
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProviderDoc {
+    #[serde(rename = "type")]
+    kind: ProviderType,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct QuestionDoc {
+    question: Option<String>,
+}
+
+/// The provider name Okta shows for each provider type (AD and LDAP show the directory's name).
+pub(crate) fn default_provider_name(kind: ProviderType) -> &'static str {
+    match kind {
+        ProviderType::Okta => "OKTA",
+        ProviderType::Federation => "FEDERATION",
+        ProviderType::ActiveDirectory => "example.local",
+        ProviderType::Ldap => "ldap.example.com",
+        ProviderType::Social => "SOCIAL",
+        ProviderType::Import => "IMPORT",
+    }
+}
+
+/// Builds a user from Okta-shaped JSON; `id` is used when the document has none.
+pub(crate) fn parse_user(doc: &Value, id: String, at: DateTime<Utc>) -> Result<User, SimError> {
+    let d: UserDoc = serde_json::from_value(doc.clone())
+        .map_err(|e| SimError::Seed(format!("user `{id}`: {e}")))?;
+    let id = d.id.unwrap_or(id);
+    let login = d.profile.get("login").and_then(Value::as_str).unwrap_or("");
+    if login.is_empty() {
+        return Err(SimError::Seed(format!(
+            "user `{id}` has no `profile.login`"
+        )));
+    }
+    let created = d.created.unwrap_or(at);
+    let status = d.status.unwrap_or(UserStatus::Active);
+    let (provider_type, provider_name) = match d.credentials.provider {
+        Some(p) => {
+            let name = p
+                .name
+                .unwrap_or_else(|| default_provider_name(p.kind).to_string());
+            (p.kind, name)
+        }
+        None => (ProviderType::Okta, "OKTA".to_string()),
+    };
+    let password = d.credentials.password.and_then(|p| p.value);
+    Ok(User {
+        status,
+        created,
+        activated: d.activated.or(match status {
+            UserStatus::Staged | UserStatus::Provisioned => None,
+            _ => Some(created),
+        }),
+        status_changed: d.status_changed.or(Some(created)),
+        last_login: d.last_login,
+        last_updated: d.last_updated.unwrap_or(created),
+        password_changed: d.password_changed.or(password.as_ref().map(|_| created)),
+        type_id: d
+            .user_type
+            .map(|t| t.id)
+            .unwrap_or_else(|| "oty1defaultusertype0".to_string()),
+        profile: d.profile,
+        provider_type,
+        provider_name,
+        password,
+        recovery_question: d.credentials.recovery_question.and_then(|q| q.question),
+        id,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppUserDoc {
+    id: String,
+    external_id: Option<String>,
+    created: Option<DateTime<Utc>>,
+    last_updated: Option<DateTime<Utc>>,
+    status_changed: Option<DateTime<Utc>>,
+    password_changed: Option<DateTime<Utc>>,
+    last_sync: Option<DateTime<Utc>>,
+    scope: Option<String>,
+    status: Option<String>,
+    sync_state: Option<String>,
+    credentials: Option<AppCredentialsDoc>,
+    #[serde(default)]
+    profile: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppCredentialsDoc {
+    user_name: Option<String>,
+}
+
+fn parse_app_user(doc: &Value, org: &Org, at: DateTime<Utc>) -> Result<AppUser, SimError> {
+    let d: AppUserDoc = serde_json::from_value(doc.clone())
+        .map_err(|e| SimError::Seed(format!("app user: {e}")))?;
+    let user = org
+        .users
+        .get(&d.id)
+        .ok_or_else(|| SimError::Seed(format!("app user `{}` is not a user of the org", d.id)))?;
+    let created = d.created.unwrap_or(at);
+    Ok(AppUser {
+        user_name: d
+            .credentials
+            .and_then(|c| c.user_name)
+            .unwrap_or_else(|| user.login().to_string()),
+        id: d.id,
+        external_id: d.external_id,
+        created,
+        last_updated: d.last_updated.unwrap_or(created),
+        status_changed: d.status_changed.unwrap_or(created),
+        password_changed: d.password_changed,
+        last_sync: d.last_sync,
+        scope: d.scope.unwrap_or_else(|| "USER".into()),
+        status: d.status.unwrap_or_else(|| "PROVISIONED".into()),
+        sync_state: d.sync_state.unwrap_or_else(|| "SYNCHRONIZED".into()),
+        profile: d.profile,
+    })
+}
+
+fn require_id(doc: &Value, what: &str) -> Result<String, SimError> {
+    doc["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| SimError::Seed(format!("a {what} has no `id`")))
+}
+
+/// Builds an org from its seed.
+pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<Org, SimError> {
+    let at = now();
+    let mut org = Org::new(name, rng_seed);
+    org.policy = seed.password_policy.clone();
+    for doc in &seed.users {
+        let fresh = org.ids.okta_id("00u");
+        let user = parse_user(doc, fresh, at)?;
+        if org.login_taken(user.login(), None) || org.users.contains_key(&user.id) {
+            return Err(SimError::Seed(format!(
+                "duplicate user `{}` / `{}`",
+                user.id,
+                user.login()
+            )));
+        }
+        org.put_user(user);
+    }
+    for doc in &seed.groups {
+        let id = require_id(doc, "group")?;
+        let mut group = doc.clone();
+        let stamp = json!(super::model::ts(at));
+        for key in ["created", "lastUpdated", "lastMembershipUpdated"] {
+            if group.get(key).is_none() {
+                group[key] = stamp.clone();
+            }
+        }
+        if group.get("objectClass").is_none() {
+            group["objectClass"] = json!(["okta:user_group"]);
+        }
+        if group.get("type").is_none() {
+            group["type"] = json!("OKTA_GROUP");
+        }
+        org.groups.insert(id, group);
+    }
+    for (group, members) in &seed.group_members {
+        if !org.groups.contains_key(group) {
+            return Err(SimError::Seed(format!(
+                "members of unknown group `{group}`"
+            )));
+        }
+        let set: BTreeSet<String> = members.iter().cloned().collect();
+        if let Some(missing) = set.iter().find(|m| !org.users.contains_key(*m)) {
+            return Err(SimError::Seed(format!(
+                "group `{group}` lists unknown user `{missing}`"
+            )));
+        }
+        org.group_members.insert(group.clone(), set);
+    }
+    for doc in &seed.apps {
+        let id = require_id(doc, "app")?;
+        org.apps.insert(id, doc.clone());
+    }
+    for (app, users) in &seed.app_users {
+        if !org.apps.contains_key(app) {
+            return Err(SimError::Seed(format!("app users of unknown app `{app}`")));
+        }
+        let mut map = BTreeMap::new();
+        for doc in users {
+            let au = parse_app_user(doc, &org, at)?;
+            map.insert(au.id.clone(), au);
+        }
+        org.app_users.insert(app.clone(), map);
+    }
+    for doc in &seed.logs {
+        let published = doc["published"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
+        org.push_event(published, doc.clone());
+    }
+    Ok(org)
+}
+
+/// Dumps an org into its seed form, in a deterministic order (ids ascending, events by publication).
+pub(crate) fn dump_org(org: &Org) -> SeedOrg {
+    SeedOrg {
+        users: org.users.values().map(User::to_seed).collect(),
+        groups: org.groups.values().cloned().collect(),
+        group_members: org
+            .group_members
+            .iter()
+            .map(|(g, m)| (g.clone(), m.iter().cloned().collect()))
+            .collect(),
+        apps: org.apps.values().cloned().collect(),
+        app_users: org
+            .app_users
+            .iter()
+            .map(|(app, users)| {
+                let docs = users
+                    .values()
+                    .map(|au| {
+                        let mut v = au.render("", app);
+                        if let Some(obj) = v.as_object_mut() {
+                            obj.remove("_links");
+                        }
+                        v
+                    })
+                    .collect();
+                (app.clone(), docs)
+            })
+            .collect(),
+        logs: org.logs.iter().map(|e| e.json.clone()).collect(),
+        password_policy: org.policy.clone(),
+    }
+}

@@ -1,0 +1,603 @@
+//! The Users API of one org: list (search, filter, cursors), get (ETag), create, update, delete,
+//! lifecycle operations, groups and app links, with the System Log events Okta writes for each.
+//!
+//! Owns user lifecycle rules (which transition is allowed from which status, what it changes). It does
+//! not know about HTTP plumbing (`api`) or Org2Org (`push`).
+
+use axum::http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use super::api::{
+    bad_status, invalid_search, not_found, parse_body, validation, Call, OktaError, Page, Reply,
+};
+use super::logs::{self, user_target, Happened};
+use super::model::{ts, Org, ProviderType, User, UserStatus};
+use super::query::{self, Op};
+use super::seed::{default_provider_name, parse_user};
+
+pub(crate) fn user_not_found(id: &str) -> OktaError {
+    not_found(id, "User")
+}
+
+fn find<'a>(org: &'a Org, id: &str) -> Result<&'a User, OktaError> {
+    org.find_user(id)
+        .and_then(|id| org.users.get(id))
+        .ok_or_else(|| user_not_found(id))
+}
+
+fn find_id(org: &Org, id: &str) -> Result<String, OktaError> {
+    org.user_id(id).ok_or_else(|| user_not_found(id))
+}
+
+/// Values of a user attribute for `search`/`filter` (`profile.*` arrays are flattened).
+pub(crate) fn field(u: &User, attr: &str) -> Vec<Value> {
+    let t =
+        |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| json!(ts(d))).into_iter().collect();
+    match attr {
+        "id" => vec![json!(u.id)],
+        "status" => vec![json!(u.status.as_str())],
+        "created" => t(Some(u.created)),
+        "activated" => t(u.activated),
+        "statusChanged" => t(u.status_changed),
+        "lastUpdated" => t(Some(u.last_updated)),
+        "passwordChanged" => t(u.password_changed),
+        "lastLogin" => t(u.last_login),
+        "type.id" => vec![json!(u.type_id)],
+        _ => match attr.strip_prefix("profile.") {
+            Some(key) => match u.profile.get(key) {
+                Some(Value::Array(items)) => items.clone(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(v) => vec![v.clone()],
+            },
+            None => Vec::new(),
+        },
+    }
+}
+
+fn search_allow(attr: &str, op: Op) -> bool {
+    let top = matches!(
+        attr,
+        "id" | "status" | "created" | "activated" | "statusChanged" | "lastUpdated" | "type.id"
+    );
+    let profile = attr.starts_with("profile.") && attr.len() > "profile.".len();
+    let co_ok = matches!(
+        attr,
+        "profile.firstName" | "profile.lastName" | "profile.email" | "profile.login"
+    );
+    match op {
+        Op::Ne => false,
+        Op::Co => co_ok,
+        _ => top || profile,
+    }
+}
+
+fn filter_allow(attr: &str, op: Op) -> bool {
+    match attr {
+        "lastUpdated" => matches!(op, Op::Eq | Op::Gt | Op::Ge | Op::Lt | Op::Le),
+        "status" | "id" | "profile.login" | "profile.email" | "profile.firstName"
+        | "profile.lastName" => op == Op::Eq,
+        _ => false,
+    }
+}
+
+/// `GET /api/v1/users`: id order, `after` = last id of the previous page.
+pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
+    let q = call.query;
+    let limit = q.limit(200, 200)?;
+    let (expr, fold_case) = match (q.get("search"), q.get("filter")) {
+        (Some(s), _) => (Some(query::parse(s, &search_allow)), true),
+        (None, Some(f)) => (Some(query::parse(f, &filter_allow)), false),
+        (None, None) => (None, false),
+    };
+    let expr = expr
+        .transpose()
+        .map_err(|e| invalid_search(&e.to_string()))?;
+    let text = q.get("q").map(str::to_lowercase);
+    let start = match q.get("after") {
+        Some(a) => std::ops::Bound::Excluded(a.to_string()),
+        None => std::ops::Bound::Unbounded,
+    };
+    let mut items = Vec::new();
+    let mut more = false;
+    let mut last = None;
+    for (id, u) in org.users.range((start, std::ops::Bound::Unbounded)) {
+        let keep = match &expr {
+            Some(e) => e.eval(&|attr| field(u, attr), fold_case),
+            None => u.status != UserStatus::Deprovisioned,
+        } && text.as_ref().is_none_or(|t| {
+            ["firstName", "lastName", "email"].iter().any(|k| {
+                u.profile
+                    .get(*k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.to_lowercase().starts_with(t))
+            })
+        });
+        if !keep {
+            continue;
+        }
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(u.render(call.base, false));
+        last = Some(id.clone());
+    }
+    // `q` does not paginate in Okta.
+    let next = match (more && text.is_none(), last) {
+        (true, Some(last)) => {
+            let mut params: Vec<(String, String)> =
+                q.pairs().filter(|(k, _)| k != "after").collect();
+            params.push(("after".into(), last));
+            Some(params)
+        }
+        _ => None,
+    };
+    Ok(Page { items, next })
+}
+
+/// `GET /api/v1/users/{idOrLogin}` with an `ETag` (and 304 on a matching `If-None-Match`).
+pub(crate) fn get(
+    org: &Org,
+    call: &Call<'_>,
+    id: &str,
+    if_none_match: Option<&str>,
+) -> Result<Reply, OktaError> {
+    let u = find(org, id)?;
+    let etag = u.etag();
+    if if_none_match == Some(etag.as_str()) {
+        return Ok(Reply::Empty(StatusCode::NOT_MODIFIED));
+    }
+    Ok(Reply::Json(
+        StatusCode::OK,
+        u.render(call.base, true),
+        vec![("etag", etag)],
+    ))
+}
+
+fn event(org: &mut Org, call: &Call<'_>, id: &str, event_type: &str, display: &str) {
+    let Some(target) = org.users.get(id).map(user_target) else {
+        return;
+    };
+    logs::write(
+        org,
+        call.now,
+        &call.events,
+        Happened {
+            event_type,
+            display,
+            targets: vec![target],
+            failure: None,
+        },
+    );
+}
+
+/// Sets `password` on a user as Okta's API does: FEDERATION users cannot hold one, and the org's
+/// password policy applies. Used by update and by Org2Org push.
+pub(crate) fn check_password(org: &Org, u: &User, password: &str) -> Result<(), OktaError> {
+    if u.provider_type == ProviderType::Federation {
+        return Err(validation("password", "Password"));
+    }
+    if u.provider_type != ProviderType::Okta {
+        return Err(validation(
+            "password",
+            &format!(
+                "Password cannot be updated because the user is mastered by {}",
+                u.provider_name
+            ),
+        ));
+    }
+    if let Some(v) = org.policy.violation(password, u.login()) {
+        return Err(validation("password", &v));
+    }
+    Ok(())
+}
+
+fn password_of(body: &Value) -> Option<String> {
+    body.pointer("/credentials/password/value")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// `POST /api/v1/users?activate=&provider=`.
+pub(crate) fn create(org: &mut Org, call: &Call<'_>) -> Result<Reply, OktaError> {
+    let body = parse_body(call.body)?;
+    let activate = call.query.flag("activate")?.unwrap_or(true);
+    let provider = call.query.flag("provider")?.unwrap_or(false);
+    let profile = body.get("profile").and_then(Value::as_object);
+    let login = profile
+        .and_then(|p| p.get("login"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if login.is_empty() {
+        return Err(validation("login", "The field cannot be left blank"));
+    }
+    if org.login_taken(login, None) {
+        return Err(validation(
+            "login",
+            "An object with this field already exists in the current organization",
+        ));
+    }
+    let id = org.ids.okta_id("00u");
+    let mut doc =
+        json!({ "profile": body.get("profile").cloned().unwrap_or(json!({})), "status": "STAGED" });
+    if let Some(creds) = body.get("credentials") {
+        doc["credentials"] = creds.clone();
+    }
+    if let Some(t) = body.get("type") {
+        doc["type"] = t.clone();
+    }
+    let mut u =
+        parse_user(&doc, id.clone(), call.now).map_err(|e| validation("user", &e.to_string()))?;
+    u.created = call.now;
+    u.last_updated = call.now;
+    u.status_changed = None;
+    u.activated = None;
+    u.password_changed = u.password.as_ref().map(|_| call.now);
+    if provider && u.provider_type == ProviderType::Okta {
+        return Err(validation(
+            "provider",
+            "A provider type other than OKTA is required",
+        ));
+    }
+    if !provider && u.provider_type != ProviderType::Okta {
+        return Err(validation(
+            "provider",
+            "Set the provider parameter to create this user",
+        ));
+    }
+    if let Some(p) = &u.password {
+        check_password(org, &u, p)?;
+    }
+    if activate {
+        let to = if u.password.is_some() || provider {
+            UserStatus::Active
+        } else {
+            UserStatus::Provisioned
+        };
+        u.set_status(to, call.now);
+        u.activated = Some(call.now);
+    }
+    org.put_user(u);
+    event(org, call, &id, "user.lifecycle.create", "Create Okta user");
+    if activate {
+        event(
+            org,
+            call,
+            &id,
+            "user.lifecycle.activate",
+            "Activate Okta user",
+        );
+    }
+    let rendered = org
+        .users
+        .get(&id)
+        .map(|u| u.render(call.base, true))
+        .unwrap_or(Value::Null);
+    Ok(Reply::ok(rendered))
+}
+
+/// `POST /api/v1/users/{id}` (partial) and `PUT` (replace the profile).
+pub(crate) fn update(
+    org: &mut Org,
+    call: &Call<'_>,
+    id: &str,
+    partial: bool,
+) -> Result<Reply, OktaError> {
+    let body = parse_body(call.body)?;
+    let id = find_id(org, id)?;
+    let mut u = org
+        .users
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| user_not_found(&id))?;
+    if let Some(p) = body.get("profile") {
+        let Some(p) = p.as_object() else {
+            return Err(validation("profile", "must be an object"));
+        };
+        let mut profile = if partial {
+            u.profile.clone()
+        } else {
+            Map::new()
+        };
+        for (k, v) in p {
+            profile.insert(k.clone(), v.clone());
+        }
+        let login = profile.get("login").and_then(Value::as_str).unwrap_or("");
+        if login.is_empty() {
+            return Err(validation("login", "The field cannot be left blank"));
+        }
+        if org.login_taken(login, Some(&id)) {
+            return Err(validation(
+                "login",
+                "An object with this field already exists in the current organization",
+            ));
+        }
+        u.profile = profile;
+        u.last_updated = call.now;
+    }
+    let password = password_of(&body);
+    if let Some(p) = &password {
+        check_password(org, &u, p)?;
+        u.set_password(Some(p.clone()), call.now);
+    }
+    org.put_user(u);
+    if body.get("profile").is_some() {
+        event(
+            org,
+            call,
+            &id,
+            "user.account.update_profile",
+            "Update user profile for Okta",
+        );
+    }
+    if password.is_some() {
+        event(
+            org,
+            call,
+            &id,
+            "user.account.update_password",
+            "Update password for user",
+        );
+    }
+    let rendered = org
+        .users
+        .get(&id)
+        .map(|u| u.render(call.base, true))
+        .unwrap_or(Value::Null);
+    Ok(Reply::ok(rendered))
+}
+
+/// `DELETE /api/v1/users/{id}`: deactivates a user that is not DEPROVISIONED, deletes one that is.
+pub(crate) fn delete(org: &mut Org, call: &Call<'_>, id: &str) -> Result<Reply, OktaError> {
+    let id = find_id(org, id)?;
+    let status = org.users.get(&id).map(|u| u.status);
+    if status == Some(UserStatus::Deprovisioned) {
+        event(
+            org,
+            call,
+            &id,
+            "user.lifecycle.delete.initiated",
+            "Delete Okta user",
+        );
+        let target = org.users.get(&id).map(user_target);
+        org.remove_user(&id);
+        if let Some(target) = target {
+            logs::write(
+                org,
+                call.now,
+                &call.events,
+                Happened {
+                    event_type: "user.lifecycle.delete.completed",
+                    display: "Delete Okta user completed",
+                    targets: vec![target],
+                    failure: None,
+                },
+            );
+        }
+    } else {
+        deactivate(org, call, &id);
+    }
+    Ok(Reply::Empty(StatusCode::NO_CONTENT))
+}
+
+fn deactivate(org: &mut Org, call: &Call<'_>, id: &str) {
+    if let Some(u) = org.users.get_mut(id) {
+        u.set_status(UserStatus::Deprovisioned, call.now);
+    }
+    event(
+        org,
+        call,
+        id,
+        "user.lifecycle.deactivate",
+        "Deactivate Okta user",
+    );
+}
+
+/// `POST /api/v1/users/{id}/lifecycle/{op}`.
+pub(crate) fn lifecycle(
+    org: &mut Org,
+    call: &Call<'_>,
+    id: &str,
+    op: &str,
+) -> Result<Reply, OktaError> {
+    let id = find_id(org, id)?;
+    let Some(u) = org.users.get(&id) else {
+        return Err(user_not_found(&id));
+    };
+    let status = u.status;
+    let has_password = u.password.is_some() || u.provider_type != ProviderType::Okta;
+    let send_email = call.query.flag("sendEmail")?;
+    let now = call.now;
+    let token = |org: &mut Org| org.ids.alnum(20);
+    use UserStatus as S;
+    match op {
+        "activate" => {
+            match status {
+                S::Active => {
+                    return Err(OktaError::new(
+                        StatusCode::FORBIDDEN,
+                        "E0000016",
+                        "Activation failed because the user is already active",
+                    ))
+                }
+                S::Staged | S::Provisioned | S::Deprovisioned => {}
+                _ => return Err(bad_status()),
+            }
+            let to = if has_password {
+                S::Active
+            } else {
+                S::Provisioned
+            };
+            if let Some(u) = org.users.get_mut(&id) {
+                u.set_status(to, now);
+            }
+            event(
+                org,
+                call,
+                &id,
+                "user.lifecycle.activate",
+                "Activate Okta user",
+            );
+            if send_email.unwrap_or(true) {
+                return Ok(Reply::ok(json!({})));
+            }
+            let t = token(org);
+            Ok(Reply::ok(json!({
+                "activationUrl": format!("{}/tokens/{t}/verify", call.base),
+                "activationToken": t,
+            })))
+        }
+        "reactivate" => {
+            if !matches!(status, S::Provisioned | S::Recovery) {
+                return Err(bad_status());
+            }
+            if let Some(u) = org.users.get_mut(&id) {
+                u.set_status(S::Provisioned, now);
+            }
+            event(
+                org,
+                call,
+                &id,
+                "user.lifecycle.reactivate",
+                "Reactivate Okta user",
+            );
+            let t = token(org);
+            Ok(Reply::ok(json!({
+                "activationUrl": format!("{}/tokens/{t}/verify", call.base),
+                "activationToken": t,
+            })))
+        }
+        "deactivate" => {
+            if status == S::Deprovisioned {
+                return Err(bad_status());
+            }
+            deactivate(org, call, &id);
+            Ok(Reply::Empty(StatusCode::OK))
+        }
+        "reset_password" => {
+            let Some(send_email) = send_email else {
+                return Err(validation("sendEmail", "The field is required"));
+            };
+            if !matches!(
+                status,
+                S::Active | S::Recovery | S::PasswordExpired | S::LockedOut
+            ) {
+                return Err(bad_status());
+            }
+            if let Some(u) = org.users.get_mut(&id) {
+                // Without `provider`, a reset converts the user to the OKTA provider and leaves it
+                // without a usable password until the reset completes.
+                u.provider_type = ProviderType::Okta;
+                u.provider_name = default_provider_name(ProviderType::Okta).to_string();
+                u.password = None;
+                u.set_status(S::Recovery, now);
+            }
+            event(
+                org,
+                call,
+                &id,
+                "user.account.reset_password",
+                "Fired when the user's Okta password is reset",
+            );
+            if send_email {
+                return Ok(Reply::ok(json!({})));
+            }
+            let t = token(org);
+            Ok(Reply::ok(json!({
+                "resetPasswordUrl": format!("{}/signin/reset-password/{t}", call.base),
+            })))
+        }
+        "expire_password" => {
+            if !matches!(status, S::Active | S::PasswordExpired)
+                || org
+                    .users
+                    .get(&id)
+                    .is_some_and(|u| u.provider_type != ProviderType::Okta)
+            {
+                return Err(bad_status());
+            }
+            if let Some(u) = org.users.get_mut(&id) {
+                u.set_status(S::PasswordExpired, now);
+            }
+            event(
+                org,
+                call,
+                &id,
+                "user.account.expire_password",
+                "User's Okta password is expired",
+            );
+            let rendered = org.users.get(&id).map(|u| u.render(call.base, true));
+            Ok(Reply::ok(rendered.unwrap_or(Value::Null)))
+        }
+        "suspend" | "unsuspend" | "unlock" => {
+            let (from, to, event_type, display) = match op {
+                "suspend" => (
+                    S::Active,
+                    S::Active,
+                    "user.lifecycle.suspend",
+                    "Suspend Okta user",
+                ),
+                "unsuspend" => (
+                    S::Suspended,
+                    S::Active,
+                    "user.lifecycle.unsuspend",
+                    "Unsuspend Okta user",
+                ),
+                _ => (
+                    S::LockedOut,
+                    S::Active,
+                    "user.account.unlock",
+                    "Unlock user account",
+                ),
+            };
+            if status != from {
+                return Err(bad_status());
+            }
+            let to = if op == "suspend" { S::Suspended } else { to };
+            if let Some(u) = org.users.get_mut(&id) {
+                u.set_status(to, now);
+            }
+            event(org, call, &id, event_type, display);
+            Ok(Reply::Empty(StatusCode::OK))
+        }
+        _ => Err(not_found(op, "Operation")),
+    }
+}
+
+/// `GET /api/v1/users/{id}/groups`.
+pub(crate) fn groups(org: &Org, call: &Call<'_>, id: &str) -> Result<Reply, OktaError> {
+    let u = find(org, id)?;
+    let items: Vec<Value> = org
+        .group_members
+        .iter()
+        .filter(|(_, m)| m.contains(&u.id))
+        .filter_map(|(g, _)| org.groups.get(g))
+        .map(|g| org.render_group(call.base, g))
+        .collect();
+    Ok(Reply::ok(Value::Array(items)))
+}
+
+/// `GET /api/v1/users/{id}/appLinks`.
+pub(crate) fn app_links(org: &Org, call: &Call<'_>, id: &str) -> Result<Reply, OktaError> {
+    let u = find(org, id)?;
+    let mut items = Vec::new();
+    for (app_id, users) in &org.app_users {
+        let (Some(au), Some(app)) = (users.get(&u.id), org.apps.get(app_id)) else {
+            continue;
+        };
+        let name = app["name"].as_str().unwrap_or("");
+        items.push(json!({
+            "id": format!("0ua{}", au.id.get(3..).unwrap_or("")),
+            "appAssignmentId": format!("0ua{}", au.id.get(3..).unwrap_or("")),
+            "appInstanceId": app_id,
+            "appName": name,
+            "credentialsSetup": false,
+            "hidden": false,
+            "label": app["label"],
+            "linkUrl": format!("{}/home/{name}/{app_id}/1", call.base),
+            "logoUrl": format!("{}/assets/img/logos/{name}.png", call.base),
+            "sortOrder": items.len(),
+        }));
+    }
+    Ok(Reply::ok(Value::Array(items)))
+}
