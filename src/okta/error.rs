@@ -207,19 +207,17 @@ impl OktaError {
         self.has_code(codes::ACCESS_DENIED)
     }
 
-    /// Whether a mutating call may have been applied although no answer came back: the executor must
-    /// reconcile by reading Okta's state instead of assuming either way.
+    /// Whether a mutating call may have been applied although it did not report success: no answer
+    /// came back after the request was sent, or Okta answered 5xx (which does not promise that nothing
+    /// changed). The executor must reconcile by reading Okta's state instead of assuming either way.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            Self::Transport {
-                maybe_applied: true,
-                ..
-            } | Self::Timeout {
-                maybe_applied: true,
-                ..
+        match self {
+            Self::Transport { maybe_applied, .. } | Self::Timeout { maybe_applied, .. } => {
+                *maybe_applied
             }
-        )
+            Self::Api(e) => e.status >= 500,
+            _ => false,
+        }
     }
 }
 

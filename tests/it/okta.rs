@@ -10,3 +10,13 @@ mod config;
 mod keys;
 // The endpoint table checked against management-openapi.yaml.
 mod spec;
+// Shared simulator setup for the HTTP tests.
+mod harness;
+// Every endpoint over HTTP with SSWS, and the error codes.
+mod http;
+// OAuth service apps with DPoP, end to end.
+mod oauth_flow;
+// 429s, 5xx, timeouts and dropped connections.
+mod resilience;
+// Nothing secret in logs, Debug, Display or errors.
+mod secrets;
