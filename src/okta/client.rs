@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::config::{Auth, ClientLimits, ConfigError, OrgConfig};
+use super::config::{validate_org_url, Auth, ClientLimits, ConfigError, OrgConfig};
 use super::endpoints::{self, Endpoint};
 use super::error::{api_error, OktaError};
 use super::link::next_link;
@@ -149,8 +149,9 @@ enum Outcome {
         wait: Duration,
         why: &'static str,
     },
+    /// A 429: wait until the bucket's reset, or `None` for a backoff (a concurrency 429).
     RateLimited {
-        wait: Duration,
+        wait: Option<Duration>,
         request_id: Option<String>,
     },
     Fail(OktaError),
@@ -159,6 +160,10 @@ enum Outcome {
 impl OktaClient {
     /// Builds a client; fails on an unusable configuration (a key that does not parse, say).
     pub fn new(cfg: OrgConfig) -> Result<Self, OktaError> {
+        // An OrgConfig may be built by hand, bypassing `load_orgs`: check the URL again so credentials
+        // never go to a plain-http, non-loopback host.
+        validate_org_url(&cfg.name, cfg.base_url.as_str())
+            .map_err(|e| OktaError::Config(Box::new(e)))?;
         let config_err = |message: String| {
             OktaError::Config(Box::new(ConfigError::InvalidKey {
                 org: cfg.name.clone(),
@@ -411,8 +416,11 @@ impl OktaClient {
                             request_id,
                         });
                     }
-                    let wait = wait + self.jitter();
-                    tracing::info!(org = %self.inner.name, call = %key, wait_ms = wait.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "okta rate limit hit (429); waiting for the reset");
+                    let wait = match wait {
+                        Some(w) => w + self.jitter(),
+                        None => self.backoff(rate_waits - 1),
+                    };
+                    tracing::info!(org = %self.inner.name, call = %key, wait_ms = wait.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "okta rate limit hit (429); waiting");
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -504,14 +512,39 @@ impl OktaClient {
             });
         }
         if status == 429 {
-            let wait = match header_str(&resp_headers, "x-rate-limit-reset")
-                .and_then(|r| r.trim().parse::<u64>().ok())
-            {
-                Some(reset) => until_epoch(reset, &resp_headers),
-                None => self.backoff(0),
+            let wait = match rate {
+                // The bucket still has room, so this 429 is the org's concurrency limit, not the
+                // bucket's: a short backoff, not a wait for a reset up to a minute away.
+                Some(r) if r.remaining > 0 => {
+                    return Outcome::RateLimited {
+                        wait: None,
+                        request_id,
+                    };
+                }
+                Some(r) => {
+                    self.inner.rates.exhausted(key, r.reset_in, Instant::now());
+                    r.reset_in
+                }
+                None => match header_str(&resp_headers, "x-rate-limit-reset")
+                    .and_then(|r| r.trim().parse::<u64>().ok())
+                {
+                    Some(reset) => {
+                        let wait = until_epoch(reset, &resp_headers);
+                        self.inner.rates.exhausted(key, wait, Instant::now());
+                        wait
+                    }
+                    None => {
+                        return Outcome::RateLimited {
+                            wait: None,
+                            request_id,
+                        }
+                    }
+                },
             };
-            self.inner.rates.exhausted(key, wait, Instant::now());
-            return Outcome::RateLimited { wait, request_id };
+            return Outcome::RateLimited {
+                wait: Some(wait),
+                request_id,
+            };
         }
         if status == 401 {
             if let AuthState::OAuth(src) = &self.inner.auth {

@@ -160,3 +160,35 @@ async fn an_unknown_client_is_refused_with_an_auth_error() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_refused_token_is_replaced_once() {
+    let config = oauth_sim("test-ec-pkcs8.pem", ALL_SCOPES, Duration::from_secs(3600));
+    let sim = start(config.clone()).await;
+    let url = sim.hub_url();
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let client = oauth_client(&url, "test-ec-pkcs8.pem", "0oaRemedy", ALL_SCOPES);
+    client.get_user("nobody@example.com").await.unwrap();
+    assert_eq!(client.request_counts()[TOKEN], 2);
+    // A new simulator on the same port has never issued the client's token (like a revoked token):
+    // the API answers 401 E0000011 and the client fetches a new token and repeats the call once.
+    sim.shutdown().await;
+    let sim = start(SimConfig {
+        hub_port: port,
+        ..config
+    })
+    .await;
+    client.get_user("nobody@example.com").await.unwrap();
+    let statuses: Vec<(String, u16)> = sim
+        .requests(OrgName::Hub)
+        .iter()
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert!(
+        statuses.contains(&("/api/v1/users/nobody@example.com".to_string(), 401)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last().map(|s| s.1), Some(404));
+    assert!(client.request_counts()[TOKEN] >= 3);
+    sim.shutdown().await;
+}

@@ -337,3 +337,52 @@ async fn a_post_is_never_retried_blindly() {
     assert!(recorded(&sim, "POST", "/api/v1/users/", 500) > before);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_flight_cap_keeps_under_the_orgs_concurrency_limit() {
+    let mut cfg = sim_config();
+    cfg.limits.max_in_flight = 4;
+    let sim = start(cfg).await;
+    let ids = user_ids(&sim).await;
+    sim.set_faults(
+        OrgName::Hub,
+        faults(
+            "users.id.get",
+            FaultSpec {
+                latency_ms: 30,
+                ..Default::default()
+            },
+        ),
+    );
+    let run = |limit: usize| {
+        let client = ssws_client(
+            "hub",
+            &sim.hub_url(),
+            sim.hub_token(),
+            ClientLimits {
+                max_in_flight: limit,
+                ..fast_limits()
+            },
+        );
+        let ids = ids.clone();
+        async move {
+            let results: Vec<Result<_, OktaError>> = futures::stream::iter(0..60)
+                .map(|i| {
+                    let c = client.clone();
+                    let id = ids[i % ids.len()].clone();
+                    async move { c.get_user(id.as_str()).await }
+                })
+                .buffer_unordered(30)
+                .collect()
+                .await;
+            assert!(results.iter().all(Result::is_ok));
+        }
+    };
+    // Capped at the org's limit: no concurrency 429s.
+    run(4).await;
+    assert_eq!(recorded(&sim, "GET", "/api/v1/users/", 429), 0);
+    // Above it, the org refuses some (and the client waits them out): the cap is what kept it clean.
+    run(16).await;
+    assert!(recorded(&sim, "GET", "/api/v1/users/", 429) > 0);
+    sim.shutdown().await;
+}

@@ -52,6 +52,10 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
     // A current-thread runtime: the simulator, reqwest's connection tasks and the client all log on
     // this thread, so the thread-local default subscriber sees everything.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary run in parallel without a subscriber; a call site they registered
+    // while this one was being installed can keep a cached "never" interest. Rebuild the cache now
+    // and once the simulator is up (tracing-core's interest cache is global, the subscriber is not).
+    tracing::callsite::rebuild_interest_cache();
 
     let ec_pem = fixture("test-ec-pkcs8.pem");
     let key = ClientKey::parse(&Secret::new(ec_pem.clone()), Some("kid")).unwrap();
@@ -75,6 +79,7 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
         ..sim_config()
     })
     .await;
+    tracing::callsite::rebuild_interest_cache();
     let mut printed = String::new();
     let mut show = |label: &str, s: String| printed.push_str(&format!("{label}: {s}\n"));
 
@@ -207,7 +212,9 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("okta request"),
-        "the capture saw the client's logs"
+        "the capture missed the client's logs ({} bytes): {}",
+        logs.len(),
+        &logs[..logs.len().min(3000)]
     );
     assert!(logs.contains("TRACE"), "the capture ran at TRACE level");
     let everything = format!("{logs}\n{printed}");
