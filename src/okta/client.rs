@@ -143,6 +143,13 @@ fn transport_message(e: reqwest::Error) -> String {
     msg
 }
 
+/// Why auth headers could not be built; `transient` when the token endpoint was unreachable or
+/// answered 5xx/429, so the same call may be tried again.
+struct AuthFailure {
+    error: OktaError,
+    transient: bool,
+}
+
 enum Outcome {
     Done(Reply),
     Retry {
@@ -292,10 +299,13 @@ impl OktaClient {
         url: &Url,
         headers: &mut HeaderMap,
         call_key: &str,
-    ) -> Result<(), OktaError> {
-        let auth_err = |message: String| OktaError::Auth {
-            org: self.inner.name.clone(),
-            message,
+    ) -> Result<(), AuthFailure> {
+        let auth_err = |message: String| AuthFailure {
+            error: OktaError::Auth {
+                org: self.inner.name.clone(),
+                message,
+            },
+            transient: false,
         };
         match &self.inner.auth {
             AuthState::Ssws(token) => {
@@ -309,7 +319,10 @@ impl OktaClient {
                 let token = src
                     .token(&self.inner.http, &|| self.count(&token_key))
                     .await
-                    .map_err(|e| auth_err(e.to_string()))?;
+                    .map_err(|e| AuthFailure {
+                        transient: e.is_transient(),
+                        ..auth_err(e.to_string())
+                    })?;
                 if token.dpop {
                     let nonce = src.api_nonce();
                     let proof = src
@@ -461,9 +474,16 @@ impl OktaClient {
                 }
             }
         }
-        if let Err(e) = self.auth_headers(method, url, &mut headers, key).await {
+        if let Err(f) = self.auth_headers(method, url, &mut headers, key).await {
             self.inner.rates.record(key, true, None, Instant::now());
-            return Outcome::Fail(e);
+            // No API request went out, so retrying is safe whatever the call.
+            if f.transient && retries < self.inner.limits.max_retries {
+                return Outcome::Retry {
+                    wait: self.backoff(retries),
+                    why: "token endpoint unavailable",
+                };
+            }
+            return Outcome::Fail(f.error);
         }
         let m = match reqwest::Method::from_bytes(method.as_bytes()) {
             Ok(m) => m,

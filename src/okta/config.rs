@@ -230,6 +230,58 @@ impl ClientSettings {
     }
 }
 
+/// Command-line flags for an org connection, applied after files and environment (the SDKs' order).
+/// There is deliberately no token flag: a token on a command line is visible to every user of the
+/// machine (`ps`); use `OKTA_CLIENT_TOKEN` or `tokenEnv`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OrgFlags {
+    /// With a remedy.yaml naming several orgs: the org these flags apply to.
+    #[arg(long = "okta-org", value_name = "NAME")]
+    pub org: Option<String>,
+    /// Okta org URL (`https://example.okta.com`).
+    #[arg(long, value_name = "URL")]
+    pub org_url: Option<String>,
+    /// `SSWS` or `PrivateKey`.
+    #[arg(long, value_name = "MODE")]
+    pub authorization_mode: Option<String>,
+    /// OAuth service app client id.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth scopes, comma separated.
+    #[arg(long, value_delimiter = ',', value_name = "SCOPES")]
+    pub scopes: Vec<String>,
+    /// File holding the service app's private key (PEM or JWK).
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: Option<PathBuf>,
+    /// Key id (`kid`) of the private key as registered in Okta.
+    #[arg(long, value_name = "KID")]
+    pub private_key_id: Option<String>,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<u64>,
+}
+
+impl OrgFlags {
+    /// The flags as the last settings layer.
+    pub fn settings(&self) -> ClientSettings {
+        ClientSettings {
+            org_url: self.org_url.clone(),
+            token: None,
+            authorization_mode: self.authorization_mode.clone(),
+            client_id: self.client_id.clone(),
+            scopes: (!self.scopes.is_empty()).then(|| Scopes::List(self.scopes.clone())),
+            // A path: `privateKey` accepts a key or a file name.
+            private_key: self
+                .private_key_file
+                .as_ref()
+                .map(|p| Secret::new(p.to_string_lossy().to_string())),
+            private_key_id: self.private_key_id.clone(),
+            request_timeout: self.request_timeout,
+            rate_limit: None,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct OktaYaml {
     #[serde(default)]

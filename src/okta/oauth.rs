@@ -48,6 +48,19 @@ pub enum OAuthError {
     Decode(String),
 }
 
+impl OAuthError {
+    /// Whether asking the token endpoint again may succeed (it was unreachable, overloaded or failing).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::Status { status } | Self::Refused { status, .. } => {
+                *status >= 500 || *status == 429
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The service app's private key, parsed once.
 #[derive(Clone)]
 pub struct ClientKey {

@@ -327,3 +327,54 @@ fn config_debug_output_redacts_secrets() {
     assert!(!dbg.contains("PEMBODY"));
     assert!(dbg.contains("[redacted]"));
 }
+
+#[test]
+fn command_line_flags_are_the_last_layer() {
+    use clap::Parser;
+    use okta_remedy::okta::config::OrgFlags;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        okta: OrgFlags,
+    }
+    let key = format!(
+        "{}/tests/fixtures/okta/test-rsa-pkcs8.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cli = Cli::try_parse_from([
+        "remedy",
+        "--org-url",
+        "https://flag.okta.com",
+        "--client-id",
+        "0oaFlag",
+        "--scopes",
+        "okta.users.read,okta.logs.read",
+        "--private-key-file",
+        &key,
+        "--private-key-id",
+        "k9",
+    ])
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let env = env_of(&[("OKTA_CLIENT_ORGURL", "https://env.okta.com")]);
+    let orgs = load(home.path(), home.path(), None, &env, cli.okta.settings()).unwrap();
+    let d = &orgs["default"];
+    assert_eq!(d.base_url.as_str(), "https://flag.okta.com/");
+    match &d.auth {
+        Auth::PrivateKey {
+            client_id,
+            kid,
+            scopes,
+            key,
+        } => {
+            assert_eq!(client_id, "0oaFlag");
+            assert_eq!(kid.as_deref(), Some("k9"));
+            assert_eq!(scopes, &["okta.users.read", "okta.logs.read"]);
+            assert!(key.expose().contains("BEGIN PRIVATE KEY"));
+        }
+        Auth::Ssws(_) => panic!("flags chose a private key"),
+    }
+    // Clap has no flag for the token.
+    assert!(Cli::try_parse_from(["remedy", "--token", "x"]).is_err());
+}

@@ -26,7 +26,11 @@ fn oauth_sim(key_file: &str, scopes: &[&str], ttl: Duration) -> SimConfig {
 }
 
 fn oauth_client(url: &str, key_file: &str, client_id: &str, scopes: &[&str]) -> OktaClient {
-    OktaClient::new(OrgConfig {
+    OktaClient::new(oauth_config(url, key_file, client_id, scopes)).unwrap()
+}
+
+fn oauth_config(url: &str, key_file: &str, client_id: &str, scopes: &[&str]) -> OrgConfig {
+    OrgConfig {
         name: "hub".into(),
         base_url: url::Url::parse(url).unwrap(),
         auth: Auth::PrivateKey {
@@ -36,8 +40,7 @@ fn oauth_client(url: &str, key_file: &str, client_id: &str, scopes: &[&str]) -> 
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
         },
         limits: fast_limits(),
-    })
-    .unwrap()
+    }
 }
 
 const ALL_SCOPES: &[&str] = &[
@@ -190,5 +193,54 @@ async fn a_refused_token_is_replaced_once() {
     );
     assert_eq!(statuses.last().map(|s| s.1), Some(404));
     assert!(client.request_counts()[TOKEN] >= 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_token_endpoint_is_retried_because_nothing_was_sent_to_the_api() {
+    let sim = start(oauth_sim(
+        "test-ec-pkcs8.pem",
+        ALL_SCOPES,
+        Duration::from_secs(3600),
+    ))
+    .await;
+    let faults = okta_remedy::sim::Faults {
+        buckets: std::collections::BTreeMap::from([(
+            "oauth2.token".to_string(),
+            okta_remedy::sim::FaultSpec {
+                error_rate: 0.5,
+                ..Default::default()
+            },
+        )]),
+        ..Default::default()
+    };
+    sim.set_faults(OrgName::Hub, faults);
+    // A reset is not idempotent, yet a token failure happens before it is sent: safe to retry.
+    for _ in 0..5 {
+        let limits = okta_remedy::okta::ClientLimits {
+            max_retries: 10,
+            ..fast_limits()
+        };
+        let config = oauth_config(&sim.hub_url(), "test-ec-pkcs8.pem", "0oaRemedy", ALL_SCOPES);
+        let client = OktaClient::new(OrgConfig { limits, ..config }).unwrap();
+        let e = client
+            .reset_password(&okta_remedy::okta::UserId::from("00unknown"), true)
+            .await
+            .unwrap_err();
+        assert!(e.is_not_found(), "{e}");
+        assert_eq!(
+            client.request_counts()["POST /api/v1/users/{id}/lifecycle/reset_password"],
+            1
+        );
+    }
+    let token_500s = sim
+        .requests(OrgName::Hub)
+        .iter()
+        .filter(|r| r.path == "/oauth2/v1/token" && r.status == 500)
+        .count();
+    assert!(
+        token_500s > 0,
+        "the fault injector produced no token failures"
+    );
     sim.shutdown().await;
 }
