@@ -110,6 +110,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The `Link: rel="next"` URL, verbatim.
+    pub fn next_link(&self) -> Option<Url> {
+        let values = self
+            .headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        next_link(values, &self.url)
+    }
+
     pub fn etag(&self) -> Option<String> {
         self.headers
             .get(reqwest::header::ETAG)
@@ -720,14 +730,7 @@ impl OktaClient {
                 let Some(call) = state else { return Ok(None) };
                 let reply = client.execute(&call).await?;
                 let items: Vec<T> = client.decode(&call, &reply)?;
-                let next = next_link(
-                    reply
-                        .headers
-                        .get_all(reqwest::header::LINK)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok()),
-                    &reply.url,
-                );
+                let next = reply.next_link();
                 let next_call = next.map(|u| Call {
                     target: Some(u),
                     query: Vec::new(),
@@ -760,15 +763,7 @@ impl OktaClient {
                 loop {
                     let reply = client.execute(&call).await?;
                     let items: Vec<T> = client.decode(&call, &reply)?;
-                    let next = next_link(
-                        reply
-                            .headers
-                            .get_all(reqwest::header::LINK)
-                            .iter()
-                            .filter_map(|v| v.to_str().ok()),
-                        &reply.url,
-                    )
-                    .unwrap_or_else(|| reply.url.clone());
+                    let next = reply.next_link().unwrap_or_else(|| reply.url.clone());
                     call = Call {
                         target: Some(next),
                         query: Vec::new(),

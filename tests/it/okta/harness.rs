@@ -6,6 +6,16 @@ use std::time::Duration;
 use okta_remedy::okta::{Auth, ClientLimits, OktaClient, OrgConfig, Secret};
 use okta_remedy::sim::{GenerateSpec, OrgName, Scenario, Sim, SimConfig};
 
+/// Every scope the simulator enforces.
+pub const ALL_SCOPES: &[&str] = &[
+    "okta.users.read",
+    "okta.users.manage",
+    "okta.apps.read",
+    "okta.apps.manage",
+    "okta.logs.read",
+    "okta.groups.read",
+];
+
 /// Limits for tests: real retry logic, millisecond backoff.
 pub fn fast_limits() -> ClientLimits {
     ClientLimits {

@@ -8,12 +8,23 @@ use std::time::Duration;
 use futures::StreamExt;
 use okta_remedy::okta::{
     codes, collect_all, AppId, AppQuery, AppUserAssignment, AppUserQuery, GroupId, LogQuery,
-    NewUser, OktaApi, OktaError, ProviderType, UserId, UserQuery, UserStatus,
+    NewUser, OktaApi, OktaClient, OktaError, ProviderType, User, UserId, UserQuery, UserStatus,
 };
 use okta_remedy::sim::OrgName;
 use serde_json::json;
 
 use super::harness::{assert_requests_match_spec, hub, sim_config, spoke, ssws_client, start};
+
+/// Every user matching a `search` expression.
+async fn search(client: &OktaClient, expr: &str) -> Vec<User> {
+    collect_all(client.list_users(UserQuery {
+        search: Some(expr.into()),
+        limit: Some(200),
+        ..Default::default()
+    }))
+    .await
+    .unwrap()
+}
 
 fn api_code(e: &OktaError) -> String {
     format!("{} {}", e.status().unwrap_or(0), e.code().unwrap_or("-"))
@@ -40,13 +51,7 @@ async fn users_list_follows_link_headers_over_ten_pages() {
     let unique: BTreeSet<_> = ids.iter().cloned().collect();
     assert_eq!(unique.len(), ids.len(), "a user was listed twice");
     // Plain lists omit DEPROVISIONED users; search reaches them.
-    let deprovisioned = collect_all(hub.list_users(UserQuery {
-        search: Some("status eq \"DEPROVISIONED\"".into()),
-        limit: Some(200),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let deprovisioned = search(&hub, "status eq \"DEPROVISIONED\"").await;
     assert!(!deprovisioned.is_empty());
     assert!(deprovisioned
         .iter()
@@ -197,21 +202,11 @@ async fn user_lifecycle_end_to_end() {
 async fn unlock_a_locked_out_user() {
     let sim = start(sim_config()).await;
     let hub = hub(&sim);
-    let locked = collect_all(hub.list_users(UserQuery {
-        search: Some("status eq \"LOCKED_OUT\"".into()),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let locked = search(&hub, "status eq \"LOCKED_OUT\"").await;
     let user = match locked.first() {
         Some(u) => u.id.clone(),
         None => {
-            let any = collect_all(hub.list_users(UserQuery {
-                search: Some("status eq \"ACTIVE\"".into()),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+            let any = search(&hub, "status eq \"ACTIVE\"").await;
             let id = any[0].id.clone();
             sim.patch_user(OrgName::Hub, id.as_str(), json!({"status": "LOCKED_OUT"}))
                 .unwrap();
@@ -240,12 +235,7 @@ async fn groups_app_links_apps_and_assignments() {
     let (hub, spoke) = (hub(&sim), spoke(&sim));
 
     // Groups: a hub user's groups, then adding it to another group.
-    let users = collect_all(hub.list_users(UserQuery {
-        search: Some("status eq \"ACTIVE\"".into()),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let users = search(&hub, "status eq \"ACTIVE\"").await;
     let user = users[0].id.clone();
     let groups = hub.user_groups(&user).await.unwrap();
     assert!(
@@ -359,12 +349,7 @@ async fn groups_app_links_apps_and_assignments() {
 async fn add_user_to_group() {
     let sim = start(sim_config()).await;
     let hub = hub(&sim);
-    let users = collect_all(hub.list_users(UserQuery {
-        search: Some("status eq \"ACTIVE\"".into()),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let users = search(&hub, "status eq \"ACTIVE\"").await;
     let user = users[0].id.clone();
     let mine: BTreeSet<String> = hub
         .user_groups(&user)
@@ -450,13 +435,7 @@ async fn system_log_bounded_and_polling() {
         },
         Duration::from_millis(50),
     );
-    let locked = collect_all(hub.list_users(UserQuery {
-        search: Some("status eq \"ACTIVE\"".into()),
-        limit: Some(1),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let locked = search(&hub, "status eq \"ACTIVE\"").await;
     let id = locked[0].id.clone();
     sim.patch_user(OrgName::Hub, id.as_str(), json!({"status": "LOCKED_OUT"}))
         .unwrap();
@@ -502,12 +481,7 @@ async fn error_codes_are_typed() {
     seen.push(("create without login", api_code(&e)));
 
     // E0000038: reset on a DEPROVISIONED user.
-    let gone = collect_all(hub.list_users(UserQuery {
-        search: Some("status eq \"DEPROVISIONED\"".into()),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let gone = search(&hub, "status eq \"DEPROVISIONED\"").await;
     let e = hub.reset_password(&gone[0].id, true).await.unwrap_err();
     assert!(e.is_not_allowed_in_status());
     seen.push(("reset deprovisioned", api_code(&e)));

@@ -8,7 +8,7 @@ use okta_remedy::okta::oauth::ClientKey;
 use okta_remedy::okta::{Auth, LogQuery, OktaApi, OktaClient, OktaError, OrgConfig, Secret};
 use okta_remedy::sim::{OAuthClient, OrgName, SimConfig};
 
-use super::harness::{fast_limits, fixture, sim_config, start};
+use super::harness::{fast_limits, fixture, sim_config, start, ALL_SCOPES};
 
 const TOKEN: &str = "POST /oauth2/v1/token";
 
@@ -42,15 +42,6 @@ fn oauth_config(url: &str, key_file: &str, client_id: &str, scopes: &[&str]) -> 
         limits: fast_limits(),
     }
 }
-
-const ALL_SCOPES: &[&str] = &[
-    "okta.users.read",
-    "okta.users.manage",
-    "okta.apps.read",
-    "okta.apps.manage",
-    "okta.logs.read",
-    "okta.groups.read",
-];
 
 #[tokio::test]
 async fn es256_client_gets_a_dpop_token_after_a_nonce_retry_and_refreshes_it() {

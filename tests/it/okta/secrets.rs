@@ -16,7 +16,7 @@ use okta_remedy::okta::{
 use okta_remedy::sim::{FaultSpec, Faults, OAuthClient, OrgName, SimConfig};
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::harness::{fast_limits, fixture, sim_config, start};
+use super::harness::{fast_limits, fixture, sim_config, start, ALL_SCOPES};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -59,14 +59,7 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
 
     let ec_pem = fixture("test-ec-pkcs8.pem");
     let key = ClientKey::parse(&Secret::new(ec_pem.clone()), Some("kid")).unwrap();
-    let scopes = [
-        "okta.users.read",
-        "okta.users.manage",
-        "okta.apps.read",
-        "okta.apps.manage",
-        "okta.logs.read",
-        "okta.groups.read",
-    ];
+    let scopes = ALL_SCOPES;
     let sim = start(SimConfig {
         hub_token: HUB_TOKEN.into(),
         spoke_token: SPOKE_TOKEN.into(),
