@@ -153,6 +153,18 @@ fn transport_message(e: reqwest::Error) -> String {
     msg
 }
 
+/// One admitted request's hold on its rate-limit bucket.
+struct Reservation<'a> {
+    book: &'a RateBook,
+    bucket: &'a str,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.book.release(self.bucket);
+    }
+}
+
 /// Why auth headers could not be built; `transient` when the token endpoint was unreachable or
 /// answered 5xx/429, so the same call may be tried again.
 struct AuthFailure {
@@ -407,6 +419,11 @@ impl OktaClient {
                 }
             }
             let outcome = {
+                // Released however the attempt ends, even if the caller drops this future.
+                let _reservation = Reservation {
+                    book: &self.inner.rates,
+                    bucket: &key,
+                };
                 let permit = self.inner.in_flight.acquire().await;
                 let outcome = self
                     .attempt(
@@ -485,7 +502,6 @@ impl OktaClient {
             }
         }
         if let Err(f) = self.auth_headers(method, url, &mut headers, key).await {
-            self.inner.rates.record(key, true, None, Instant::now());
             // No API request went out, so retrying is safe whatever the call.
             if f.transient && retries < self.inner.limits.max_retries {
                 return Outcome::Retry {
@@ -515,7 +531,6 @@ impl OktaClient {
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                self.inner.rates.record(key, true, None, Instant::now());
                 return self.transport_failure(call, key, e, retries);
             }
         };
@@ -523,7 +538,7 @@ impl OktaClient {
         let resp_headers = resp.headers().clone();
         let request_id = header_str(&resp_headers, "x-okta-request-id");
         let rate = RateHeaders::parse(&resp_headers);
-        self.inner.rates.record(key, true, rate, Instant::now());
+        self.inner.rates.record(key, rate, Instant::now());
         let bytes = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => return self.transport_failure(call, key, e, retries),
