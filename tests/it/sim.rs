@@ -12,6 +12,8 @@ mod limits;
 mod oauth;
 // The Org2Org remediation stories, through HTTP alone.
 mod org2org;
+// Seed files: the committed demo seed, load and dump.
+mod seedfile;
 // Users API semantics: pagination, search, filter, lifecycle, logs, control API, generator.
 mod users;
 
