@@ -542,14 +542,15 @@ impl SimArgs {
     }
 }
 
+/// The hub URL written into generated seed files, whose real port is only known at start.
+pub const SEED_FILE_HUB_URL: &str = "http://127.0.0.1:0";
+
 /// Runs `remedy sim` until interrupted.
 pub async fn run(args: SimArgs) -> Result<(), SimError> {
     let config = args.config()?;
     if let (Some(path), Scenario::Generate(spec)) = (&args.write_seed, &config.scenario) {
-        let data = generate(spec, config.seed, "http://127.0.0.1:0");
-        let text =
-            serde_json::to_string_pretty(&data).map_err(|e| SimError::Seed(e.to_string()))?;
-        std::fs::write(path, text + "\n").map_err(|source| SimError::SeedFile {
+        let data = generate(spec, config.seed, SEED_FILE_HUB_URL).compacted();
+        std::fs::write(path, data.to_file_text()).map_err(|source| SimError::SeedFile {
             path: path.display().to_string(),
             source,
         })?;

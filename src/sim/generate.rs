@@ -67,9 +67,9 @@ impl Default for GenerateSpec {
 /// The scenario of `remedy demo`: thousands of hub users, hundreds of assignments, every failure kind.
 pub fn lookup_demo_scenario() -> GenerateSpec {
     GenerateSpec {
-        hub_users: 3000,
-        spoke_assignments: 400,
-        federation_collisions: 24,
+        hub_users: 2000,
+        spoke_assignments: 240,
+        federation_collisions: 20,
         policy_lookalikes: 6,
         not_active_hub: 5,
         missing_hub: 4,
@@ -212,8 +212,6 @@ impl Gen {
         let mut p = Map::new();
         p.insert("firstName".into(), json!(first));
         p.insert("lastName".into(), json!(last));
-        p.insert("mobilePhone".into(), Value::Null);
-        p.insert("secondEmail".into(), Value::Null);
         p.insert("login".into(), json!(login));
         p.insert("email".into(), json!(login));
         p.insert("department".into(), json!(dept));
@@ -230,7 +228,7 @@ impl Gen {
         EventCtx {
             actor,
             request_id: ids.alnum(27),
-            user_agent: "okta-sdk-java/8.2.2 java/17.0.2 Linux/5.15".into(),
+            user_agent: logs::DEFAULT_USER_AGENT.into(),
             uri: "/api/v1/users".into(),
             debug: Map::new(),
         }
@@ -586,7 +584,7 @@ fn org2org_app(id: &str, hub_url: &str, at: DateTime<Utc>) -> Value {
         "status": "ACTIVE",
         "lastUpdated": ts,
         "created": ts,
-        "accessibility": { "selfService": false, "errorRedirectUrl": null, "loginRedirectUrl": null },
+        "accessibility": { "selfService": false },
         "visibility": { "autoSubmitToolbar": false, "hide": { "iOS": false, "web": false }, "appLinks": { "login": true } },
         "features": ["PUSH_NEW_USERS", "PUSH_PASSWORD_UPDATES", "PUSH_PROFILE_UPDATES", "PUSH_USER_DEACTIVATION", "REACTIVATE_USERS", "IMPORT_NEW_USERS", "IMPORT_PROFILE_UPDATES"],
         "signOnMode": "SAML_2_0",
