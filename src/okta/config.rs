@@ -695,6 +695,10 @@ enum Mode {
 /// `privateKey` holds the key (PEM or JWK JSON) or names a file that does.
 fn resolve_key(org: &str, key: Secret, base_dir: &Path) -> Result<Secret, ConfigError> {
     let v = key.expose().trim();
+    if v.starts_with("-----BEGIN") && !v.contains('\n') && v.contains("\\n") {
+        // A PEM squeezed into one environment variable line with literal `\n` separators.
+        return Ok(Secret::new(v.replace("\\n", "\n")));
+    }
     if v.starts_with("-----BEGIN") || v.starts_with('{') {
         return Ok(key);
     }

@@ -20,3 +20,5 @@ mod oauth_flow;
 mod resilience;
 // Nothing secret in logs, Debug, Display or errors.
 mod secrets;
+// Throughput measurements (ignored by default).
+mod bench;

@@ -378,3 +378,28 @@ fn command_line_flags_are_the_last_layer() {
     // Clap has no flag for the token.
     assert!(Cli::try_parse_from(["remedy", "--token", "x"]).is_err());
 }
+
+#[test]
+fn a_pem_with_escaped_newlines_in_one_variable_is_accepted() {
+    let pem = std::fs::read_to_string(fixture("test-ec-pkcs8.pem")).unwrap();
+    let one_line = pem.trim().replace('\n', "\\n");
+    let env = env_of(&[
+        ("OKTA_CLIENT_ORGURL", "https://x.okta.com"),
+        ("OKTA_CLIENT_CLIENTID", "c"),
+        ("OKTA_CLIENT_SCOPES", "okta.users.read"),
+        ("OKTA_CLIENT_PRIVATEKEY", &one_line),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let orgs = load(
+        home.path(),
+        home.path(),
+        None,
+        &env,
+        ClientSettings::default(),
+    )
+    .unwrap();
+    match &orgs["default"].auth {
+        Auth::PrivateKey { key, .. } => assert_eq!(key.expose(), pem.trim()),
+        Auth::Ssws(_) => panic!("expected a private key"),
+    }
+}
