@@ -22,7 +22,7 @@ use url::Url;
 
 use super::config::{validate_org_url, Auth, ClientLimits, ConfigError, OrgConfig};
 use super::endpoints::{self, Endpoint};
-use super::error::{api_error, OktaError};
+use super::error::{api_error, decode_message, OktaError};
 use super::link::next_link;
 use super::model::{Fetched, Page};
 use super::oauth::TokenSource;
@@ -219,6 +219,7 @@ impl OktaClient {
         };
         let http = reqwest::Client::builder()
             .timeout(cfg.limits.timeout)
+            .connect_timeout(cfg.limits.timeout.min(Duration::from_secs(10)))
             // Redirects could carry the Authorization header elsewhere; Okta's API does not redirect.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -706,8 +707,7 @@ impl OktaClient {
         serde_json::from_slice(&reply.body).map_err(|e| OktaError::Decode {
             org: self.inner.name.clone(),
             call: call.endpoint.key(),
-            // serde's message names the field and position, not the value.
-            message: e.to_string(),
+            message: decode_message(&e),
             request_id: reply.request_id.clone(),
         })
     }

@@ -221,6 +221,24 @@ impl OktaError {
     }
 }
 
+/// A JSON decoding error's message without the values it quotes: serde names a missing field with
+/// backticks (kept), but quotes an offending value in double quotes, and a value in a response may be
+/// a credential.
+pub(crate) fn decode_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains('"') {
+        format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+        .to_lowercase()
+    } else {
+        msg
+    }
+}
+
 /// Okta's error body (`Error` in the spec).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -325,6 +343,20 @@ mod tests {
         );
         assert_eq!(e.code, "");
         assert!(!e.summary.contains("proxy"));
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_values() {
+        let e = serde_json::from_str::<u64>(r#""tok-secret""#).unwrap_err();
+        assert!(!decode_message(&e).contains("tok-secret"));
+        assert_eq!(decode_message(&e), "data error at line 1 column 12");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            id: String,
+        }
+        let e = serde_json::from_str::<S>("{}").unwrap_err();
+        assert_eq!(decode_message(&e), "missing field `id` at line 1 column 2");
     }
 
     #[test]
