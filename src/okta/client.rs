@@ -54,7 +54,7 @@ enum AuthState {
 }
 
 /// One request to make: an endpoint, its path parameters and query, an optional JSON body.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Call {
     pub endpoint: &'static Endpoint,
     pub path_params: Vec<String>,
@@ -100,13 +100,35 @@ impl Call {
 }
 
 /// A successful response.
-#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     pub request_id: Option<String>,
     pub url: Url,
+}
+
+// Bodies may hold passwords (a create) or one-time URLs (a reset): Debug shows their size only.
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("endpoint", &self.endpoint.key())
+            .field("path_params", &self.path_params)
+            .field("query", &self.query)
+            .field("body", &self.body.as_ref().map(|_| "[redacted]"))
+            .field("idempotent", &self.idempotent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
