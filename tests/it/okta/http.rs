@@ -507,3 +507,73 @@ async fn error_codes_are_typed() {
     insta::assert_snapshot!("display_not_found", e.to_string());
     sim.shutdown().await;
 }
+
+/// Every typed model read from the simulator converts back to exactly the JSON Okta sent.
+#[tokio::test]
+async fn typed_models_round_trip_real_responses_losslessly() {
+    use okta_remedy::okta::{
+        endpoints, AppLink, AppUser, Application, Call, Group, JsonModel, LogEvent,
+    };
+
+    fn check<T: JsonModel>(label: &str, raw: &serde_json::Value) -> usize {
+        let items = raw
+            .as_array()
+            .unwrap_or_else(|| panic!("{label}: not an array"));
+        for item in items {
+            let typed = T::from_value(item.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_eq!(&typed.to_value(), item, "{label}: lossy round trip");
+        }
+        items.len()
+    }
+
+    let sim = start(sim_config()).await;
+    let (hub, spoke) = (hub(&sim), spoke(&sim));
+    let raw = |client: &OktaClient, call: Call| {
+        let client = client.clone();
+        async move { client.call_json(call, true).await.unwrap().value }
+    };
+    let users = raw(
+        &hub,
+        Call::new(&endpoints::LIST_USERS).query("limit", "200"),
+    )
+    .await;
+    assert!(check::<User>("users", &users) > 10);
+    let user_id = users[0]["id"].as_str().unwrap().to_string();
+    let groups = raw(&hub, Call::new(&endpoints::USER_GROUPS).path(&user_id)).await;
+    assert!(check::<Group>("groups", &groups) > 0);
+    let logs = raw(
+        &hub,
+        Call::new(&endpoints::LIST_LOGS)
+            .query("since", "2000-01-01T00:00:00.000Z")
+            .query("limit", "100"),
+    )
+    .await;
+    assert!(check::<LogEvent>("hub logs", &logs) > 0);
+    let apps = raw(&spoke, Call::new(&endpoints::LIST_APPS)).await;
+    assert!(check::<Application>("apps", &apps) > 0);
+    let app_id = apps[0]["id"].as_str().unwrap().to_string();
+    let app_users = raw(
+        &spoke,
+        Call::new(&endpoints::LIST_APP_USERS)
+            .path(&app_id)
+            .query("expand", "user"),
+    )
+    .await;
+    assert!(check::<AppUser>("app users", &app_users) > 0);
+    let spoke_user = app_users[0]["id"].as_str().unwrap().to_string();
+    let links = raw(
+        &spoke,
+        Call::new(&endpoints::USER_APP_LINKS).path(&spoke_user),
+    )
+    .await;
+    assert!(check::<AppLink>("app links", &links) > 0);
+    let spoke_logs = raw(
+        &spoke,
+        Call::new(&endpoints::LIST_LOGS)
+            .query("since", "2000-01-01T00:00:00.000Z")
+            .query("limit", "100"),
+    )
+    .await;
+    assert!(check::<LogEvent>("spoke logs", &spoke_logs) > 0);
+    sim.shutdown().await;
+}
