@@ -22,3 +22,5 @@ mod resilience;
 mod secrets;
 // Throughput measurements (ignored by default).
 mod bench;
+// Remedy A end to end through the client.
+mod story;
