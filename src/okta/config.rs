@@ -120,6 +120,8 @@ pub enum ConfigError {
     InvalidKey { org: String, message: String },
     #[error("`{}` names no orgs", path.display())]
     NoOrgs { path: PathBuf },
+    #[error("connection flags were given but `{}` names several orgs; say which with `--okta-org`", path.display())]
+    FlagsNeedOrg { path: PathBuf },
     #[error("unknown org `{name}`; configured orgs: {known}")]
     UnknownOrg { name: String, known: String },
 }
@@ -185,6 +187,19 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 impl ClientSettings {
+    /// Whether no setting is given.
+    pub fn is_empty(&self) -> bool {
+        self.org_url.is_none()
+            && self.token.is_none()
+            && self.authorization_mode.is_none()
+            && self.client_id.is_none()
+            && self.scopes.is_none()
+            && self.private_key.is_none()
+            && self.private_key_id.is_none()
+            && self.request_timeout.is_none()
+            && self.rate_limit.is_none()
+    }
+
     fn merge(&mut self, over: ClientSettings) {
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
@@ -416,11 +431,20 @@ pub fn load_orgs_with(
                     path: path.to_path_buf(),
                 });
             }
-            if let Some(name) = &inputs.flags_org {
-                if !tool.orgs.contains_key(name) {
-                    return Err(unknown_org(name, tool.orgs.keys()));
+            // Flags name one org; with a single org they need not.
+            let flags_org = match (&inputs.flags_org, inputs.flags.is_empty()) {
+                (Some(name), _) if !tool.orgs.contains_key(name) => {
+                    return Err(unknown_org(name, tool.orgs.keys()))
                 }
-            }
+                (Some(name), _) => Some(name.clone()),
+                (None, true) => None,
+                (None, false) if tool.orgs.len() == 1 => tool.orgs.keys().next().cloned(),
+                (None, false) => {
+                    return Err(ConfigError::FlagsNeedOrg {
+                        path: path.to_path_buf(),
+                    })
+                }
+            };
             let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             for (name, org) in tool.orgs {
                 let mut s = ClientSettings::default();
@@ -453,7 +477,7 @@ pub fn load_orgs_with(
                 if let Some(prefix) = &org.env_prefix {
                     s.merge(ClientSettings::from_env(prefix, inputs.env));
                 }
-                if inputs.flags_org.as_deref() == Some(name.as_str()) {
+                if flags_org.as_deref() == Some(name.as_str()) {
                     s.merge(inputs.flags.clone());
                 }
                 let cfg = validate(&name, s, org.limits.as_ref(), &base_dir)?;

@@ -403,3 +403,32 @@ fn a_pem_with_escaped_newlines_in_one_variable_is_accepted() {
         Auth::Ssws(_) => panic!("expected a private key"),
     }
 }
+
+#[test]
+fn flags_with_several_orgs_must_name_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "remedy.yaml",
+        "orgs:\n  hub: { orgUrl: https://hub.okta.com, token: a }\n  spoke: { orgUrl: https://spoke.okta.com, token: b }\n",
+    );
+    let tool = dir.path().join("remedy.yaml");
+    let env = env_of(&[]);
+    let flags = ClientSettings {
+        org_url: Some("https://flag.okta.com".into()),
+        ..Default::default()
+    };
+    let err = load(dir.path(), dir.path(), Some(&tool), &env, flags.clone()).unwrap_err();
+    assert!(err.contains("--okta-org"), "{err}");
+    let orgs = load_orgs_with(&ConfigInputs {
+        tool_config: Some(&tool),
+        home: None,
+        cwd: None,
+        env: &env,
+        flags,
+        flags_org: Some("spoke".into()),
+    })
+    .unwrap();
+    assert_eq!(orgs["spoke"].base_url.as_str(), "https://flag.okta.com/");
+    assert_eq!(orgs["hub"].base_url.as_str(), "https://hub.okta.com/");
+}
