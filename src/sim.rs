@@ -78,7 +78,7 @@ pub enum Scenario {
 }
 
 /// Everything that configures a simulator run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimConfig {
     pub seed: u64,
     pub hub_token: String,
@@ -92,6 +92,23 @@ pub struct SimConfig {
     pub oauth_clients: Vec<OAuthClient>,
     /// Lifetime of OAuth access tokens.
     pub token_ttl: Duration,
+}
+
+impl std::fmt::Debug for SimConfig {
+    /// Tokens are secrets: shown redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("hub_token", &"<redacted>")
+            .field("spoke_token", &"<redacted>")
+            .field("hub_port", &self.hub_port)
+            .field("spoke_port", &self.spoke_port)
+            .field("limits", &self.limits)
+            .field("faults", &self.faults)
+            .field("oauth_clients", &self.oauth_clients.len())
+            .field("token_ttl", &self.token_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SimConfig {
@@ -424,7 +441,7 @@ impl Sim {
 }
 
 /// Arguments of `remedy sim`.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct SimArgs {
     /// Port of the hub org on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
@@ -486,9 +503,27 @@ pub struct SimArgs {
     /// Length of a rate-limit window (Okta: 1m).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub rate_window: Duration,
+    /// Turn rate limits and the concurrency cap off (for load tests).
+    #[arg(long)]
+    pub no_rate_limits: bool,
     /// Write the generated scenario as a seed file to this path and exit.
     #[arg(long, value_name = "PATH")]
     pub write_seed: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for SimArgs {
+    /// Tokens are secrets: shown redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimArgs")
+            .field("hub_port", &self.hub_port)
+            .field("spoke_port", &self.spoke_port)
+            .field("users", &self.users)
+            .field("seed", &self.seed)
+            .field("seed_file", &self.seed_file)
+            .field("hub_token", &"<redacted>")
+            .field("spoke_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl SimArgs {
@@ -525,9 +560,13 @@ impl SimArgs {
             hub_port: self.hub_port,
             spoke_port: self.spoke_port,
             scenario,
-            limits: RateLimits {
-                window: self.rate_window,
-                ..RateLimits::default()
+            limits: if self.no_rate_limits {
+                RateLimits::unlimited()
+            } else {
+                RateLimits {
+                    window: self.rate_window,
+                    ..RateLimits::default()
+                }
             },
             faults: Faults {
                 default: FaultSpec {
