@@ -28,7 +28,8 @@ echo "== wrk, first page: $url"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H 'Authorization: SSWS hub-token' "$url"
 echo "== wrk, second page: $after"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H 'Authorization: SSWS hub-token' "$after"
-kill -INT "$sim"
+# Stop the simulator itself (GNU time's child); time then reports, marking it terminated by a signal.
+kill -TERM "$(pgrep -P "$sim")"
 wait "$sim" || true
 grep -E "Maximum resident set size|Elapsed" "$out/time.txt"
 rm -rf "$out"

@@ -314,16 +314,17 @@ impl Sim {
         };
         let hub_url = url(&hub, OrgName::Hub)?;
         let spoke_url = url(&spoke, OrgName::Spoke)?;
-        let seed = match &config.scenario {
-            Scenario::Seed(s) => s.clone(),
-            Scenario::Generate(spec) => generate(spec, config.seed, &hub_url),
-        };
-        let world = World {
-            orgs: [
-                seed::load_org(OrgName::Hub, &seed.hub, config.seed)?,
-                seed::load_org(OrgName::Spoke, &seed.spoke, config.seed)?,
+        let orgs = match &config.scenario {
+            Scenario::Seed(s) => [
+                seed::load_org(OrgName::Hub, &s.hub, config.seed)?,
+                seed::load_org(OrgName::Spoke, &s.spoke, config.seed)?,
             ],
+            Scenario::Generate(spec) => {
+                let (hub, spoke) = generate::generate_orgs(spec, config.seed, &hub_url);
+                [hub, spoke]
+            }
         };
+        let world = World { orgs };
         let shared = Arc::new(Shared {
             initial: world.clone(),
             world: RwLock::new(world),

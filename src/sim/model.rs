@@ -508,6 +508,20 @@ impl Org {
         }
     }
 
+    /// A fresh id with `prefix` that no user, group or app of this org has. Seeds loaded with the
+    /// generator's own seed would otherwise replay its ids.
+    pub(crate) fn new_id(&mut self, prefix: &str) -> String {
+        loop {
+            let id = self.ids.okta_id(prefix);
+            if !self.users.contains_key(&id)
+                && !self.groups.contains_key(&id)
+                && !self.apps.contains_key(&id)
+            {
+                return id;
+            }
+        }
+    }
+
     /// Finds a user by id, or by login (case-insensitive, as Okta matches logins).
     pub(crate) fn find_user(&self, id_or_login: &str) -> Option<&str> {
         if let Some((id, _)) = self.users.get_key_value(id_or_login) {

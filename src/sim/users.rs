@@ -217,7 +217,7 @@ pub(crate) fn create(org: &mut Org, call: &Call<'_>) -> Result<Reply, OktaError>
             "An object with this field already exists in the current organization",
         ));
     }
-    let id = org.ids.okta_id("00u");
+    let id = org.new_id("00u");
     let mut doc =
         json!({ "profile": body.get("profile").cloned().unwrap_or(json!({})), "status": "STAGED" });
     if let Some(creds) = body.get("credentials") {
