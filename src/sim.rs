@@ -150,6 +150,20 @@ impl World {
     }
 }
 
+fn build_world(scenario: &Scenario, seed: u64, hub_url: &str) -> Result<World, SimError> {
+    let orgs = match scenario {
+        Scenario::Seed(s) => [
+            seed::load_org(OrgName::Hub, &s.hub, seed)?,
+            seed::load_org(OrgName::Spoke, &s.spoke, seed)?,
+        ],
+        Scenario::Generate(spec) => {
+            let (hub, spoke) = generate::generate_orgs(spec, seed, hub_url);
+            [hub, spoke]
+        }
+    };
+    Ok(World { orgs })
+}
+
 /// Most recent request records kept per org; older ones are forgotten so load tests stay bounded.
 const MAX_RECORDS: usize = 100_000;
 
@@ -245,7 +259,9 @@ impl OrgRuntime {
 /// State shared by both orgs' servers.
 pub(crate) struct Shared {
     world: RwLock<World>,
-    initial: World,
+    /// What `reset` rebuilds the world from (generation is deterministic once the anchor is fixed),
+    /// kept instead of a second copy of the world.
+    initial: (Scenario, u64, String),
     runtimes: [OrgRuntime; 2],
     pub oauth_clients: Vec<OAuthClient>,
     pub token_ttl: Duration,
@@ -270,7 +286,12 @@ impl Shared {
 
     /// Restores the initial state and clears records and rate-limit windows.
     pub(crate) fn reset(&self) {
-        *self.write_world() = self.initial.clone();
+        let (scenario, seed, hub_url) = &self.initial;
+        match build_world(scenario, *seed, hub_url) {
+            Ok(world) => *self.write_world() = world,
+            // The same inputs loaded at start, so this cannot fail; keep the current state if it does.
+            Err(e) => tracing::error!(error = %e, "cannot rebuild the initial state"),
+        }
         for rt in &self.runtimes {
             rt.reset();
         }
@@ -301,7 +322,7 @@ async fn bind(org: OrgName, port: u16) -> Result<tokio::net::TcpListener, SimErr
 
 impl Sim {
     /// Builds the state and starts both servers.
-    pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
+    pub async fn start(mut config: SimConfig) -> Result<Sim, SimError> {
         let hub = bind(OrgName::Hub, config.hub_port).await?;
         let spoke = bind(OrgName::Spoke, config.spoke_port).await?;
         let url = |l: &tokio::net::TcpListener, org| -> Result<String, SimError> {
@@ -314,19 +335,17 @@ impl Sim {
         };
         let hub_url = url(&hub, OrgName::Hub)?;
         let spoke_url = url(&spoke, OrgName::Spoke)?;
-        let orgs = match &config.scenario {
-            Scenario::Seed(s) => [
-                seed::load_org(OrgName::Hub, &s.hub, config.seed)?,
-                seed::load_org(OrgName::Spoke, &s.spoke, config.seed)?,
-            ],
-            Scenario::Generate(spec) => {
-                let (hub, spoke) = generate::generate_orgs(spec, config.seed, &hub_url);
-                [hub, spoke]
-            }
-        };
-        let world = World { orgs };
+        // Moved out rather than cloned: a large seed is kept once, for `reset`.
+        let mut scenario = std::mem::replace(
+            &mut config.scenario,
+            Scenario::Generate(GenerateSpec::default()),
+        );
+        if let Scenario::Generate(spec) = &mut scenario {
+            spec.anchor = Some(spec.anchor.unwrap_or_else(model::now));
+        }
+        let world = build_world(&scenario, config.seed, &hub_url)?;
         let shared = Arc::new(Shared {
-            initial: world.clone(),
+            initial: (scenario, config.seed, hub_url.clone()),
             world: RwLock::new(world),
             runtimes: [
                 OrgRuntime::new(OrgName::Hub, hub_url, config.hub_token.clone(), &config),
