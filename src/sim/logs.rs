@@ -229,7 +229,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
             more = true;
             break;
         }
-        items.push(e.json.clone());
+        items.push(super::api::item(&e.json));
         last_key = Some(key);
     }
     let polling = !descending && until.is_none();
@@ -241,7 +241,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
     } else {
         None
     };
-    Ok(Page { items, next })
+    Ok(Page::new(items, next))
 }
 
 fn parse_cursor(s: &str) -> Option<(i64, u64)> {

@@ -363,8 +363,11 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
     let mut org = Org::new(name, rng_seed);
     org.policy = seed.password_policy.clone();
     for doc in &seed.users {
-        let fresh = org.ids.okta_id("00u");
-        let user = parse_user(doc, fresh, at)?;
+        let id = match doc["id"].as_str() {
+            Some(id) => id.to_string(),
+            None => org.new_id("00u"),
+        };
+        let user = parse_user(doc, id, at)?;
         if org.login_taken(user.login(), None) || org.users.contains_key(&user.id) {
             return Err(SimError::Seed(format!(
                 "duplicate user `{}` / `{}`",

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// `remedy sim` as a black box.
+mod cli;
 // Every implemented operation's success and error bodies against the spec.
 mod fidelity;
 // Rate limits, concurrency cap and fault injection, deterministic under a seed.
