@@ -577,3 +577,27 @@ async fn typed_models_round_trip_real_responses_losslessly() {
     assert!(check::<LogEvent>("spoke logs", &spoke_logs) > 0);
     sim.shutdown().await;
 }
+
+/// DELETE on an active user only deactivates it; the second DELETE removes it (as Okta does).
+#[tokio::test]
+async fn deleting_an_active_user_takes_two_calls() {
+    let sim = start(sim_config()).await;
+    let hub = hub(&sim);
+    let id = search(&hub, "status eq \"ACTIVE\"").await[0].id.clone();
+    hub.delete_user(&id, false).await.unwrap();
+    let after_one = hub
+        .get_user(id.as_str())
+        .await
+        .unwrap()
+        .expect("still there after one delete");
+    assert_eq!(after_one.value.status, UserStatus::Deprovisioned);
+    hub.delete_user(&id, false).await.unwrap();
+    assert!(hub.get_user(id.as_str()).await.unwrap().is_none());
+    // A third is a 404 like any unknown user.
+    assert!(hub
+        .delete_user(&id, false)
+        .await
+        .unwrap_err()
+        .is_not_found());
+    sim.shutdown().await;
+}
