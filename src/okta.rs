@@ -5,8 +5,19 @@
 //! or journals: the collector and executor decide what to call; this module only calls it well.
 //!
 //! ```text
-//! load_orgs(...) -> OrgConfig -> OktaClient::new -> impl OktaApi (list_users, reset_password, ...)
+//! let orgs = load_orgs(Some(path), &|k| std::env::var(k).ok())?;   // BTreeMap<name, OrgConfig>
+//! let hub = OktaClient::new(orgs["hub"].clone())?;                // Clone; one per org
+//! let user = hub.get_user("a@example.com").await?;                 // Option<Fetched<User>>
+//! let mut pages = hub.list_users(UserQuery { search: Some(..), ..Default::default() });
+//! while let Some(page) = pages.next().await { for u in page?.items { .. } }
 //! ```
+//!
+//! What is retried (see `endpoints.rs`): every call after a 429 (waiting for the bucket's reset, or a
+//! short backoff when the 429 is the org's concurrency limit), after a refused access token (once, with a
+//! new token) and after a failed token request (nothing reached the API); after a 5xx, a timeout or a
+//! dropped connection only GETs, `PUT` group membership, the set-style updates (`POST` user / app user),
+//! and calls the caller marks idempotent ([`OktaClient::call_json`]). Any other failure of a mutating
+//! call is returned at once; [`OktaError::outcome_unknown`] tells the executor to reconcile by reading.
 
 mod api;
 mod client;

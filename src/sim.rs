@@ -78,7 +78,7 @@ pub enum Scenario {
 }
 
 /// Everything that configures a simulator run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimConfig {
     pub seed: u64,
     pub hub_token: String,
@@ -92,6 +92,23 @@ pub struct SimConfig {
     pub oauth_clients: Vec<OAuthClient>,
     /// Lifetime of OAuth access tokens.
     pub token_ttl: Duration,
+}
+
+impl std::fmt::Debug for SimConfig {
+    /// Tokens are secrets: shown redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("hub_token", &"<redacted>")
+            .field("spoke_token", &"<redacted>")
+            .field("hub_port", &self.hub_port)
+            .field("spoke_port", &self.spoke_port)
+            .field("limits", &self.limits)
+            .field("faults", &self.faults)
+            .field("oauth_clients", &self.oauth_clients.len())
+            .field("token_ttl", &self.token_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SimConfig {
@@ -131,6 +148,20 @@ impl World {
         let [hub, spoke] = &mut self.orgs;
         (hub, spoke)
     }
+}
+
+fn build_world(scenario: &Scenario, seed: u64, hub_url: &str) -> Result<World, SimError> {
+    let orgs = match scenario {
+        Scenario::Seed(s) => [
+            seed::load_org(OrgName::Hub, &s.hub, seed)?,
+            seed::load_org(OrgName::Spoke, &s.spoke, seed)?,
+        ],
+        Scenario::Generate(spec) => {
+            let (hub, spoke) = generate::generate_orgs(spec, seed, hub_url);
+            [hub, spoke]
+        }
+    };
+    Ok(World { orgs })
 }
 
 /// Most recent request records kept per org; older ones are forgotten so load tests stay bounded.
@@ -228,7 +259,9 @@ impl OrgRuntime {
 /// State shared by both orgs' servers.
 pub(crate) struct Shared {
     world: RwLock<World>,
-    initial: World,
+    /// What `reset` rebuilds the world from (generation is deterministic once the anchor is fixed),
+    /// kept instead of a second copy of the world.
+    initial: (Scenario, u64, String),
     runtimes: [OrgRuntime; 2],
     pub oauth_clients: Vec<OAuthClient>,
     pub token_ttl: Duration,
@@ -253,7 +286,12 @@ impl Shared {
 
     /// Restores the initial state and clears records and rate-limit windows.
     pub(crate) fn reset(&self) {
-        *self.write_world() = self.initial.clone();
+        let (scenario, seed, hub_url) = &self.initial;
+        match build_world(scenario, *seed, hub_url) {
+            Ok(world) => *self.write_world() = world,
+            // The same inputs loaded at start, so this cannot fail; keep the current state if it does.
+            Err(e) => tracing::error!(error = %e, "cannot rebuild the initial state"),
+        }
         for rt in &self.runtimes {
             rt.reset();
         }
@@ -284,7 +322,7 @@ async fn bind(org: OrgName, port: u16) -> Result<tokio::net::TcpListener, SimErr
 
 impl Sim {
     /// Builds the state and starts both servers.
-    pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
+    pub async fn start(mut config: SimConfig) -> Result<Sim, SimError> {
         let hub = bind(OrgName::Hub, config.hub_port).await?;
         let spoke = bind(OrgName::Spoke, config.spoke_port).await?;
         let url = |l: &tokio::net::TcpListener, org| -> Result<String, SimError> {
@@ -297,18 +335,17 @@ impl Sim {
         };
         let hub_url = url(&hub, OrgName::Hub)?;
         let spoke_url = url(&spoke, OrgName::Spoke)?;
-        let seed = match &config.scenario {
-            Scenario::Seed(s) => s.clone(),
-            Scenario::Generate(spec) => generate(spec, config.seed, &hub_url),
-        };
-        let world = World {
-            orgs: [
-                seed::load_org(OrgName::Hub, &seed.hub, config.seed)?,
-                seed::load_org(OrgName::Spoke, &seed.spoke, config.seed)?,
-            ],
-        };
+        // Moved out rather than cloned: a large seed is kept once, for `reset`.
+        let mut scenario = std::mem::replace(
+            &mut config.scenario,
+            Scenario::Generate(GenerateSpec::default()),
+        );
+        if let Scenario::Generate(spec) = &mut scenario {
+            spec.anchor = Some(spec.anchor.unwrap_or_else(model::now));
+        }
+        let world = build_world(&scenario, config.seed, &hub_url)?;
         let shared = Arc::new(Shared {
-            initial: world.clone(),
+            initial: (scenario, config.seed, hub_url.clone()),
             world: RwLock::new(world),
             runtimes: [
                 OrgRuntime::new(OrgName::Hub, hub_url, config.hub_token.clone(), &config),
@@ -424,7 +461,7 @@ impl Sim {
 }
 
 /// Arguments of `remedy sim`.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct SimArgs {
     /// Port of the hub org on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
@@ -486,9 +523,27 @@ pub struct SimArgs {
     /// Length of a rate-limit window (Okta: 1m).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub rate_window: Duration,
+    /// Turn rate limits and the concurrency cap off (for load tests).
+    #[arg(long)]
+    pub no_rate_limits: bool,
     /// Write the generated scenario as a seed file to this path and exit.
     #[arg(long, value_name = "PATH")]
     pub write_seed: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for SimArgs {
+    /// Tokens are secrets: shown redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimArgs")
+            .field("hub_port", &self.hub_port)
+            .field("spoke_port", &self.spoke_port)
+            .field("users", &self.users)
+            .field("seed", &self.seed)
+            .field("seed_file", &self.seed_file)
+            .field("hub_token", &"<redacted>")
+            .field("spoke_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl SimArgs {
@@ -525,9 +580,13 @@ impl SimArgs {
             hub_port: self.hub_port,
             spoke_port: self.spoke_port,
             scenario,
-            limits: RateLimits {
-                window: self.rate_window,
-                ..RateLimits::default()
+            limits: if self.no_rate_limits {
+                RateLimits::unlimited()
+            } else {
+                RateLimits {
+                    window: self.rate_window,
+                    ..RateLimits::default()
+                }
             },
             faults: Faults {
                 default: FaultSpec {
@@ -542,14 +601,15 @@ impl SimArgs {
     }
 }
 
+/// The hub URL written into generated seed files, whose real port is only known at start.
+pub const SEED_FILE_HUB_URL: &str = "http://127.0.0.1:0";
+
 /// Runs `remedy sim` until interrupted.
 pub async fn run(args: SimArgs) -> Result<(), SimError> {
     let config = args.config()?;
     if let (Some(path), Scenario::Generate(spec)) = (&args.write_seed, &config.scenario) {
-        let data = generate(spec, config.seed, "http://127.0.0.1:0");
-        let text =
-            serde_json::to_string_pretty(&data).map_err(|e| SimError::Seed(e.to_string()))?;
-        std::fs::write(path, text + "\n").map_err(|source| SimError::SeedFile {
+        let data = generate(spec, config.seed, SEED_FILE_HUB_URL).compacted();
+        std::fs::write(path, data.to_file_text()).map_err(|source| SimError::SeedFile {
             path: path.display().to_string(),
             source,
         })?;

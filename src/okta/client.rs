@@ -20,9 +20,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::config::{Auth, ClientLimits, ConfigError, OrgConfig};
+use super::config::{validate_org_url, Auth, ClientLimits, ConfigError, OrgConfig};
 use super::endpoints::{self, Endpoint};
-use super::error::{api_error, OktaError};
+use super::error::{api_error, decode_message, OktaError};
 use super::link::next_link;
 use super::model::{Fetched, Page};
 use super::oauth::TokenSource;
@@ -54,7 +54,7 @@ enum AuthState {
 }
 
 /// One request to make: an endpoint, its path parameters and query, an optional JSON body.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Call {
     pub endpoint: &'static Endpoint,
     pub path_params: Vec<String>,
@@ -100,7 +100,6 @@ impl Call {
 }
 
 /// A successful response.
-#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
@@ -109,7 +108,40 @@ pub struct Reply {
     pub url: Url,
 }
 
+// Bodies may hold passwords (a create) or one-time URLs (a reset): Debug shows their size only.
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("endpoint", &self.endpoint.key())
+            .field("path_params", &self.path_params)
+            .field("query", &self.query)
+            .field("body", &self.body.as_ref().map(|_| "[redacted]"))
+            .field("idempotent", &self.idempotent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Reply {
+    /// The `Link: rel="next"` URL, verbatim.
+    pub fn next_link(&self) -> Option<Url> {
+        let values = self
+            .headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        next_link(values, &self.url)
+    }
+
     pub fn etag(&self) -> Option<String> {
         self.headers
             .get(reqwest::header::ETAG)
@@ -143,14 +175,34 @@ fn transport_message(e: reqwest::Error) -> String {
     msg
 }
 
+/// One admitted request's hold on its rate-limit bucket.
+struct Reservation<'a> {
+    book: &'a RateBook,
+    bucket: &'a str,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.book.release(self.bucket);
+    }
+}
+
+/// Why auth headers could not be built; `transient` when the token endpoint was unreachable or
+/// answered 5xx/429, so the same call may be tried again.
+struct AuthFailure {
+    error: OktaError,
+    transient: bool,
+}
+
 enum Outcome {
     Done(Reply),
     Retry {
         wait: Duration,
         why: &'static str,
     },
+    /// A 429: wait until the bucket's reset, or `None` for a backoff (a concurrency 429).
     RateLimited {
-        wait: Duration,
+        wait: Option<Duration>,
         request_id: Option<String>,
     },
     Fail(OktaError),
@@ -159,6 +211,10 @@ enum Outcome {
 impl OktaClient {
     /// Builds a client; fails on an unusable configuration (a key that does not parse, say).
     pub fn new(cfg: OrgConfig) -> Result<Self, OktaError> {
+        // An OrgConfig may be built by hand, bypassing `load_orgs`: check the URL again so credentials
+        // never go to a plain-http, non-loopback host.
+        validate_org_url(&cfg.name, cfg.base_url.as_str())
+            .map_err(|e| OktaError::Config(Box::new(e)))?;
         let config_err = |message: String| {
             OktaError::Config(Box::new(ConfigError::InvalidKey {
                 org: cfg.name.clone(),
@@ -185,6 +241,7 @@ impl OktaClient {
         };
         let http = reqwest::Client::builder()
             .timeout(cfg.limits.timeout)
+            .connect_timeout(cfg.limits.timeout.min(Duration::from_secs(10)))
             // Redirects could carry the Authorization header elsewhere; Okta's API does not redirect.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -287,10 +344,13 @@ impl OktaClient {
         url: &Url,
         headers: &mut HeaderMap,
         call_key: &str,
-    ) -> Result<(), OktaError> {
-        let auth_err = |message: String| OktaError::Auth {
-            org: self.inner.name.clone(),
-            message,
+    ) -> Result<(), AuthFailure> {
+        let auth_err = |message: String| AuthFailure {
+            error: OktaError::Auth {
+                org: self.inner.name.clone(),
+                message,
+            },
+            transient: false,
         };
         match &self.inner.auth {
             AuthState::Ssws(token) => {
@@ -304,7 +364,10 @@ impl OktaClient {
                 let token = src
                     .token(&self.inner.http, &|| self.count(&token_key))
                     .await
-                    .map_err(|e| auth_err(e.to_string()))?;
+                    .map_err(|e| AuthFailure {
+                        transient: e.is_transient(),
+                        ..auth_err(e.to_string())
+                    })?;
                 if token.dpop {
                     let nonce = src.api_nonce();
                     let proof = src
@@ -379,6 +442,11 @@ impl OktaClient {
                 }
             }
             let outcome = {
+                // Released however the attempt ends, even if the caller drops this future.
+                let _reservation = Reservation {
+                    book: &self.inner.rates,
+                    bucket: &key,
+                };
                 let permit = self.inner.in_flight.acquire().await;
                 let outcome = self
                     .attempt(
@@ -411,8 +479,11 @@ impl OktaClient {
                             request_id,
                         });
                     }
-                    let wait = wait + self.jitter();
-                    tracing::info!(org = %self.inner.name, call = %key, wait_ms = wait.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "okta rate limit hit (429); waiting for the reset");
+                    let wait = match wait {
+                        Some(w) => w + self.jitter(),
+                        None => self.backoff(rate_waits - 1),
+                    };
+                    tracing::info!(org = %self.inner.name, call = %key, wait_ms = wait.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "okta rate limit hit (429); waiting");
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -453,9 +524,15 @@ impl OktaClient {
                 }
             }
         }
-        if let Err(e) = self.auth_headers(method, url, &mut headers, key).await {
-            self.inner.rates.record(key, true, None, Instant::now());
-            return Outcome::Fail(e);
+        if let Err(f) = self.auth_headers(method, url, &mut headers, key).await {
+            // No API request went out, so retrying is safe whatever the call.
+            if f.transient && retries < self.inner.limits.max_retries {
+                return Outcome::Retry {
+                    wait: self.backoff(retries),
+                    why: "token endpoint unavailable",
+                };
+            }
+            return Outcome::Fail(f.error);
         }
         let m = match reqwest::Method::from_bytes(method.as_bytes()) {
             Ok(m) => m,
@@ -477,7 +554,6 @@ impl OktaClient {
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                self.inner.rates.record(key, true, None, Instant::now());
                 return self.transport_failure(call, key, e, retries);
             }
         };
@@ -485,7 +561,7 @@ impl OktaClient {
         let resp_headers = resp.headers().clone();
         let request_id = header_str(&resp_headers, "x-okta-request-id");
         let rate = RateHeaders::parse(&resp_headers);
-        self.inner.rates.record(key, true, rate, Instant::now());
+        self.inner.rates.record(key, rate, Instant::now());
         let bytes = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => return self.transport_failure(call, key, e, retries),
@@ -504,14 +580,39 @@ impl OktaClient {
             });
         }
         if status == 429 {
-            let wait = match header_str(&resp_headers, "x-rate-limit-reset")
-                .and_then(|r| r.trim().parse::<u64>().ok())
-            {
-                Some(reset) => until_epoch(reset, &resp_headers),
-                None => self.backoff(0),
+            let wait = match rate {
+                // The bucket still has room, so this 429 is the org's concurrency limit, not the
+                // bucket's: a short backoff, not a wait for a reset up to a minute away.
+                Some(r) if r.remaining > 0 => {
+                    return Outcome::RateLimited {
+                        wait: None,
+                        request_id,
+                    };
+                }
+                Some(r) => {
+                    self.inner.rates.exhausted(key, r.reset_in, Instant::now());
+                    r.reset_in
+                }
+                None => match header_str(&resp_headers, "x-rate-limit-reset")
+                    .and_then(|r| r.trim().parse::<u64>().ok())
+                {
+                    Some(reset) => {
+                        let wait = until_epoch(reset, &resp_headers);
+                        self.inner.rates.exhausted(key, wait, Instant::now());
+                        wait
+                    }
+                    None => {
+                        return Outcome::RateLimited {
+                            wait: None,
+                            request_id,
+                        }
+                    }
+                },
             };
-            self.inner.rates.exhausted(key, wait, Instant::now());
-            return Outcome::RateLimited { wait, request_id };
+            return Outcome::RateLimited {
+                wait: Some(wait),
+                request_id,
+            };
         }
         if status == 401 {
             if let AuthState::OAuth(src) = &self.inner.auth {
@@ -628,8 +729,7 @@ impl OktaClient {
         serde_json::from_slice(&reply.body).map_err(|e| OktaError::Decode {
             org: self.inner.name.clone(),
             call: call.endpoint.key(),
-            // serde's message names the field and position, not the value.
-            message: e.to_string(),
+            message: decode_message(&e),
             request_id: reply.request_id.clone(),
         })
     }
@@ -667,14 +767,7 @@ impl OktaClient {
                 let Some(call) = state else { return Ok(None) };
                 let reply = client.execute(&call).await?;
                 let items: Vec<T> = client.decode(&call, &reply)?;
-                let next = next_link(
-                    reply
-                        .headers
-                        .get_all(reqwest::header::LINK)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok()),
-                    &reply.url,
-                );
+                let next = reply.next_link();
                 let next_call = next.map(|u| Call {
                     target: Some(u),
                     query: Vec::new(),
@@ -707,15 +800,7 @@ impl OktaClient {
                 loop {
                     let reply = client.execute(&call).await?;
                     let items: Vec<T> = client.decode(&call, &reply)?;
-                    let next = next_link(
-                        reply
-                            .headers
-                            .get_all(reqwest::header::LINK)
-                            .iter()
-                            .filter_map(|v| v.to_str().ok()),
-                        &reply.url,
-                    )
-                    .unwrap_or_else(|| reply.url.clone());
+                    let next = reply.next_link().unwrap_or_else(|| reply.url.clone());
                     call = Call {
                         target: Some(next),
                         query: Vec::new(),

@@ -96,7 +96,7 @@ pub enum ConfigError {
     Read { path: PathBuf, message: String },
     #[error("`{}` is not valid: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("org `{org}`: {what} is missing; {hint}")]
+    #[error("org `{org}`: missing {what}; {hint}")]
     Missing {
         org: String,
         what: String,
@@ -120,6 +120,8 @@ pub enum ConfigError {
     InvalidKey { org: String, message: String },
     #[error("`{}` names no orgs", path.display())]
     NoOrgs { path: PathBuf },
+    #[error("connection flags were given but `{}` names several orgs; say which with `--okta-org`", path.display())]
+    FlagsNeedOrg { path: PathBuf },
     #[error("unknown org `{name}`; configured orgs: {known}")]
     UnknownOrg { name: String, known: String },
 }
@@ -185,6 +187,19 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 impl ClientSettings {
+    /// Whether no setting is given.
+    pub fn is_empty(&self) -> bool {
+        self.org_url.is_none()
+            && self.token.is_none()
+            && self.authorization_mode.is_none()
+            && self.client_id.is_none()
+            && self.scopes.is_none()
+            && self.private_key.is_none()
+            && self.private_key_id.is_none()
+            && self.request_timeout.is_none()
+            && self.rate_limit.is_none()
+    }
+
     fn merge(&mut self, over: ClientSettings) {
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
@@ -226,6 +241,58 @@ impl ClientSettings {
                 .map(|n| RateLimitSettings {
                     max_retries: Some(n),
                 }),
+        }
+    }
+}
+
+/// Command-line flags for an org connection, applied after files and environment (the SDKs' order).
+/// There is deliberately no token flag: a token on a command line is visible to every user of the
+/// machine (`ps`); use `OKTA_CLIENT_TOKEN` or `tokenEnv`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OrgFlags {
+    /// With a remedy.yaml naming several orgs: the org these flags apply to.
+    #[arg(long = "okta-org", value_name = "NAME")]
+    pub org: Option<String>,
+    /// Okta org URL (`https://example.okta.com`).
+    #[arg(long, value_name = "URL")]
+    pub org_url: Option<String>,
+    /// `SSWS` or `PrivateKey`.
+    #[arg(long, value_name = "MODE")]
+    pub authorization_mode: Option<String>,
+    /// OAuth service app client id.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth scopes, comma separated.
+    #[arg(long, value_delimiter = ',', value_name = "SCOPES")]
+    pub scopes: Vec<String>,
+    /// File holding the service app's private key (PEM or JWK).
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: Option<PathBuf>,
+    /// Key id (`kid`) of the private key as registered in Okta.
+    #[arg(long, value_name = "KID")]
+    pub private_key_id: Option<String>,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<u64>,
+}
+
+impl OrgFlags {
+    /// The flags as the last settings layer.
+    pub fn settings(&self) -> ClientSettings {
+        ClientSettings {
+            org_url: self.org_url.clone(),
+            token: None,
+            authorization_mode: self.authorization_mode.clone(),
+            client_id: self.client_id.clone(),
+            scopes: (!self.scopes.is_empty()).then(|| Scopes::List(self.scopes.clone())),
+            // A path: `privateKey` accepts a key or a file name.
+            private_key: self
+                .private_key_file
+                .as_ref()
+                .map(|p| Secret::new(p.to_string_lossy().to_string())),
+            private_key_id: self.private_key_id.clone(),
+            request_timeout: self.request_timeout,
+            rate_limit: None,
         }
     }
 }
@@ -364,11 +431,20 @@ pub fn load_orgs_with(
                     path: path.to_path_buf(),
                 });
             }
-            if let Some(name) = &inputs.flags_org {
-                if !tool.orgs.contains_key(name) {
-                    return Err(unknown_org(name, tool.orgs.keys()));
+            // Flags name one org; with a single org they need not.
+            let flags_org = match (&inputs.flags_org, inputs.flags.is_empty()) {
+                (Some(name), _) if !tool.orgs.contains_key(name) => {
+                    return Err(unknown_org(name, tool.orgs.keys()))
                 }
-            }
+                (Some(name), _) => Some(name.clone()),
+                (None, true) => None,
+                (None, false) if tool.orgs.len() == 1 => tool.orgs.keys().next().cloned(),
+                (None, false) => {
+                    return Err(ConfigError::FlagsNeedOrg {
+                        path: path.to_path_buf(),
+                    })
+                }
+            };
             let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             for (name, org) in tool.orgs {
                 let mut s = ClientSettings::default();
@@ -401,7 +477,7 @@ pub fn load_orgs_with(
                 if let Some(prefix) = &org.env_prefix {
                     s.merge(ClientSettings::from_env(prefix, inputs.env));
                 }
-                if inputs.flags_org.as_deref() == Some(name.as_str()) {
+                if flags_org.as_deref() == Some(name.as_str()) {
                     s.merge(inputs.flags.clone());
                 }
                 let cfg = validate(&name, s, org.limits.as_ref(), &base_dir)?;
@@ -643,6 +719,10 @@ enum Mode {
 /// `privateKey` holds the key (PEM or JWK JSON) or names a file that does.
 fn resolve_key(org: &str, key: Secret, base_dir: &Path) -> Result<Secret, ConfigError> {
     let v = key.expose().trim();
+    if v.starts_with("-----BEGIN") && !v.contains('\n') && v.contains("\\n") {
+        // A PEM squeezed into one environment variable line with literal `\n` separators.
+        return Ok(Secret::new(v.replace("\\n", "\n")));
+    }
     if v.starts_with("-----BEGIN") || v.starts_with('{') {
         return Ok(key);
     }

@@ -207,19 +207,35 @@ impl OktaError {
         self.has_code(codes::ACCESS_DENIED)
     }
 
-    /// Whether a mutating call may have been applied although no answer came back: the executor must
-    /// reconcile by reading Okta's state instead of assuming either way.
+    /// Whether a mutating call may have been applied although it did not report success: no answer
+    /// came back after the request was sent, or Okta answered 5xx (which does not promise that nothing
+    /// changed). The executor must reconcile by reading Okta's state instead of assuming either way.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            Self::Transport {
-                maybe_applied: true,
-                ..
-            } | Self::Timeout {
-                maybe_applied: true,
-                ..
+        match self {
+            Self::Transport { maybe_applied, .. } | Self::Timeout { maybe_applied, .. } => {
+                *maybe_applied
             }
+            Self::Api(e) => e.status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// A JSON decoding error's message without the values it quotes: serde names a missing field with
+/// backticks (kept), but quotes an offending value in double quotes, and a value in a response may be
+/// a credential.
+pub(crate) fn decode_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains('"') {
+        format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
         )
+        .to_lowercase()
+    } else {
+        msg
     }
 }
 
@@ -327,6 +343,20 @@ mod tests {
         );
         assert_eq!(e.code, "");
         assert!(!e.summary.contains("proxy"));
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_values() {
+        let e = serde_json::from_str::<u64>(r#""tok-secret""#).unwrap_err();
+        assert!(!decode_message(&e).contains("tok-secret"));
+        assert_eq!(decode_message(&e), "data error at line 1 column 12");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            id: String,
+        }
+        let e = serde_json::from_str::<S>("{}").unwrap_err();
+        assert_eq!(decode_message(&e), "missing field `id` at line 1 column 2");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::error::OAuthErrorBody;
+use super::error::{decode_message, OAuthErrorBody};
 use super::secret::Secret;
 
 /// Errors of key handling and token requests.
@@ -46,6 +46,19 @@ pub enum OAuthError {
     Transport(String),
     #[error("unexpected token response: {0}")]
     Decode(String),
+}
+
+impl OAuthError {
+    /// Whether asking the token endpoint again may succeed (it was unreachable, overloaded or failing).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::Status { status } | Self::Refused { status, .. } => {
+                *status >= 500 || *status == 429
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The service app's private key, parsed once.
@@ -430,8 +443,8 @@ impl TokenSource {
                 .await
                 .map_err(|e| OAuthError::Transport(e.without_url().to_string()))?;
             if (200..300).contains(&status) {
-                let t: TokenResponse =
-                    serde_json::from_slice(&body).map_err(|e| OAuthError::Decode(e.to_string()))?;
+                let t: TokenResponse = serde_json::from_slice(&body)
+                    .map_err(|e| OAuthError::Decode(decode_message(&e)))?;
                 let ttl = Duration::from_secs(t.expires_in);
                 tracing::debug!(token_type = %t.token_type, expires_in = t.expires_in, "okta access token obtained");
                 return Ok(AccessToken {

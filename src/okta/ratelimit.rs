@@ -107,9 +107,19 @@ impl RateBook {
         let Ok(mut map) = self.buckets.lock() else {
             return Admission::Go;
         };
-        let Some(b) = map.get_mut(bucket) else {
+        // A bucket never heard of is tracked from its first request, so the reservation has a home.
+        let b = map.entry(bucket.to_string()).or_insert(Bucket {
+            limit: 0,
+            remaining: 0,
+            reset_at: now,
+            reset_epoch: 0,
+            reserved: 0,
+        });
+        if b.limit == 0 {
+            // No headers seen yet: nothing to go by.
+            b.reserved += 1;
             return Admission::Go;
-        };
+        }
         if now >= b.reset_at {
             // The window has rolled over; the next response will tell the new state.
             b.remaining = b.limit;
@@ -124,8 +134,8 @@ impl RateBook {
         }
     }
 
-    /// Records a response's headers (or their absence) and releases the request's reservation.
-    pub fn record(&self, bucket: &str, admitted: bool, headers: Option<RateHeaders>, now: Instant) {
+    /// Records a response's rate-limit headers.
+    pub fn record(&self, bucket: &str, headers: Option<RateHeaders>, now: Instant) {
         let Ok(mut map) = self.buckets.lock() else {
             return;
         };
@@ -151,7 +161,12 @@ impl RateBook {
             }
             b.limit = h.limit;
         }
-        if admitted {
+    }
+
+    /// Releases one reservation made by [`RateBook::admit`] (the request was answered, failed, or
+    /// was abandoned).
+    pub fn release(&self, bucket: &str) {
+        if let Ok(mut map) = self.buckets.lock() {
             if let Some(b) = map.get_mut(bucket) {
                 b.reserved = b.reserved.saturating_sub(1);
             }
@@ -221,24 +236,32 @@ mod tests {
     fn waits_before_the_share_is_used_up() {
         let book = RateBook::new(0.5);
         let now = Instant::now();
-        assert_eq!(book.admit("GET /x", now), Admission::Go);
-        book.record(
-            "GET /x",
-            true,
+        let h = |remaining| {
             Some(RateHeaders {
                 limit: 10,
-                remaining: 6,
+                remaining,
                 reset_epoch: 9,
                 reset_in: Duration::from_secs(3),
-            }),
-            now,
-        );
-        assert_eq!(book.admit("GET /x", now), Admission::Go); // 6 - 0 reserved > floor 5
+            })
+        };
+        // Unknown bucket: go, and the answer says 6 of 10 are left.
+        assert_eq!(book.admit("GET /x", now), Admission::Go);
+        book.record("GET /x", h(6), now);
+        book.release("GET /x");
+        // Floor is 5 (half of 10 is not ours): one more may go while none is in flight...
+        assert_eq!(book.admit("GET /x", now), Admission::Go);
+        // ...but not a second while the first is unanswered (6 - 1 reserved = 5).
         assert_eq!(
             book.admit("GET /x", now),
             Admission::Wait(Duration::from_secs(3))
-        ); // 6 - 1 reserved = 5
-           // After the reset the bucket opens again.
+        );
+        book.record("GET /x", h(5), now);
+        book.release("GET /x");
+        assert_eq!(
+            book.admit("GET /x", now),
+            Admission::Wait(Duration::from_secs(3))
+        );
+        // After the reset the bucket opens again.
         assert_eq!(
             book.admit("GET /x", now + Duration::from_secs(3)),
             Admission::Go
@@ -253,7 +276,6 @@ mod tests {
         let now = Instant::now();
         book.record(
             "b",
-            false,
             Some(RateHeaders {
                 limit: 10,
                 remaining: 1,

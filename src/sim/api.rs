@@ -196,11 +196,32 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, OktaError> {
     }
 }
 
-/// One page of a collection; `next` holds the query of the next page when there is one.
+/// One page of a collection, already serialised (lists are the hot path, and items are rendered
+/// straight to text); `next` holds the query of the next page when there is one.
 #[derive(Debug)]
 pub(crate) struct Page {
-    pub items: Vec<Value>,
+    pub json: String,
     pub next: Option<Vec<(String, String)>>,
+}
+
+impl Page {
+    pub(crate) fn new(items: Vec<String>, next: Option<Vec<(String, String)>>) -> Self {
+        let mut json = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
+        json.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(item);
+        }
+        json.push(']');
+        Page { json, next }
+    }
+}
+
+/// Serialises one collection item.
+pub(crate) fn item<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// A successful answer.
@@ -437,7 +458,9 @@ pub(crate) fn render(
         }
         Ok(Reply::Empty(status)) => status.into_response(),
         Ok(Reply::Page(page)) => {
-            let mut r = json(StatusCode::OK, &Value::Array(page.items));
+            let mut r = (StatusCode::OK, page.json).into_response();
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             let own: Vec<(String, String)> = query.pairs().collect();
             if let Some(h) = header("link", &link_header(base, path, &own, "self")) {
                 r.headers_mut().append(h.0, h.1);

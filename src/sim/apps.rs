@@ -42,7 +42,7 @@ fn page_after<'a, V: 'a>(
             more = true;
             break;
         }
-        items.push(render(&v));
+        items.push(super::api::item(&render(&v)));
         last = Some(id.clone());
     }
     let next = match (more, last) {
@@ -54,7 +54,7 @@ fn page_after<'a, V: 'a>(
         }
         _ => None,
     };
-    Page { items, next }
+    Page::new(items, next)
 }
 
 fn app_filter_allow(attr: &str, op: Op) -> bool {

@@ -67,9 +67,9 @@ impl Default for GenerateSpec {
 /// The scenario of `remedy demo`: thousands of hub users, hundreds of assignments, every failure kind.
 pub fn lookup_demo_scenario() -> GenerateSpec {
     GenerateSpec {
-        hub_users: 3000,
-        spoke_assignments: 400,
-        federation_collisions: 24,
+        hub_users: 2000,
+        spoke_assignments: 240,
+        federation_collisions: 20,
         policy_lookalikes: 6,
         not_active_hub: 5,
         missing_hub: 4,
@@ -212,8 +212,6 @@ impl Gen {
         let mut p = Map::new();
         p.insert("firstName".into(), json!(first));
         p.insert("lastName".into(), json!(last));
-        p.insert("mobilePhone".into(), Value::Null);
-        p.insert("secondEmail".into(), Value::Null);
         p.insert("login".into(), json!(login));
         p.insert("email".into(), json!(login));
         p.insert("department".into(), json!(dept));
@@ -230,7 +228,7 @@ impl Gen {
         EventCtx {
             actor,
             request_id: ids.alnum(27),
-            user_agent: "okta-sdk-java/8.2.2 java/17.0.2 Linux/5.15".into(),
+            user_agent: logs::DEFAULT_USER_AGENT.into(),
             uri: "/api/v1/users".into(),
             debug: Map::new(),
         }
@@ -250,7 +248,7 @@ impl Gen {
             OrgName::Hub => &mut self.hub,
             OrgName::Spoke => &mut self.spoke,
         };
-        let id = org.ids.okta_id("00u");
+        let id = org.new_id("00u");
         let active_like = !matches!(status, UserStatus::Staged | UserStatus::Provisioned);
         let updated = created + Duration::minutes(self.rng.gen_range(0..60 * 24 * 30));
         let updated = updated.min(self.anchor);
@@ -474,8 +472,17 @@ impl Gen {
     }
 }
 
-/// Generates both orgs. `hub_url` is written into the Org2Org app's settings.
+/// Generates both orgs as a seed. `hub_url` is written into the Org2Org app's settings.
 pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
+    let (hub, spoke) = generate_orgs(spec, seed, hub_url);
+    SeedData {
+        hub: dump_org(&hub),
+        spoke: dump_org(&spoke),
+    }
+}
+
+/// Generates both orgs, ready to serve (what [`generate`] dumps).
+pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (Org, Org) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7);
     let mut g = Gen {
@@ -490,22 +497,22 @@ pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
         g.background_hub_user();
     }
     // Hub groups: everyone, and one per department.
-    let everyone = g.hub.ids.okta_id("00g");
+    let everyone = g.hub.new_id("00g");
     let mut groups = vec![(everyone.clone(), "Everyone".to_string(), "BUILT_IN")];
     for d in DEPARTMENTS {
-        groups.push((g.hub.ids.okta_id("00g"), (*d).to_string(), "OKTA_GROUP"));
+        groups.push((g.hub.new_id("00g"), (*d).to_string(), "OKTA_GROUP"));
     }
     for (id, name, kind) in &groups {
         g.hub
             .groups
             .insert(id.clone(), group_json(id, name, kind, epoch));
     }
-    let spoke_group = g.spoke.ids.okta_id("00g");
+    let spoke_group = g.spoke.new_id("00g");
     g.spoke.groups.insert(
         spoke_group.clone(),
         group_json(&spoke_group, "Hub Org Users", "OKTA_GROUP", epoch),
     );
-    let app = g.spoke.ids.okta_id("0oa");
+    let app = g.spoke.new_id("0oa");
     g.spoke
         .apps
         .insert(app.clone(), org2org_app(&app, hub_url, epoch));
@@ -558,10 +565,7 @@ pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
                 .insert(id);
         }
     }
-    SeedData {
-        hub: dump_org(&g.hub),
-        spoke: dump_org(&g.spoke),
-    }
+    (g.hub, g.spoke)
 }
 
 fn group_json(id: &str, name: &str, kind: &str, at: DateTime<Utc>) -> Value {

@@ -57,6 +57,16 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
+    /// No effective limit, for load tests.
+    pub fn unlimited() -> Self {
+        RateLimits {
+            buckets: BTreeMap::new(),
+            default: u32::MAX,
+            window: Duration::from_secs(60),
+            max_in_flight: usize::MAX,
+        }
+    }
+
     pub(crate) fn limit(&self, bucket: &str) -> u32 {
         self.buckets.get(bucket).copied().unwrap_or(self.default)
     }

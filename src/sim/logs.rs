@@ -34,7 +34,7 @@ impl EventCtx {
                 "displayName": "Okta System",
             }),
             request_id,
-            user_agent: "Okta-Integrations".into(),
+            user_agent: DEFAULT_USER_AGENT.into(),
             uri: String::new(),
             debug: Map::new(),
         }
@@ -91,30 +91,70 @@ pub(crate) fn write(org: &mut Org, at: DateTime<Utc>, ctx: &EventCtx, what: Happ
         None => json!({ "result": "SUCCESS" }),
         Some(reason) => json!({ "result": "FAILURE", "reason": reason }),
     };
-    let event = json!({
+    let mut event = json!({
         "actor": ctx.actor,
-        "client": {
-            "userAgent": { "rawUserAgent": ctx.user_agent, "os": "Unknown", "browser": "UNKNOWN" },
-            "zone": "null",
-            "device": "Unknown",
-            "ipAddress": "127.0.0.1",
-        },
-        "authenticationContext": { "authenticationStep": 0, "externalSessionId": "trs-sim" },
         "displayMessage": what.display,
         "eventType": what.event_type,
         "outcome": outcome,
         "published": ts(at),
-        "securityContext": {},
-        "severity": if what.failure.is_some() { "WARN" } else { "INFO" },
         "debugContext": { "debugData": debug },
-        "legacyEventType": what.event_type,
-        "transaction": { "type": "WEB", "id": ctx.request_id, "detail": {} },
         "uuid": uuid,
-        "version": "0",
-        "request": { "ipChain": [{ "ip": "127.0.0.1", "version": "V4" }] },
         "target": what.targets,
     });
+    if ctx.user_agent != DEFAULT_USER_AGENT {
+        event["client"] = client(&ctx.user_agent);
+    }
+    fill_event_defaults(&mut event);
     org.push_event(at, event);
+}
+
+/// The user agent of Okta's own background work, and the default of seed events.
+pub(crate) const DEFAULT_USER_AGENT: &str = "Okta-Integrations";
+
+fn client(user_agent: &str) -> Value {
+    json!({
+        "userAgent": { "rawUserAgent": user_agent, "os": "Unknown", "browser": "UNKNOWN" },
+        "zone": "null",
+        "device": "Unknown",
+        "ipAddress": "127.0.0.1",
+    })
+}
+
+/// Fills the LogEvent fields a seed file may leave out: `client` (loopback, the default user
+/// agent), `authenticationContext`, `securityContext`, `severity` (WARN on FAILURE), `legacyEventType`
+/// (the event type), `version`, `request` and `transaction` (id = `debugContext.debugData.requestId`).
+pub(crate) fn fill_event_defaults(event: &mut Value) {
+    let event_type = event["eventType"].clone();
+    let failed = event["outcome"]["result"] == "FAILURE";
+    let request_id = event
+        .pointer("/debugContext/debugData/requestId")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let Some(obj) = event.as_object_mut() else {
+        return;
+    };
+    let defaults = [
+        ("client", client(DEFAULT_USER_AGENT)),
+        (
+            "authenticationContext",
+            json!({ "authenticationStep": 0, "externalSessionId": "trs-sim" }),
+        ),
+        ("securityContext", json!({})),
+        ("severity", json!(if failed { "WARN" } else { "INFO" })),
+        ("legacyEventType", event_type),
+        (
+            "transaction",
+            json!({ "type": "WEB", "id": request_id, "detail": {} }),
+        ),
+        ("version", json!("0")),
+        (
+            "request",
+            json!({ "ipChain": [{ "ip": "127.0.0.1", "version": "V4" }] }),
+        ),
+    ];
+    for (key, value) in defaults {
+        obj.entry(key).or_insert(value);
+    }
 }
 
 fn parse_time(q: &Query, key: &str) -> Result<Option<DateTime<Utc>>, OktaError> {
@@ -189,7 +229,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
             more = true;
             break;
         }
-        items.push(e.json.clone());
+        items.push(super::api::item(&e.json));
         last_key = Some(key);
     }
     let polling = !descending && until.is_none();
@@ -201,7 +241,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
     } else {
         None
     };
-    Ok(Page { items, next })
+    Ok(Page::new(items, next))
 }
 
 fn parse_cursor(s: &str) -> Option<(i64, u64)> {

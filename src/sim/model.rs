@@ -195,33 +195,41 @@ impl User {
         Value::Object(links)
     }
 
+    fn view(&self, links: Value) -> UserView<'_> {
+        UserView {
+            id: &self.id,
+            status: self.status,
+            created: Ts(self.created),
+            activated: self.activated.map(Ts),
+            status_changed: self.status_changed.map(Ts),
+            last_login: self.last_login.map(Ts),
+            last_updated: Ts(self.last_updated),
+            password_changed: self.password_changed.map(Ts),
+            user_type: TypeRef { id: &self.type_id },
+            profile: &self.profile,
+            credentials: CredentialsView {
+                password: self.password.as_ref().map(|_| Empty {}),
+                recovery_question: self
+                    .recovery_question
+                    .as_deref()
+                    .map(|question| Question { question }),
+                provider: ProviderView {
+                    kind: self.provider_type,
+                    name: &self.provider_name,
+                },
+            },
+            links,
+        }
+    }
+
     /// Okta's JSON for this user. Collections carry only the `self` link, single reads the full set.
     pub(crate) fn render(&self, base: &str, full: bool) -> Value {
-        let mut credentials = Map::new();
-        if self.password.is_some() {
-            credentials.insert("password".into(), json!({}));
-        }
-        if let Some(q) = &self.recovery_question {
-            credentials.insert("recovery_question".into(), json!({ "question": q }));
-        }
-        credentials.insert(
-            "provider".into(),
-            json!({ "type": self.provider_type, "name": self.provider_name }),
-        );
-        json!({
-            "id": self.id,
-            "status": self.status,
-            "created": ts(self.created),
-            "activated": self.activated.map(ts),
-            "statusChanged": self.status_changed.map(ts),
-            "lastLogin": self.last_login.map(ts),
-            "lastUpdated": ts(self.last_updated),
-            "passwordChanged": self.password_changed.map(ts),
-            "type": { "id": self.type_id },
-            "profile": self.profile,
-            "credentials": credentials,
-            "_links": self.links(base, full),
-        })
+        serde_json::to_value(self.view(self.links(base, full))).unwrap_or(Value::Null)
+    }
+
+    /// The same JSON as `render(base, false)`, serialised directly (the list hot path).
+    pub(crate) fn list_item(&self, base: &str) -> String {
+        serde_json::to_string(&self.view(self.links(base, false))).unwrap_or_default()
     }
 
     /// The seed-file form: Okta's JSON plus the hidden password as `credentials.password.value`.
@@ -242,6 +250,64 @@ impl User {
         let digest = sha2::Sha256::digest(format!("{}:{}", self.id, ts(self.last_updated)));
         format!("W/\"{}\"", &hex::encode(digest)[..16])
     }
+}
+
+/// A timestamp serialised the way Okta writes them.
+struct Ts(DateTime<Utc>);
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&ts(self.0))
+    }
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct TypeRef<'a> {
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Question<'a> {
+    question: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProviderView<'a> {
+    #[serde(rename = "type")]
+    kind: ProviderType,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct CredentialsView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<Empty>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_question: Option<Question<'a>>,
+    provider: ProviderView<'a>,
+}
+
+/// Okta's User JSON, borrowed from a [`User`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserView<'a> {
+    id: &'a str,
+    status: UserStatus,
+    created: Ts,
+    activated: Option<Ts>,
+    status_changed: Option<Ts>,
+    last_login: Option<Ts>,
+    last_updated: Ts,
+    password_changed: Option<Ts>,
+    #[serde(rename = "type")]
+    user_type: TypeRef<'a>,
+    profile: &'a Map<String, Value>,
+    credentials: CredentialsView<'a>,
+    #[serde(rename = "_links")]
+    links: Value,
 }
 
 /// App user status strings and sync states are kept as Okta spells them.
@@ -439,6 +505,20 @@ impl Org {
             next_seq: 0,
             policy: PasswordPolicy::default(),
             ids: IdGen::new(seed, name.index() as u64 + 1),
+        }
+    }
+
+    /// A fresh id with `prefix` that no user, group or app of this org has. Seeds loaded with the
+    /// generator's own seed would otherwise replay its ids.
+    pub(crate) fn new_id(&mut self, prefix: &str) -> String {
+        loop {
+            let id = self.ids.okta_id(prefix);
+            if !self.users.contains_key(&id)
+                && !self.groups.contains_key(&id)
+                && !self.apps.contains_key(&id)
+            {
+                return id;
+            }
         }
     }
 

@@ -120,6 +120,13 @@ fn verify_proof(
 ) -> Result<(String, Value), ProofError> {
     let bad = |m: &str| ProofError::Invalid(m.to_string());
     let header = decode_header(proof).map_err(|_| bad("the DPoP proof is not a valid JWT"))?;
+    // Only asymmetric algorithms make sense for a proof carrying its own public key.
+    if matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
+        return Err(bad("the DPoP proof must use an asymmetric algorithm"));
+    }
     if header.typ.as_deref() != Some("dpop+jwt") {
         return Err(bad("the DPoP proof `typ` must be `dpop+jwt`"));
     }

@@ -189,7 +189,7 @@ fn create_on_hub(
         }
     }
     profile.insert("login".into(), json!(login));
-    let id = hub.ids.okta_id("00u");
+    let id = hub.new_id("00u");
     let user = User {
         id: id.clone(),
         status: UserStatus::Staged,

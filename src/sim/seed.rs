@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::logs::fill_event_defaults;
 use super::model::{now, AppUser, Org, OrgName, PasswordPolicy, ProviderType, User, UserStatus};
 use super::SimError;
 
@@ -49,6 +50,145 @@ pub struct SeedOrg {
     pub app_users: BTreeMap<String, Vec<Value>>,
     pub logs: Vec<Value>,
     pub password_policy: PasswordPolicy,
+}
+
+impl SeedData {
+    /// The same data with every field the loader would fill in by itself left out: what seed files
+    /// are written as (`remedy sim --write-seed`, `tests/fixtures/sim/demo-seed.json`).
+    pub fn compacted(&self) -> SeedData {
+        SeedData {
+            hub: compact_org(&self.hub),
+            spoke: compact_org(&self.spoke),
+        }
+    }
+
+    /// The seed-file text: JSON with one object per line, so files stay small and diffable.
+    pub fn to_file_text(&self) -> String {
+        fn line<T: Serialize>(v: &T) -> String {
+            serde_json::to_string(v).unwrap_or_default()
+        }
+        fn list(items: &[Value], indent: &str) -> String {
+            if items.is_empty() {
+                return "[]".into();
+            }
+            let body: Vec<String> = items
+                .iter()
+                .map(|i| format!("{indent}  {}", line(i)))
+                .collect();
+            format!("[\n{}\n{indent}]", body.join(",\n"))
+        }
+        let org = |o: &SeedOrg| -> String {
+            let app_users: Vec<String> = o
+                .app_users
+                .iter()
+                .map(|(app, users)| format!("      {}: {}", line(app), list(users, "      ")))
+                .collect();
+            let app_users = if app_users.is_empty() {
+                "{}".to_string()
+            } else {
+                format!("{{\n{}\n    }}", app_users.join(",\n"))
+            };
+            [
+                format!("    \"users\": {}", list(&o.users, "    ")),
+                format!("    \"groups\": {}", list(&o.groups, "    ")),
+                format!("    \"group_members\": {}", line(&o.group_members)),
+                format!("    \"apps\": {}", list(&o.apps, "    ")),
+                format!("    \"app_users\": {app_users}"),
+                format!("    \"logs\": {}", list(&o.logs, "    ")),
+                format!("    \"password_policy\": {}", line(&o.password_policy)),
+            ]
+            .join(",\n")
+        };
+        format!(
+            "{{\n  \"hub\": {{\n{}\n  }},\n  \"spoke\": {{\n{}\n  }}\n}}\n",
+            org(&self.hub),
+            org(&self.spoke)
+        )
+    }
+}
+
+/// Removes each of `keys` (`a` or `a.b`) from `doc` when `same` says the result still loads the same.
+fn compact(doc: &Value, keys: &[&str], same: impl Fn(&Value) -> bool) -> Value {
+    let mut out = doc.clone();
+    for key in keys {
+        let mut trial = out.clone();
+        let removed = match key.split_once('.') {
+            Some((outer, inner)) => trial
+                .get_mut(outer)
+                .and_then(Value::as_object_mut)
+                .and_then(|o| o.shift_remove(inner))
+                .is_some(),
+            None => trial
+                .as_object_mut()
+                .and_then(|o| o.shift_remove(*key))
+                .is_some(),
+        };
+        if removed && same(&trial) {
+            out = trial;
+        }
+    }
+    out
+}
+
+fn compact_org(org: &SeedOrg) -> SeedOrg {
+    let at = now();
+    let load = |doc: &Value| {
+        parse_user(doc, String::new(), at)
+            .ok()
+            .map(|u| (u.to_seed(), u.id))
+    };
+    let users = org
+        .users
+        .iter()
+        .map(|doc| {
+            let full = load(doc);
+            compact(
+                doc,
+                &[
+                    "activated",
+                    "statusChanged",
+                    "lastLogin",
+                    "lastUpdated",
+                    "passwordChanged",
+                    "type",
+                    "status",
+                    "credentials.provider",
+                ],
+                |trial| full.is_some() && load(trial) == full,
+            )
+        })
+        .collect();
+    let logs = org
+        .logs
+        .iter()
+        .map(|doc| {
+            let mut full = doc.clone();
+            fill_event_defaults(&mut full);
+            compact(
+                doc,
+                &[
+                    "client",
+                    "authenticationContext",
+                    "securityContext",
+                    "severity",
+                    "legacyEventType",
+                    "transaction",
+                    "version",
+                    "request",
+                ],
+                |trial| {
+                    let mut t = trial.clone();
+                    fill_event_defaults(&mut t);
+                    t == full
+                },
+            )
+        })
+        .collect();
+    SeedOrg {
+        users,
+        logs,
+        ..org.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -223,8 +363,11 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
     let mut org = Org::new(name, rng_seed);
     org.policy = seed.password_policy.clone();
     for doc in &seed.users {
-        let fresh = org.ids.okta_id("00u");
-        let user = parse_user(doc, fresh, at)?;
+        let id = match doc["id"].as_str() {
+            Some(id) => id.to_string(),
+            None => org.new_id("00u"),
+        };
+        let user = parse_user(doc, id, at)?;
         if org.login_taken(user.login(), None) || org.users.contains_key(&user.id) {
             return Err(SimError::Seed(format!(
                 "duplicate user `{}` / `{}`",
@@ -286,7 +429,9 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
-        org.push_event(published, doc.clone());
+        let mut event = doc.clone();
+        fill_event_defaults(&mut event);
+        org.push_event(published, event);
     }
     Ok(org)
 }

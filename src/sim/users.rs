@@ -119,7 +119,7 @@ pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
             more = true;
             break;
         }
-        items.push(u.render(call.base, false));
+        items.push(u.list_item(call.base));
         last = Some(id.clone());
     }
     // `q` does not paginate in Okta.
@@ -132,7 +132,7 @@ pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
         }
         _ => None,
     };
-    Ok(Page { items, next })
+    Ok(Page::new(items, next))
 }
 
 /// `GET /api/v1/users/{idOrLogin}` with an `ETag` (and 304 on a matching `If-None-Match`).
@@ -217,7 +217,7 @@ pub(crate) fn create(org: &mut Org, call: &Call<'_>) -> Result<Reply, OktaError>
             "An object with this field already exists in the current organization",
         ));
     }
-    let id = org.ids.okta_id("00u");
+    let id = org.new_id("00u");
     let mut doc =
         json!({ "profile": body.get("profile").cloned().unwrap_or(json!({})), "status": "STAGED" });
     if let Some(creds) = body.get("credentials") {

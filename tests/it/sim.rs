@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// `remedy sim` as a black box.
+mod cli;
 // Every implemented operation's success and error bodies against the spec.
 mod fidelity;
 // Rate limits, concurrency cap and fault injection, deterministic under a seed.
@@ -12,6 +14,8 @@ mod limits;
 mod oauth;
 // The Org2Org remediation stories, through HTTP alone.
 mod org2org;
+// Seed files: the committed demo seed, load and dump.
+mod seedfile;
 // Users API semantics: pagination, search, filter, lifecycle, logs, control API, generator.
 mod users;
 

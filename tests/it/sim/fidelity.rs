@@ -32,8 +32,15 @@ async fn every_operation_success_and_error_matches_the_spec() {
         "profile": { "firstName": "Fi", "lastName": "Del", "login": "fi.del@example.com", "email": "fi.del@example.com" },
         "credentials": { "password": { "value": "Fidelity-1234" } },
     });
+    let count = || h.sim.dump(Hub)["users"].as_array().unwrap().len();
+    let before = count();
     let created = h.post(Hub, "/api/v1/users", body.clone()).await;
     ok(&created, "createUser");
+    assert_eq!(
+        count(),
+        before + 1,
+        "a new user never replaces a generated one"
+    );
     err(
         &h.post(Hub, "/api/v1/users", body).await,
         "createUser duplicate",
