@@ -35,7 +35,7 @@ pub use api::RequestRecord;
 pub use generate::{generate, lookup_demo_scenario, GenerateSpec};
 pub use limits::{bucket_names, FaultSpec, Faults, RateLimits};
 pub use model::{OrgName, PasswordPolicy};
-pub use oauth::OAuthClient;
+pub use oauth::{jwk_thumbprint, OAuthClient};
 pub use seed::{SeedData, SeedOrg};
 
 use limits::{FaultDecision, FaultState, InFlight, Limiter, RateStatus};
@@ -475,14 +475,25 @@ pub struct SimArgs {
     /// Seed of the generator, ids and fault injection.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Load this JSON seed file instead of generating (see `SeedData`).
+    /// Load this JSON seed file (users, groups, apps, app users and logs of each org) instead of
+    /// generating.
     #[arg(long, value_name = "PATH")]
     pub seed_file: Option<std::path::PathBuf>,
     /// API token of the hub org (`Authorization: SSWS <token>`).
-    #[arg(long, default_value = "hub-token", env = "REMEDY_SIM_HUB_TOKEN")]
+    #[arg(
+        long,
+        default_value = "hub-token",
+        env = "REMEDY_SIM_HUB_TOKEN",
+        hide_env_values = true
+    )]
     pub hub_token: String,
     /// API token of the spoke org.
-    #[arg(long, default_value = "spoke-token", env = "REMEDY_SIM_SPOKE_TOKEN")]
+    #[arg(
+        long,
+        default_value = "spoke-token",
+        env = "REMEDY_SIM_SPOKE_TOKEN",
+        hide_env_values = true
+    )]
     pub spoke_token: String,
     /// Spoke users assigned to the Org2Org app.
     #[arg(long, default_value_t = 50)]

@@ -72,3 +72,14 @@ async fn remedy_sim_prints_urls_and_tokens_and_serves_every_user() {
     // 1000 background users plus those Org2Org created, less the DEPROVISIONED ones.
     assert!(seen > 900 && pages >= 5, "{seen} users in {pages} pages");
 }
+
+#[test]
+fn remedy_sim_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(["sim", "--help"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
