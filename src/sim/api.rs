@@ -579,11 +579,11 @@ async fn okta_request(
                 "E0000022",
                 "The endpoint does not support the provided HTTP method",
             );
-            return finish(Err(e), None);
+            return finish(Err(e), Some(rt.rate(bucket, false)));
         }
         Err(_) => {
             let e = not_found(path, "Path");
-            return finish(Err(e), None);
+            return finish(Err(e), Some(rt.rate(bucket, false)));
         }
     };
     let Some(_guard) = rt.in_flight.enter(rt.max_in_flight()) else {

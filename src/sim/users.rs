@@ -83,7 +83,8 @@ fn filter_allow(attr: &str, op: Op) -> bool {
 /// `GET /api/v1/users`: id order, `after` = last id of the previous page.
 pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
     let q = call.query;
-    let limit = q.limit(200, 200)?;
+    // `q` is for people pickers: 10 results by default, and no pagination.
+    let limit = q.limit(if q.get("q").is_some() { 10 } else { 200 }, 200)?;
     // `search` values are case-insensitive, `filter` values are not.
     let (expr, fold_case) = match q.get("search") {
         Some(s) => (parse_expr(Some(s), &search_allow)?, true),
