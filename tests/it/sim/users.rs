@@ -408,3 +408,43 @@ async fn groups_and_app_links() {
     assert_eq!(links.body[0]["appName"], "okta_org2org");
     assert_eq!(links.body[0]["label"], "Hub Org");
 }
+
+#[tokio::test]
+async fn etag_and_if_none_match_and_people_picker_q() {
+    let h = Harness::seeded(super::fixture("story-seed.json")).await;
+    let first = h.get(Hub, "/api/v1/users/pat.jones@example.com").await;
+    let etag = first.header("etag").unwrap().to_string();
+    let url = format!("{}/api/v1/users/00uhubpat00000000001", h.base(Hub));
+    let same = h
+        .http
+        .get(&url)
+        .header("authorization", "SSWS hub-token")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 304);
+    h.sim
+        .patch_user(
+            Hub,
+            "00uhubpat00000000001",
+            json!({ "profile": { "title": "Drift" } }),
+        )
+        .unwrap();
+    let changed = h
+        .http
+        .get(&url)
+        .header("authorization", "SSWS hub-token")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+
+    // `q` matches first name, last name or email prefixes and does not paginate.
+    let q = h.get(Hub, "/api/v1/users?q=sam").await;
+    assert_eq!(q.body.as_array().unwrap().len(), 1);
+    assert_eq!(q.next(), None);
+    let unknown = h.get(Hub, "/api/v1/nothing/here").await;
+    assert!(unknown.header("x-rate-limit-remaining").is_some());
+}
