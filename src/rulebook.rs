@@ -448,7 +448,16 @@ pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
         path: display.clone(),
         source,
     })?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(not_utf8(
+                &display,
+                e.as_bytes(),
+                e.utf8_error().valid_up_to(),
+            ))
+        }
+    };
     let mut rb = parse(&text, &display)?;
     let sidecar = sidecar_path(path);
     if sidecar.exists() {
@@ -462,6 +471,28 @@ pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
         rb.tests.extend(cases);
     }
     Ok(rb)
+}
+
+/// A file that is not UTF-8 (often UTF-16 from a Windows editor), located at its first bad byte.
+fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> RulebookError {
+    let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let help = if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        "this looks like UTF-16; save the file as UTF-8"
+    } else {
+        "save the file as UTF-8"
+    };
+    RulebookError::Invalid {
+        path: file.to_string(),
+        source_text: String::from_utf8_lossy(bytes).into_owned(),
+        diagnostics: vec![Diagnostic::error(
+            file,
+            Position { line, column },
+            "the file is not UTF-8 text",
+        )
+        .with_help(Some(help.into()))],
+    }
 }
 
 /// `rules/foo.yaml` → `rules/foo.tests.yaml`.
