@@ -93,6 +93,16 @@ pub fn evaluate(
     position: usize,
 ) -> Decision {
     let key = subject_key(rulebook.subjects.kind, subject, position);
+    if subject.get("collect_error").is_some_and(|e| !e.is_null()) {
+        return Decision {
+            subject: key,
+            verdict: Verdict::Unknown,
+            matched: Vec::new(),
+            protected_by: None,
+            protect_trace: Vec::new(),
+            rules: Vec::new(),
+        };
+    }
     let mut protect_trace = Vec::new();
     let mut protected_by = None;
     for (i, guard) in rulebook.guards.protect.iter().enumerate() {
@@ -194,6 +204,7 @@ pub fn always_read(kind: SubjectKind) -> Vec<JsonPath> {
             "$.user.status",
             "$.user.lastUpdated",
             "$.app.id",
+            "$.collect_error",
         ],
         SubjectKind::User => &[
             "$.org",
@@ -201,6 +212,7 @@ pub fn always_read(kind: SubjectKind) -> Vec<JsonPath> {
             "$.user.profile.login",
             "$.user.status",
             "$.user.lastUpdated",
+            "$.collect_error",
         ],
     };
     paths

@@ -383,7 +383,6 @@ fn path_queries_agree_with_the_reference_implementation() {
 /// `user` is null for want of an answer, not because there is no hub user). It must be unknown: no
 /// rule applies to it, in `evaluate` as in planning from a file, where pruning must keep the field.
 #[test]
-#[ignore = "known bug: engine::evaluate ignores `collect_error`, and plan_from_reader prunes it away"]
 fn collect_error_subjects_are_unknown() {
     let rb = rulebook::parse(
         "version: 1\nname: collect-error\nsubjects: { kind: org2org_assignment }\nrules:\n  - id: no-hub-user\n    when: { path: $.user, equals: null }\n    then: [{ action: retry_provisioning }]\n",

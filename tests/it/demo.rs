@@ -30,9 +30,20 @@ fn demo_repairs_the_fixable_failures() {
         .collect();
     assert_eq!(nums.len(), 2, "{row}");
     let (before, after) = (nums[0], nums[1]);
-    // The demo scenario has 47 failures; all are repaired but the 12 reported (policy mismatch,
-    // deprovisioned, suspended hub users) and the 2 protected admins.
-    assert_eq!((before, after), (47, 14), "{stdout}");
+    // Every injected failure is found; all are repaired but those the rulebook only reports (policy
+    // mismatch, deprovisioned or suspended hub user) and the protected admins.
+    let spec = okta_remedy::sim::lookup_demo_scenario();
+    let reported = spec.policy_lookalikes + spec.deprovisioned_hub + spec.suspended_hub;
+    let failing = spec.federation_collisions
+        + spec.protected_admins
+        + spec.not_active_hub
+        + spec.missing_hub
+        + reported;
+    assert_eq!(
+        (before, after),
+        (failing, reported + spec.protected_admins),
+        "{stdout}"
+    );
     assert!(stdout.contains("0 failed"), "{stdout}");
     assert!(dir.path().join("plan.journal.sqlite").exists());
     let audit = std::fs::read_to_string(dir.path().join("plan.audit.jsonl")).unwrap();
