@@ -1609,7 +1609,7 @@ fn check_action(
         ck.error(
             &key(path, "action"),
             "`retry_provisioning` needs `subjects.kind: org2org_assignment` (it retries an app assignment)",
-            None,
+            Some("a `user` rulebook acts on users: `reset_password`, `unlock`, `activate`, `await`, `report`, `notify`".into()),
         );
         return None;
     }

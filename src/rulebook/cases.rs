@@ -73,18 +73,22 @@ pub(crate) fn check_cases(
     };
     let needs_now = uses_now(rb);
     let mut out = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<(String, Position)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let p = index(path, i);
         if let Some(case) = check_case(ck, item, &p, rb, needs_now) {
-            if names.contains(&case.name) {
+            if let Some((_, first)) = names.iter().find(|(n, _)| *n == case.name) {
+                let help = format!(
+                    "the first case with this name is at line {}; names tell cases apart in reports and decision snapshots",
+                    first.line
+                );
                 ck.error(
                     &key(&p, "name"),
                     format!("duplicate test case name `{}`", case.name),
-                    None,
+                    Some(help),
                 );
             }
-            names.push(case.name.clone());
+            names.push((case.name.clone(), case.at));
             out.push(case);
         }
     }
@@ -238,7 +242,10 @@ fn check_expect(ck: &mut Checker, v: &Yaml, path: &[Seg], rb: &Rulebook) -> Opti
             ck.error(
                 path,
                 "`expect` needs `rule` (or `rules` with `mode: all_matches`)",
-                None,
+                Some(format!(
+                    "e.g. `expect: {{ rule: {}, actions: [...] }}`, or `expect: no_match`",
+                    ids.first().copied().unwrap_or("RULE-ID")
+                )),
             );
             return None;
         }
