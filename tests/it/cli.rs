@@ -360,6 +360,17 @@ fn malformed_subject_line_is_named() {
     assert!(run.stderr.contains("broken.jsonl:3:"), "{}", run.stderr);
     assert_eq!(run.stdout, "", "no partial plan is printed");
     assert_redacted("malformed_line", dir.path(), true, &run.transcript());
+
+    // In a JSON array too, the error names the line of the broken element.
+    let array = dir.path().join("broken.json");
+    std::fs::write(
+        &array,
+        "[\n  {\"user\": null},\n  {\"user\": null,},\n  {\"user\": null}\n]\n",
+    )
+    .unwrap();
+    let run = plan_seed(array.to_str().unwrap(), &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("broken.json:3: "), "{}", run.stderr);
 }
 
 #[test]
