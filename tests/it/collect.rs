@@ -253,7 +253,12 @@ async fn collection_cost_grows_with_failures_not_org_size() {
 }
 
 fn write_config(dir: &Path, sim: &Sim) -> std::path::PathBuf {
-    let p = dir.join("remedy.yaml");
+    write_config_with(dir, "remedy.yaml", sim, sim.spoke_token())
+}
+
+/// A config naming the simulator's orgs, with the given spoke token.
+fn write_config_with(dir: &Path, name: &str, sim: &Sim, spoke_token: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
     std::fs::write(
         &p,
         format!(
@@ -261,7 +266,7 @@ fn write_config(dir: &Path, sim: &Sim) -> std::path::PathBuf {
             sim.hub_url(),
             sim.hub_token(),
             sim.spoke_url(),
-            sim.spoke_token()
+            spoke_token
         ),
     )
     .unwrap();
@@ -362,17 +367,7 @@ async fn collection_errors_name_the_org_and_the_call() {
     let dir = tempfile::tempdir().unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
     // A wrong spoke token: 401.
-    let bad = dir.path().join("bad.yaml");
-    std::fs::write(
-        &bad,
-        format!(
-            "orgs:\n  hub:\n    orgUrl: {}\n    token: {}\n  spoke:\n    orgUrl: {}\n    token: wrong-token\n",
-            sim.hub_url(),
-            sim.hub_token(),
-            sim.spoke_url()
-        ),
-    )
-    .unwrap();
+    let bad = write_config_with(dir.path(), "bad.yaml", &sim, "wrong-token");
     let out_file = dir.path().join("plan.json");
     let out = remedy(&[
         "plan",
