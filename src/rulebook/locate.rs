@@ -1,6 +1,7 @@
 //! Where each node of a YAML document is: a map from a node's path (keys and indexes) to the
-//! positions of its key and its value. Built from saphyr-parser's marked events, because serde's data
-//! model carries no positions; it knows nothing about what the nodes mean.
+//! positions of its key and its value, and the keys written twice in one mapping. Built from
+//! saphyr-parser's marked events, because serde's data model carries no positions; it knows nothing
+//! about what the nodes mean.
 
 use std::collections::HashMap;
 
