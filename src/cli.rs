@@ -81,6 +81,7 @@ pub enum Command {
     },
     /// Show why each rule did or did not match one subject.
     Explain {
+        /// The rulebook (YAML).
         #[arg(long)]
         rules: PathBuf,
         /// A subjects file (JSON object, JSON array or JSON Lines).
@@ -109,6 +110,7 @@ pub enum Command {
     },
     /// Evaluate a rulebook on subjects and write a reviewable plan.
     Plan {
+        /// The rulebook (YAML).
         #[arg(long)]
         rules: PathBuf,
         /// Read subjects from this file (JSON array or JSON Lines) instead of the orgs.
@@ -128,6 +130,7 @@ pub enum Command {
     },
     /// Collect subjects from the orgs and write them as JSON Lines, so a plan can be reproduced offline.
     Snapshot {
+        /// The rulebook (YAML).
         #[arg(long)]
         rules: PathBuf,
         /// Where to write the subjects (JSON Lines, with a header line recording the source).

@@ -199,6 +199,14 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
 ) -> Result<usize, E> {
     let mut reader = BufReader::new(input);
     // Peek at the first non-blank byte to tell an array from JSON Lines.
+    // A UTF-8 byte-order mark (editors on Windows add one) is not part of the JSON.
+    if reader
+        .fill_buf()
+        .map_err(SubjectError::Io)?
+        .starts_with(&[0xEF, 0xBB, 0xBF])
+    {
+        reader.consume(3);
+    }
     let first = loop {
         let buf = reader.fill_buf().map_err(SubjectError::Io)?;
         if buf.is_empty() {
@@ -327,6 +335,12 @@ mod tests {
             Ok::<(), SubjectError>(())
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn skips_a_byte_order_mark() {
+        let v = collect("\u{feff}{\"a\":1}\n", &FieldTree::everything()).unwrap();
+        assert_eq!(v, vec![serde_json::json!({"a": 1})]);
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     };
     let _ = writeln!(
         out,
-        "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected",
+        "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected{}",
         plan.source.subjects_kind,
         from,
         s.subjects,
@@ -129,7 +129,12 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         } else {
             String::new()
         },
-        s.protected
+        s.protected,
+        if s.unknown > 0 {
+            format!(" · {} unknown", s.unknown)
+        } else {
+            String::new()
+        }
     );
     if let Some(w) = &plan.source.window {
         let _ = writeln!(out, "System Log window: {} .. {}", w.since, w.until);
