@@ -10,3 +10,5 @@ mod okta;
 mod cli;
 // Broken rulebooks, one mistake per file, and their rendered diagnostics.
 mod rulebook_errors;
+// `remedy apply`/`status`/`restore` against the simulator: end to end, crashes, faults, drift, guards.
+mod apply;

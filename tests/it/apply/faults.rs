@@ -1,0 +1,1 @@
+//! Injected faults (placeholder while the harness settles).
