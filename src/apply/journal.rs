@@ -334,15 +334,46 @@ impl Journal {
         })
     }
 
-    /// Whether `call` of this step has a recorded outcome.
+    /// Whether `call` of this step succeeded (made, or found applied by reconciliation). Error
+    /// outcomes do not count.
     pub fn had_outcome(&self, step_id: &str, call: &str) -> Result<bool, JournalError> {
         self.with(|c| {
             c.query_row(
-                "SELECT COUNT(*) FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'",
+                "SELECT COUNT(*) FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'
+                 AND (outcome = 'ok' OR outcome LIKE 'reconciled%')",
                 params![step_id, call],
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n > 0)
+        })
+    }
+
+    /// Whether the last record of `call` for this step is an intent without an outcome: the call may
+    /// or may not have reached Okta.
+    pub fn open_intent(&self, step_id: &str, call: &str) -> Result<bool, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT phase FROM calls WHERE step_id = ?1 AND call = ?2 ORDER BY seq DESC LIMIT 1",
+                params![step_id, call],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|p| p.as_deref() == Some("intent"))
+        })
+    }
+
+    /// The first outcome recorded for `call` of this step: how notes such as the state before a call
+    /// are kept across runs.
+    pub fn first_outcome(&self, step_id: &str, call: &str) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT outcome FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'
+                 ORDER BY seq LIMIT 1",
+                params![step_id, call],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
         })
     }
 
