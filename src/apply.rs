@@ -468,6 +468,14 @@ async fn run_step<H: OktaApi, S: OktaApi>(
             "destructive step not approved: run apply with --approve-destructive".into(),
         ));
     }
+    if step.action == "reset_password"
+        && step.params.get("send_email").and_then(Value::as_bool) == Some(false)
+        && ctx.reset_urls.is_none()
+    {
+        return Err(Stop::NotNow(
+            "`send_email: false` returns a one-time reset URL: run apply with --reset-urls FILE to receive it".into(),
+        ));
+    }
     if step.safety != Safety::Safe && !resuming && state == StepState::Pending {
         let n = ctx.changes.fetch_add(1, Ordering::SeqCst) + 1;
         if ctx.opts.max_actions.is_some_and(|m| n > m) {
@@ -637,11 +645,6 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
         .get("send_email")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    if !send_email && ctx.reset_urls.is_none() {
-        return Err(Stop::NotNow(
-            "`send_email: false` returns a one-time reset URL: run apply with --reset-urls FILE to receive it".into(),
-        ));
-    }
     let uid = UserId(id.to_string());
     let planned_fed = step
         .preconditions
@@ -1236,12 +1239,12 @@ async fn delete_recreate<H: OktaApi, S: OktaApi>(
 }
 
 /// Recreates a deleted user from its journal backup (profile, provider type, groups), for a recreate
-/// that did not complete. Returns the new user's id.
+/// that did not complete.
 pub async fn restore<H: OktaApi>(
     hub: &H,
     journal: &Journal,
     login: &str,
-) -> Result<String, RestoreError> {
+) -> Result<Restored, RestoreError> {
     let backup = journal
         .backup_by_login(login)?
         .ok_or_else(|| RestoreError::NoBackup(login.to_string()))?;
@@ -1254,10 +1257,16 @@ pub async fn restore<H: OktaApi>(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // Okta creates a user with another provider only with `?provider=true`, which the client's
+    // `create_user` does not send yet: such a user comes back as an OKTA user (what `delete_recreate`
+    // was making of it anyway), and the result says so.
     let provider = user.pointer("/credentials/provider").cloned();
+    let kept = provider
+        .as_ref()
+        .filter(|p| p.get("type").and_then(Value::as_str).unwrap_or("OKTA") == "OKTA");
     let new_user = crate::okta::NewUser {
         profile,
-        credentials: provider.map(|p| json!({ "provider": p })),
+        credentials: kept.map(|p| json!({ "provider": p })),
         group_ids: backup
             .body
             .get("groups")
@@ -1276,8 +1285,40 @@ pub async fn restore<H: OktaApi>(
         user_type: user.get("type").cloned(),
     };
     let activate = user.get("status").and_then(Value::as_str) != Some("STAGED");
+    let groups = new_user.group_ids.len();
     let created = hub.create_user(&new_user, activate).await?;
-    Ok(created.value.id.0)
+    let was = provider
+        .as_ref()
+        .and_then(|p| p.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("OKTA")
+        .to_string();
+    Ok(Restored {
+        id: created.value.id.0.clone(),
+        status: created
+            .value
+            .to_value()
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string(),
+        groups,
+        provider_changed: (was != "OKTA").then_some(was),
+        request_id: created.request_id.clone(),
+    })
+}
+
+/// What `restore` recreated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    /// The new user's id.
+    pub id: String,
+    pub status: String,
+    /// Groups asked for in the create request (`groupIds`).
+    pub groups: usize,
+    /// The backup's provider type when the user had to be recreated as OKTA instead.
+    pub provider_changed: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// Why a restore failed.
@@ -1309,13 +1350,15 @@ pub fn render_summary(
             SubjectState::Failed => "FAILED   ",
             SubjectState::Protected => "protected",
         };
+        // The journal keeps a drift verdict as "drift: ..."; the mark says it already.
+        let detail = r
+            .detail
+            .as_deref()
+            .map(|d| d.strip_prefix("drift: ").unwrap_or(d));
         out.push_str(&format!(
             "  {mark} {}{}\n",
             r.subject,
-            r.detail
-                .as_ref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
+            detail.map(|d| format!(": {d}")).unwrap_or_default()
         ));
     }
     out.push_str(&format!(

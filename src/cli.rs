@@ -992,10 +992,20 @@ fn restore_cmd(
     let j = crate::apply::journal::Journal::open_existing(journal).map_err(fail)?;
     let mut cs = clients(config, &[org])?;
     let hub = cs.pop().ok_or(Exit::Error)?;
-    let id = block_on(crate::apply::restore(&hub, &j, user))?;
+    let r = block_on(crate::apply::restore(&hub, &j, user))?;
     match output {
-        Output::Json => print_json(&json!({ "restored": user, "id": id })),
-        Output::Text => println!("restored {user} in {org} as {id} from the journal backup"),
+        Output::Json => print_json(&json!({ "restored": user, "org": org, "user": r })),
+        Output::Text => {
+            println!(
+                "restored {user} in {org} as {} ({}) from the journal backup, with {} groups",
+                r.id, r.status, r.groups
+            );
+            if let Some(was) = &r.provider_changed {
+                println!(
+                    "note: the backup was provider {was}; the user was recreated as provider OKTA (set a password or reset it to let the user in)"
+                );
+            }
+        }
     }
     Ok(Exit::Ok)
 }

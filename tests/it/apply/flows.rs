@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use okta_remedy::sim::OrgName;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{assignment_of, hub_user, mutations, seed_spec, subjects_by_rule, Env};
 
@@ -153,4 +153,255 @@ async fn edited_plan_and_changed_rulebook_are_refused() {
     insta::assert_snapshot!("plan_edited", env.redact(&refused.transcript()));
     assert!(mutations(&env.sim).is_empty());
     assert!(!env.path("plan.journal.sqlite").exists());
+}
+
+const GUARDS: &str = "tests/fixtures/apply/guards.yaml";
+
+/// Hub ids of users whose `DELETE /api/v1/users/{id}` reached Okta.
+fn deleted_ids(env: &Env) -> BTreeSet<String> {
+    env.sim
+        .requests(OrgName::Hub)
+        .into_iter()
+        .filter(|r| r.method == "DELETE" && r.status == 204)
+        .filter_map(|r| r.path.strip_prefix("/api/v1/users/").map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_approval_max_actions_group_scope_reset_urls_and_restore() {
+    let env = Env::generated(seed_spec(), GUARDS).await;
+    let plan = env.plan().await;
+    let by_rule = subjects_by_rule(&plan);
+    let recreate = by_rule["federation-recreate"].clone();
+    assert_eq!(recreate.len(), 2, "{by_rule:?}");
+    assert_eq!(by_rule["recovery-reset-url"].len(), 1, "{by_rule:?}");
+    let group_scoped = by_rule["group-scoped-reassign"][0].clone();
+    let serial = ["--concurrency", "1"];
+
+    // No approval, no --reset-urls: destructive and URL steps wait for them; the group-scoped
+    // reassign is refused (a failure, exit 3); the rest is done.
+    let first = env.apply(&serial).await;
+    assert_eq!(first.code, 3, "{}", first.transcript());
+    insta::assert_snapshot!("guards_first_run", env.redact(&first.transcript()));
+    assert!(deleted_ids(&env).is_empty());
+    let hub_changes: Vec<String> = mutations(&env.sim)
+        .into_keys()
+        .filter(|k| !k.starts_with("spoke POST /api/v1/apps/"))
+        .collect();
+    assert!(hub_changes.is_empty(), "{hub_changes:?}");
+
+    // Approved, but at most one change this run: one user is deleted and recreated.
+    let mut args = vec!["--approve-destructive", "--max-actions", "1"];
+    args.extend_from_slice(&serial);
+    let second = env.apply(&args).await;
+    assert_eq!(second.code, 3, "{}", second.transcript());
+    assert_eq!(deleted_ids(&env).len(), 1, "{}", second.stdout);
+    assert!(
+        second.stdout.contains("over --max-actions for this run"),
+        "{}",
+        second.stdout
+    );
+
+    // Approved with a reset-URL file: everything else is done; the refusal stands.
+    let third = env
+        .apply(&["--approve-destructive", "--reset-urls", "urls.txt"])
+        .await;
+    assert_eq!(third.code, 3, "{}", third.transcript());
+    insta::assert_snapshot!("guards_third_run", env.redact(&third.transcript()));
+    assert_eq!(deleted_ids(&env).len(), 2);
+    for login in &recreate {
+        let user = hub_user(&env.sim, login).unwrap();
+        assert_eq!(user["credentials"]["provider"]["type"], "OKTA");
+        assert_eq!(
+            assignment_of(&env.sim, login).unwrap()["externalId"],
+            user["id"]
+        );
+    }
+    let group_assignment = assignment_of(&env.sim, &group_scoped).unwrap();
+    assert_eq!(group_assignment["scope"], "GROUP", "never unassigned");
+    assert!(!mutations(&env.sim)
+        .keys()
+        .any(|k| k.contains("DELETE /api/v1/apps/")));
+
+    // The one-time URL went to the 0600 file only.
+    let urls = std::fs::read_to_string(env.path("urls.txt")).unwrap();
+    let url = urls
+        .lines()
+        .next()
+        .and_then(|l| l.split('\t').nth(1))
+        .unwrap()
+        .to_string();
+    assert!(url.contains("/reset-password/"), "{urls}");
+    assert_eq!(urls.lines().count(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path("urls.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    for run in [&first, &second, &third] {
+        assert!(!run.stdout.contains(&url) && !run.stderr.contains(&url));
+    }
+    let token = url.rsplit('/').next().unwrap();
+    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "urls.txt" {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the reset URL leaked into {}",
+            path.display()
+        );
+    }
+
+    // Restore: a recreated user disappears; the journal backup brings it back.
+    let login = &recreate[0];
+    let backup = hub_profile_from_backup(&env, login);
+    let id = hub_user(&env.sim, login).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let r = http
+            .delete(format!("{}/api/v1/users/{id}", env.sim.hub_url()))
+            .header("Authorization", "SSWS hub-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    assert!(hub_user(&env.sim, login).is_none());
+    let restored = env
+        .remedy(&[
+            "restore",
+            "--journal",
+            "plan.journal.sqlite",
+            "--user",
+            login,
+            "--config",
+            "remedy.yaml",
+        ])
+        .await;
+    assert_eq!(restored.code, 0, "{}", restored.transcript());
+    insta::assert_snapshot!("restore", env.redact(&restored.transcript()));
+    let user = hub_user(&env.sim, login).expect("restored");
+    assert_eq!(user["profile"], backup);
+    let again = env
+        .remedy(&[
+            "restore",
+            "--journal",
+            "plan.journal.sqlite",
+            "--user",
+            login,
+            "--config",
+            "remedy.yaml",
+        ])
+        .await;
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("exists in the hub already"),
+        "{}",
+        again.stderr
+    );
+}
+
+/// The profile in the journal's backup of `login`.
+fn hub_profile_from_backup(env: &Env, login: &str) -> Value {
+    let j = okta_remedy::apply::journal::Journal::open_existing(&env.path("plan.journal.sqlite"))
+        .unwrap();
+    let b = j.backup_by_login(login).unwrap().expect("a backup");
+    assert_eq!(
+        b.body["user"]["credentials"]["provider"]["type"],
+        "FEDERATION"
+    );
+    assert!(b.body["groups"].is_array() && b.body["app_links"].is_array());
+    b.body["user"]["profile"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_on_the_same_journal_is_refused() {
+    let env = Env::generated(seed_spec(), SEED).await;
+    env.plan().await;
+    let first = env.apply(&[]).await;
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    // Another process holds the journal (as a running apply does).
+    let held =
+        okta_remedy::apply::journal::Journal::open_existing(&env.path("plan.journal.sqlite"))
+            .unwrap();
+    let before = mutations(&env.sim);
+    let refused = env.apply(&[]).await;
+    assert_eq!(refused.code, 1);
+    insta::assert_snapshot!("journal_busy", env.redact(&refused.transcript()));
+    assert_eq!(mutations(&env.sim), before);
+    drop(held);
+    let after = env.apply(&[]).await;
+    assert_eq!(after.code, 0, "{}", after.transcript());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drifted_subjects_are_skipped_with_the_difference_shown() {
+    let env = Env::generated(seed_spec(), SEED).await;
+    let plan = env.plan().await;
+    let by_rule = subjects_by_rule(&plan);
+    let fed = &by_rule["federated-hub-user-blocks-password-sync"];
+    let not_active = &by_rule["hub-user-not-active-yet"];
+    // Behind the tool's back: one user suspended, one fixed by hand, one only edited.
+    let changed = [
+        (fed[0].clone(), json!({ "status": "SUSPENDED" })),
+        (
+            fed[1].clone(),
+            json!({ "credentials": { "provider": { "type": "OKTA", "name": "OKTA" } } }),
+        ),
+        (
+            not_active[0].clone(),
+            json!({ "profile": { "department": "Sales" } }),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (login, patch) in &changed {
+        ids.push(
+            hub_user(&env.sim, login).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        env.sim
+            .patch_user(OrgName::Hub, login, patch.clone())
+            .unwrap();
+    }
+    let run = env.apply(&[]).await;
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let drift_lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("drift"))
+        .collect();
+    assert_eq!(drift_lines.len(), 3, "{}", run.stdout);
+    insta::assert_snapshot!("drift_lines", env.redact(&drift_lines.join("\n")));
+    assert!(run.stdout.contains("3 skipped for drift"), "{}", run.stdout);
+    // Nothing was done to them, and the other subjects went ahead.
+    let touched: Vec<String> = mutations(&env.sim)
+        .into_keys()
+        .filter(|k| ids.iter().any(|id| k.contains(id.as_str())))
+        .collect();
+    assert!(touched.is_empty(), "{touched:?}");
+    assert!(mutations(&env.sim)
+        .keys()
+        .any(|k| k.contains("reset_password")));
+    // The verdict stands on the next run.
+    let again = env.apply(&[]).await;
+    assert_eq!(
+        again
+            .stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with("drift"))
+            .count(),
+        3
+    );
 }
