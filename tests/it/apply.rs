@@ -10,6 +10,8 @@ mod crash;
 mod faults;
 // The seed scenario from plan to SYNCHRONIZED, drift, guards and restore.
 mod flows;
+// Groups given back by delete_recreate and restore, the executor in process over a recording client.
+mod groups;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
