@@ -798,8 +798,9 @@ async fn verify_push<H: OktaApi, S: OktaApi>(
             errors_seen = 0;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Stop::Failed(format!(
-                "provisioning not confirmed within {}: syncState {}",
+            // Not a verdict: the push may still land; the next run checks again without pushing.
+            return Err(Stop::Transient(format!(
+                "provisioning not confirmed within {}: syncState {}; run apply again to check",
                 humantime::format_duration(timeout),
                 a.get("syncState")
                     .and_then(Value::as_str)

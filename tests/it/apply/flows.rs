@@ -259,6 +259,45 @@ async fn guards_approval_max_actions_group_scope_reset_urls_and_restore() {
         );
     }
 
+    // The manual retry was listed once over three runs and waits; once a person has set the
+    // password and retried under Dashboard > Tasks, the next run verifies it and is done.
+    let manual = by_rule["provisioned-manual"][0].clone();
+    let listed = std::fs::read_to_string(env.path("plan.manual-retries.txt")).unwrap();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.starts_with(&format!("{manual}\t")), "{listed}");
+    assert!(third.stdout.contains(&format!(
+        "waiting   {manual}: listed in plan.manual-retries.txt"
+    )));
+    env.sim
+        .complete_password_reset(OrgName::Hub, &manual)
+        .unwrap();
+    let au = assignment_of(&env.sim, &manual).unwrap();
+    let app = env.sim.dump(OrgName::Spoke)["apps"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let retried = http
+        .post(format!(
+            "{}/api/v1/apps/{app}/users/{}",
+            env.sim.spoke_url(),
+            au["id"].as_str().unwrap()
+        ))
+        .header("Authorization", "SSWS spoke-token")
+        .json(&json!({ "profile": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    let fourth = env.apply(&[]).await;
+    assert!(
+        fourth.stdout.contains(&format!(
+            "done      {manual}: already provisioned (SYNCHRONIZED and linked)"
+        )),
+        "{}",
+        fourth.stdout
+    );
+
     // Restore: a recreated user disappears; the journal backup brings it back.
     let login = &recreate[0];
     let backup = hub_profile_from_backup(&env, login);
@@ -266,7 +305,6 @@ async fn guards_approval_max_actions_group_scope_reset_urls_and_restore() {
         .as_str()
         .unwrap()
         .to_string();
-    let http = reqwest::Client::new();
     for _ in 0..2 {
         let r = http
             .delete(format!("{}/api/v1/users/{id}", env.sim.hub_url()))
