@@ -443,3 +443,42 @@ async fn drifted_subjects_are_skipped_with_the_difference_shown() {
         3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_await_past_its_deadline_fails_the_subject() {
+    let env = Env::generated(seed_spec(), SEED).await;
+    env.plan().await;
+    let first = env.apply(&[]).await;
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    // Eight days pass (the rulebook waits 7d): the journal's start of each wait is moved back.
+    let eight_days_ago = (chrono::Utc::now() - chrono::Duration::days(8))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let db = rusqlite::Connection::open(env.path("plan.journal.sqlite")).unwrap();
+    let moved = db
+        .execute(
+            "UPDATE steps SET started = ?1 WHERE action = 'await' AND state = 'waiting'",
+            [&eight_days_ago],
+        )
+        .unwrap();
+    drop(db);
+    assert_eq!(moved, 5);
+    let late = env.apply(&[]).await;
+    assert_eq!(late.code, 3, "{}", late.transcript());
+    let failed: Vec<&str> = late
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAILED"))
+        .collect();
+    assert_eq!(failed.len(), 5, "{}", late.stdout);
+    insta::assert_snapshot!("await_timed_out", env.redact(&failed.join("\n")));
+    // No retry was pushed for them.
+    let pushed: Vec<String> = failed
+        .iter()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|login| login.trim_end_matches(':'))
+        .filter_map(|login| assignment_of(&env.sim, login))
+        .filter_map(|au| au["id"].as_str().map(str::to_string))
+        .filter(|id| mutations(&env.sim).keys().any(|k| k.contains(id.as_str())))
+        .collect();
+    assert!(pushed.is_empty(), "{pushed:?}");
+}
