@@ -56,6 +56,18 @@ pub struct ApplyOptions {
     pub audit_log: PathBuf,
     /// How often provisioning results are polled.
     pub poll_interval: Duration,
+    /// Told after each subject: (subjects finished, subjects in the plan).
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback (the CLI draws a line on a terminal with it).
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 /// How one subject ended this run.
@@ -243,9 +255,17 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
         changes: AtomicU64::new(0),
         reset_urls,
     };
+    let total = plan.subjects.len();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<SubjectResult> = futures::stream::iter(plan.subjects.iter())
         .map(|s| run_subject(&ctx, s))
         .buffer_unordered(opts.concurrency.max(1))
+        .inspect(|_| {
+            let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(p) = &opts.progress {
+                (p.0)(n, total);
+            }
+        })
         .collect()
         .await;
     results.sort_by(|a, b| a.subject.cmp(&b.subject));
@@ -380,13 +400,31 @@ async fn read_subject<H: OktaApi, S: OktaApi>(
     }))
 }
 
+/// A value as a drift line shows it: a user (an object with a login) by login and status, anything
+/// else as JSON cut at 80 characters.
+fn show_value(v: &Value) -> String {
+    if let Some(login) = v.pointer("/profile/login").and_then(Value::as_str) {
+        return format!(
+            "user {login} ({})",
+            v.get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("no status")
+        );
+    }
+    let text = v.to_string();
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
 /// Every precondition that no longer holds, as "path: planned X, now Y" joined by "; ". Fields that
 /// say what changed come first; `lastUpdated`, which changes with anything, last.
 fn drift(step: &Step, current: &Value) -> Option<String> {
     let show = |v: &[Value]| match v {
         [] => "missing".to_string(),
-        [one] => one.to_string(),
-        many => Value::Array(many.to_vec()).to_string(),
+        [one] => show_value(one),
+        many => show_value(&Value::Array(many.to_vec())),
     };
     let mut found: Vec<(bool, String)> = Vec::new();
     for pre in &step.preconditions {

@@ -389,7 +389,7 @@ async fn drifted_subjects_are_skipped_with_the_difference_shown() {
     let by_rule = subjects_by_rule(&plan);
     let fed = &by_rule["federated-hub-user-blocks-password-sync"];
     let not_active = &by_rule["hub-user-not-active-yet"];
-    // Behind the tool's back: one user suspended, one fixed by hand, one only edited.
+    // Behind the tool's back: one user suspended, one fixed by hand, one only edited...
     let changed = [
         (fed[0].clone(), json!({ "status": "SUSPENDED" })),
         (
@@ -413,6 +413,24 @@ async fn drifted_subjects_are_skipped_with_the_difference_shown() {
             .patch_user(OrgName::Hub, login, patch.clone())
             .unwrap();
     }
+    // And a hub user created for a subject that had none.
+    let missing = by_rule["no-hub-user"][0].clone();
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/v1/users?activate=false", env.sim.hub_url()))
+        .header("Authorization", "SSWS hub-token")
+        .json(&json!({ "profile": {
+            "login": missing, "email": missing, "firstName": "Made", "lastName": "By Hand",
+        } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    ids.push(
+        created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
     let run = env.apply(&[]).await;
     assert_eq!(run.code, 0, "{}", run.transcript());
     let drift_lines: Vec<&str> = run
@@ -420,9 +438,9 @@ async fn drifted_subjects_are_skipped_with_the_difference_shown() {
         .lines()
         .filter(|l| l.trim_start().starts_with("drift"))
         .collect();
-    assert_eq!(drift_lines.len(), 3, "{}", run.stdout);
+    assert_eq!(drift_lines.len(), 4, "{}", run.stdout);
     insta::assert_snapshot!("drift_lines", env.redact(&drift_lines.join("\n")));
-    assert!(run.stdout.contains("3 skipped for drift"), "{}", run.stdout);
+    assert!(run.stdout.contains("4 skipped for drift"), "{}", run.stdout);
     // Nothing was done to them, and the other subjects went ahead.
     let touched: Vec<String> = mutations(&env.sim)
         .into_keys()
@@ -440,7 +458,7 @@ async fn drifted_subjects_are_skipped_with_the_difference_shown() {
             .lines()
             .filter(|l| l.trim_start().starts_with("drift"))
             .count(),
-        3
+        4
     );
 }
 

@@ -4,11 +4,11 @@
 //! answers the membership call itself and the test checks the requests rather than the org.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use okta_remedy::apply::journal::Journal;
-use okta_remedy::apply::{apply, restore, ApplyOptions, SubjectState};
+use okta_remedy::apply::{apply, restore, ApplyOptions, Progress, SubjectState};
 use okta_remedy::okta::{
     ActivateOutcome, AppId, AppLink, AppQuery, AppUser, AppUserAssignment, AppUserQuery,
     Application, Fetched, Group, GroupId, LogEvent, LogQuery, NewUser, OktaApi, OktaClient,
@@ -205,6 +205,8 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
         &plan.rulebook.sha256,
     )
     .unwrap();
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = progress.clone();
     let opts = ApplyOptions {
         approve_destructive: true,
         concurrency: 4,
@@ -213,8 +215,14 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
         manual_retries: env.path("manual.txt"),
         audit_log: env.path("audit.jsonl"),
         poll_interval: Duration::from_millis(20),
+        progress: Some(Progress(Arc::new(move |n, total| {
+            seen.lock().unwrap().push((n, total));
+        }))),
     };
     let summary = apply(&plan, &hub, &spoke, &journal, &opts).await.unwrap();
+    let ticks = progress.lock().unwrap().clone();
+    let total = plan.subjects.len();
+    assert_eq!(ticks, (1..=total).map(|n| (n, total)).collect::<Vec<_>>());
     for login in &recreate {
         let r = summary
             .subjects
