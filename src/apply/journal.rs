@@ -42,6 +42,8 @@ pub enum JournalError {
         found: String,
         expected: String,
     },
+    #[error("no journal at `{0}`: nothing has been applied with it yet (`remedy apply PLAN` creates it)")]
+    Missing(String),
     #[error("journal `{path}` has schema version {found}; this release reads version 1")]
     Version { path: String, found: String },
 }
@@ -131,10 +133,7 @@ impl Journal {
     /// Opens an existing journal for reading and restoring (also exclusive, so it never races an apply).
     pub fn open_existing(path: &Path) -> Result<Journal, JournalError> {
         if !path.exists() {
-            return Err(JournalError::Sqlite {
-                path: path.display().to_string(),
-                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-            });
+            return Err(JournalError::Missing(path.display().to_string()));
         }
         Journal::open_locked(path)
     }

@@ -134,6 +134,15 @@ async fn edited_plan_and_changed_rulebook_are_refused() {
     let env = Env::generated(seed_spec(), SEED).await;
     let plan = env.plan().await;
     let original = std::fs::read_to_string(&plan).unwrap();
+    let no_journal = env.remedy(&["status", "plan.json"]).await;
+    assert_eq!(no_journal.code, 1);
+    assert!(
+        no_journal
+            .stderr
+            .contains("no journal at `plan.journal.sqlite`"),
+        "{}",
+        no_journal.stderr
+    );
 
     // A changed rulebook: refused unless --allow-rulebook-change; nothing touched Okta.
     let rules = std::fs::read_to_string(&env.rules).unwrap();
@@ -315,32 +324,21 @@ async fn guards_approval_max_actions_group_scope_reset_urls_and_restore() {
         assert_eq!(r.status(), 204);
     }
     assert!(hub_user(&env.sim, login).is_none());
-    let restored = env
-        .remedy(&[
-            "restore",
-            "--journal",
-            "plan.journal.sqlite",
-            "--user",
-            login,
-            "--config",
-            "remedy.yaml",
-        ])
-        .await;
+    let restore = [
+        "restore",
+        "--journal",
+        "plan.journal.sqlite",
+        "--user",
+        login,
+        "--config",
+        "remedy.yaml",
+    ];
+    let restored = env.remedy(&restore).await;
     assert_eq!(restored.code, 0, "{}", restored.transcript());
     insta::assert_snapshot!("restore", env.redact(&restored.transcript()));
     let user = hub_user(&env.sim, login).expect("restored");
     assert_eq!(user["profile"], backup);
-    let again = env
-        .remedy(&[
-            "restore",
-            "--journal",
-            "plan.journal.sqlite",
-            "--user",
-            login,
-            "--config",
-            "remedy.yaml",
-        ])
-        .await;
+    let again = env.remedy(&restore).await;
     assert_eq!(again.code, 1);
     assert!(
         again.stderr.contains("exists in the hub already"),
