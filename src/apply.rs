@@ -221,6 +221,16 @@ fn transient(e: &OktaError) -> bool {
         )
 }
 
+/// Adds what a person must know to a failure in the middle of a step (something was undone and not
+/// yet redone).
+fn hint(stop: Stop, note: &str) -> Stop {
+    match stop {
+        Stop::Failed(d) => Stop::Failed(format!("{d}; {note}")),
+        Stop::Transient(d) => Stop::Transient(format!("{d}; {note}")),
+        other => other,
+    }
+}
+
 fn okta_failure(e: &OktaError) -> Stop {
     if transient(e) {
         Stop::Transient(format!("{e}; run apply again to resume"))
@@ -688,6 +698,11 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
         .preconditions
         .iter()
         .any(|p| p.path == "$.user.credentials.provider.type" && p.values == [json!("FEDERATION")]);
+    let planned_updated = step
+        .preconditions
+        .iter()
+        .find(|p| p.path == "$.user.lastUpdated")
+        .and_then(|p| p.values.first().cloned());
     let outcome = journaled(
         ctx,
         step,
@@ -706,7 +721,16 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
                 .await?
                 .map(|f| f.value.to_value())
                 .unwrap_or(Value::Null);
-            Ok(status(&u) == Some("RECOVERY") || (planned_fed && provider(&u) == Some("OKTA")))
+            // A FEDERATION user is converted by the reset; any other user was drift-checked right
+            // before the intent, so a RECOVERY user whose lastUpdated moved since the plan was reset.
+            Ok(if planned_fed {
+                provider(&u) == Some("OKTA")
+            } else {
+                status(&u) == Some("RECOVERY")
+                    && planned_updated
+                        .as_ref()
+                        .is_none_or(|v| u.get("lastUpdated") != Some(v))
+            })
         },
     )
     .await?;
@@ -952,7 +976,13 @@ async fn retry<H: OktaApi, S: OktaApi>(
                 },
                 || async { Ok(ctx.spoke.get_app_user(&app, &uid, false).await?.is_some()) },
             )
-            .await?;
+            .await
+            .map_err(|stop| {
+                hint(
+                    stop,
+                    "the assignment was removed and is not re-created yet; its copy is in the journal",
+                )
+            })?;
             verify_push(ctx, &app, &uid, step, last_sync).await?;
             Ok(Some("re-assigned; SYNCHRONIZED and linked".into()))
         }
@@ -1209,7 +1239,16 @@ async fn delete_recreate<H: OktaApi, S: OktaApi>(
             &app_uid,
             &assignment,
         )
-        .await?;
+        .await
+        .map_err(|stop| {
+            hint(
+                stop,
+                &format!(
+                    "{login} is deleted from the hub and not recreated yet; `remedy restore --journal {} --user {login}` brings it back from the backup",
+                    ctx.journal.path().display()
+                ),
+            )
+        })?;
     }
     // 4. The new hub user must be OKTA-provider; then give back its groups.
     let new = ctx
