@@ -58,6 +58,8 @@ pub struct ApplyOptions {
     pub poll_interval: Duration,
     /// Told after each subject: (subjects finished, subjects in the plan).
     pub progress: Option<Progress>,
+    /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
+    pub operator: Option<String>,
 }
 
 /// A progress callback (the CLI draws a line on a terminal with it).
@@ -123,10 +125,16 @@ impl ApplySummary {
     }
 }
 
-/// The audit log: one JSON line per change (time, org, user, action, result, request id, plan id).
+/// The audit log: one JSON line per Okta call that changes something, per reconciliation and per
+/// report, appended and flushed as it happens:
+/// `{time, plan_id, step, operator, org, user, action, call, result, request_id}` where `user` is the
+/// subject's login, `call` the Okta operation (`reset_password`, `deactivate`, `delete`, `touch`,
+/// `unassign`, `assign`, `repush`, `add_to_group`, ...), `result` `ok`, `error: ...`, `recorded` or
+/// `reconciled: already applied`, and `request_id` Okta's `X-Okta-Request-Id` when there was a call.
 struct Audit {
     file: Mutex<std::fs::File>,
     plan_id: String,
+    operator: Option<String>,
 }
 
 impl Audit {
@@ -141,7 +149,8 @@ impl Audit {
     ) {
         let line = json!({
             "time": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            "plan_id": self.plan_id, "step": step.id, "org": org, "user": user,
+            "plan_id": self.plan_id, "step": step.id, "operator": self.operator,
+            "org": org, "user": user,
             "action": step.action, "call": call, "result": result, "request_id": request_id,
         });
         if let Ok(mut f) = self.file.lock() {
@@ -250,6 +259,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     let audit = Audit {
         file: Mutex::new(open_append(&opts.audit_log, false)?),
         plan_id: plan.plan_id.clone(),
+        operator: opts.operator.clone(),
     };
     let reset_urls = match &opts.reset_urls {
         Some(p) => Some(Mutex::new(open_append(p, true)?)),

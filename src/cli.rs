@@ -919,6 +919,9 @@ fn apply_cmd(plan_path: &Path, args: ApplyArgs, output: Output) -> Result<Exit, 
         manual_retries: with_suffix(&journal_path, ".manual-retries.txt"),
         audit_log: audit_path.clone(),
         poll_interval: std::time::Duration::from_millis(500),
+        operator: std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .ok(),
         progress: (output == Output::Text && stderr_is_terminal()).then(|| {
             crate::apply::Progress(std::sync::Arc::new(|n, total| {
                 eprint!("\rapplying: {n}/{total} subjects");

@@ -125,6 +125,7 @@ impl Env {
             .env_remove("RUST_LOG")
             .env_remove("REMEDY_CONFIG")
             .env("NO_COLOR", "1")
+            .env("USER", "apply-test")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         c

@@ -102,6 +102,7 @@ async fn seed_scenario_end_to_end() {
     for l in &changes {
         let rid = l["request_id"].as_str().unwrap_or("");
         assert!(sim_ids.contains(rid), "unknown request id in {l}");
+        assert_eq!(l["operator"], "apply-test", "{l}");
         for key in ["time", "plan_id", "org", "user", "action"] {
             assert!(l[key].is_string(), "{key} missing in {l}");
         }

@@ -215,6 +215,7 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
         manual_retries: env.path("manual.txt"),
         audit_log: env.path("audit.jsonl"),
         poll_interval: Duration::from_millis(20),
+        operator: Some("groups-test".into()),
         progress: Some(Progress(Arc::new(move |n, total| {
             seen.lock().unwrap().push((n, total));
         }))),
