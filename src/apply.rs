@@ -2,8 +2,16 @@
 //! steps in order. Before each step the subject is re-read and the step's preconditions checked; a
 //! drifted subject is skipped with the difference shown. Every Okta call is journaled before it is made
 //! (intent) and after (outcome); a call whose outcome is unknown (crash, dropped connection) is
-//! reconciled on the next run by reading Okta's state, so no action is done twice. Backups go into the
-//! journal before any delete. It does not decide what to do (the plan did) and does not collect.
+//! reconciled by reading Okta's state (within the run after a 5xx or a dropped connection, or on the
+//! next run after a crash), so no action is done twice. Backups go into the journal before any delete.
+//!
+//! A subject's run ends done, waiting, skipped (for drift, or for now: approval, `--max-actions`,
+//! `--reset-urls`), failed (Okta refused, or the result did not verify: final until a new plan) or
+//! failed for now (unreachable, 5xx, 429, an unconfirmed push: the next run resumes where it stopped).
+//! Only final verdicts are written to a step's journal row; the others leave it to be tried again.
+//!
+//! It does not decide what to do (the plan did), does not collect, and does not retry below the level
+//! of one Okta call beyond what the client does for calls that are safe to repeat.
 
 pub mod journal;
 

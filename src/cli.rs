@@ -988,7 +988,7 @@ fn status_cmd(path: &Path, output: Output) -> Result<Exit, Exit> {
         .filter(|s| s.state == crate::apply::journal::StepState::Intent)
         .count();
     if unknown > 0 {
-        println!("\n{unknown} steps have an unknown outcome (interrupted); run apply again to reconcile them");
+        println!("\n{unknown} steps were interrupted mid-way (a call may or may not have reached Okta); run apply again to reconcile and finish them");
     }
     Ok(Exit::Ok)
 }
