@@ -540,4 +540,32 @@ mod tests {
             Err(JournalError::OtherPlan { .. }) | Err(JournalError::Busy(_))
         ));
     }
+
+    #[test]
+    fn only_successful_outcomes_close_a_call_and_the_last_intent_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite"), "plan-1", "c", "r").unwrap();
+        assert!(!j.open_intent("s1", "touch").unwrap());
+        j.intent("s1", "a@x", "retry_provisioning", "touch")
+            .unwrap();
+        assert!(j.open_intent("s1", "touch").unwrap());
+        j.call_outcome("s1", "touch", "error: E0000038", None)
+            .unwrap();
+        assert!(!j.open_intent("s1", "touch").unwrap());
+        assert!(!j.had_outcome("s1", "touch").unwrap());
+        j.call_outcome("s1", "touch-before", "{\"lastUpdated\":\"t0\"}", None)
+            .unwrap();
+        j.call_outcome("s1", "touch-before", "{\"lastUpdated\":\"t1\"}", None)
+            .unwrap();
+        assert_eq!(
+            j.first_outcome("s1", "touch-before").unwrap().as_deref(),
+            Some("{\"lastUpdated\":\"t0\"}")
+        );
+        j.intent("s1", "a@x", "retry_provisioning", "touch")
+            .unwrap();
+        j.call_outcome("s1", "touch", "reconciled: applied", None)
+            .unwrap();
+        assert!(j.had_outcome("s1", "touch").unwrap());
+        assert!(!j.open_intent("s1", "touch").unwrap());
+    }
 }
