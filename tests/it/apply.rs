@@ -12,6 +12,8 @@ mod faults;
 mod flows;
 // Groups given back by delete_recreate and restore, the executor in process over a recording client.
 mod groups;
+// The client wrapper of the in-process tests: records calls, answers group adds, loses responses.
+mod tapped;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

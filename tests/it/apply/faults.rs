@@ -1,7 +1,9 @@
 //! Injected faults: the simulator answers 10% of requests with 500, drops 5% of connections and
 //! enforces tight rate limits (seeded). `remedy apply` is re-run until nothing waits; every subject
 //! must end done, skipped or failed with a reason, and no mutating call may reach Okta more often than
-//! in a run without faults.
+//! in a run without faults. The simulator faults a request before its operation, so a second test
+//! loses responses after the operation (in process, through `tapped`): those calls must be
+//! reconciled, not repeated.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +11,12 @@ use std::time::Duration;
 use okta_remedy::sim::{FaultSpec, Faults, GenerateSpec, OrgName, RateLimits, Sim, SimConfig};
 use serde_json::Value;
 
+use okta_remedy::apply::journal::Journal;
+use okta_remedy::apply::{apply, ApplyOptions, SubjectState};
+use okta_remedy::plan::Plan;
+
 use super::crash::generous_limits;
+use super::tapped::{client, Tapped};
 use super::{anchor, mutations, scenario, waiting_subjects, Env};
 
 const RULES: &str = "tests/fixtures/apply/crash-mixed.yaml";
@@ -165,5 +172,73 @@ async fn faults_and_rate_limits_end_every_step_cleanly_without_duplicates() {
         .map(|(k, n)| format!("{k}: {n}, without faults {:?}", expected.get(k)))
         .collect();
     assert!(over.is_empty(), "duplicated actions:\n{}", over.join("\n"));
+    reference.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_responses_are_reconciled_not_repeated() {
+    let config = || SimConfig {
+        seed: 6,
+        scenario: scenario(&spec()),
+        limits: generous_limits(),
+        ..SimConfig::default()
+    };
+    let env = Env::start(config(), RULES).await;
+    let reference = Sim::start(config()).await.unwrap();
+    env.write_config("reference.yaml", &reference);
+    let plan_path = env.plan().await;
+    until_settled(&env, &reference, "reference.yaml", "reference.sqlite", 4).await;
+    let expected = mutations(&reference);
+
+    // A third of the applied mutating calls lose their response.
+    let plan = Plan::read(&plan_path).unwrap();
+    let cfg = env.path("remedy.yaml");
+    let hub = Tapped::new(client(&cfg, "hub")).losing(0.33, 1);
+    let spoke = Tapped::new(client(&cfg, "spoke")).losing(0.33, 2);
+    let opts = ApplyOptions {
+        approve_destructive: true,
+        concurrency: 8,
+        max_actions: None,
+        reset_urls: None,
+        manual_retries: env.path("manual.txt"),
+        audit_log: env.path("audit.jsonl"),
+        poll_interval: Duration::from_millis(10),
+        progress: None,
+        operator: None,
+    };
+    let journal_path = env.path("lossy.sqlite");
+    let mut last = None;
+    for _ in 0..6 {
+        let journal = Journal::open(
+            &journal_path,
+            &plan.plan_id,
+            &plan.checksum,
+            &plan.rulebook.sha256,
+        )
+        .unwrap();
+        let summary = apply(&plan, &hub, &spoke, &journal, &opts).await.unwrap();
+        drop(journal);
+        env.complete_waiting(&env.sim, &journal_path);
+        let settled = summary
+            .subjects
+            .iter()
+            .all(|s| matches!(s.state, SubjectState::Done | SubjectState::Protected));
+        last = Some(summary);
+        if settled {
+            break;
+        }
+    }
+    let summary = last.unwrap();
+    let unsettled: Vec<_> = summary
+        .subjects
+        .iter()
+        .filter(|s| !matches!(s.state, SubjectState::Done | SubjectState::Protected))
+        .collect();
+    assert!(unsettled.is_empty(), "{unsettled:#?}");
+    let lost = *hub.lost.lock().unwrap() + *spoke.lost.lock().unwrap();
+    assert!(lost >= 20, "only {lost} responses lost");
+    let audit = std::fs::read_to_string(env.path("audit.jsonl")).unwrap();
+    assert!(audit.contains("reconciled: already applied"));
+    assert_eq!(mutations(&env.sim), expected, "{lost} lost responses");
     reference.shutdown().await;
 }

@@ -1,159 +1,20 @@
 //! Group memberships through `delete_recreate` and `restore`, with the executor run in process over a
-//! hub client wrapped to record what it sends. Work-around: the simulator has no
+//! hub client wrapped (`tapped`) to record what it sends. Work-around: the simulator has no
 //! `PUT /api/v1/groups/{groupId}/users/{userId}` and ignores `groupIds` on create, so the wrapper
 //! answers the membership call itself and the test checks the requests rather than the org.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use okta_remedy::apply::journal::Journal;
 use okta_remedy::apply::{apply, restore, ApplyOptions, Progress, SubjectState};
-use okta_remedy::okta::{
-    ActivateOutcome, AppId, AppLink, AppQuery, AppUser, AppUserAssignment, AppUserQuery,
-    Application, Fetched, Group, GroupId, LogEvent, LogQuery, NewUser, OktaApi, OktaClient,
-    OktaError, PageStream, ResetOutcome, User, UserId, UserQuery,
-};
+use okta_remedy::okta::{OktaApi, UserId};
 use okta_remedy::plan::Plan;
 use okta_remedy::sim::{generate, OrgName, Scenario, SimConfig};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::tapped::{client, Tapped};
 use super::{hub_user, seed_spec, subjects_by_rule, Env};
-
-/// The hub client, recording `add_user_to_group` (answered here) and `create_user` bodies.
-struct Recording {
-    inner: OktaClient,
-    added: Mutex<Vec<(String, String)>>,
-    created: Mutex<Vec<Value>>,
-}
-
-impl OktaApi for Recording {
-    fn org_name(&self) -> &str {
-        self.inner.org_name()
-    }
-    fn list_users(&self, query: UserQuery) -> PageStream<'_, User> {
-        self.inner.list_users(query)
-    }
-    async fn get_user(&self, id: &str) -> Result<Option<Fetched<User>>, OktaError> {
-        self.inner.get_user(id).await
-    }
-    async fn create_user(
-        &self,
-        user: &NewUser,
-        activate: bool,
-    ) -> Result<Fetched<User>, OktaError> {
-        self.created
-            .lock()
-            .unwrap()
-            .push(serde_json::to_value(user).unwrap());
-        self.inner.create_user(user, activate).await
-    }
-    async fn update_user(
-        &self,
-        id: &UserId,
-        partial: &Value,
-        if_match: Option<&str>,
-    ) -> Result<Fetched<User>, OktaError> {
-        self.inner.update_user(id, partial, if_match).await
-    }
-    async fn reset_password(
-        &self,
-        id: &UserId,
-        send_email: bool,
-    ) -> Result<ResetOutcome, OktaError> {
-        self.inner.reset_password(id, send_email).await
-    }
-    async fn deactivate_user(
-        &self,
-        id: &UserId,
-        send_email: bool,
-    ) -> Result<Fetched<()>, OktaError> {
-        self.inner.deactivate_user(id, send_email).await
-    }
-    async fn activate_user(
-        &self,
-        id: &UserId,
-        send_email: bool,
-    ) -> Result<ActivateOutcome, OktaError> {
-        self.inner.activate_user(id, send_email).await
-    }
-    async fn unlock_user(&self, id: &UserId) -> Result<Fetched<()>, OktaError> {
-        self.inner.unlock_user(id).await
-    }
-    async fn delete_user(&self, id: &UserId, send_email: bool) -> Result<Fetched<()>, OktaError> {
-        self.inner.delete_user(id, send_email).await
-    }
-    async fn user_groups(&self, id: &UserId) -> Result<Vec<Group>, OktaError> {
-        self.inner.user_groups(id).await
-    }
-    async fn user_app_links(&self, id: &UserId) -> Result<Vec<AppLink>, OktaError> {
-        self.inner.user_app_links(id).await
-    }
-    async fn add_user_to_group(
-        &self,
-        group: &GroupId,
-        user: &UserId,
-    ) -> Result<Fetched<()>, OktaError> {
-        self.added
-            .lock()
-            .unwrap()
-            .push((group.as_str().to_string(), user.as_str().to_string()));
-        Ok(Fetched {
-            value: (),
-            etag: None,
-            request_id: Some("recorded".into()),
-        })
-    }
-    fn list_apps(&self, query: AppQuery) -> PageStream<'_, Application> {
-        self.inner.list_apps(query)
-    }
-    fn list_app_users(&self, app: &AppId, query: AppUserQuery) -> PageStream<'_, AppUser> {
-        self.inner.list_app_users(app, query)
-    }
-    async fn get_app_user(
-        &self,
-        app: &AppId,
-        user: &UserId,
-        expand_user: bool,
-    ) -> Result<Option<Fetched<AppUser>>, OktaError> {
-        self.inner.get_app_user(app, user, expand_user).await
-    }
-    async fn assign_app_user(
-        &self,
-        app: &AppId,
-        assignment: &AppUserAssignment,
-    ) -> Result<Fetched<AppUser>, OktaError> {
-        self.inner.assign_app_user(app, assignment).await
-    }
-    async fn update_app_user(
-        &self,
-        app: &AppId,
-        user: &UserId,
-        body: &Value,
-    ) -> Result<Fetched<AppUser>, OktaError> {
-        self.inner.update_app_user(app, user, body).await
-    }
-    async fn unassign_app_user(
-        &self,
-        app: &AppId,
-        user: &UserId,
-        send_email: bool,
-    ) -> Result<Fetched<()>, OktaError> {
-        self.inner.unassign_app_user(app, user, send_email).await
-    }
-    fn list_logs(&self, query: LogQuery) -> PageStream<'_, LogEvent> {
-        self.inner.list_logs(query)
-    }
-    fn poll_logs(&self, query: LogQuery, interval: Duration) -> PageStream<'_, LogEvent> {
-        self.inner.poll_logs(query, interval)
-    }
-}
-
-fn client(config: &Path, org: &str) -> OktaClient {
-    let env = |_: &str| None;
-    let orgs = okta_remedy::okta::load_orgs(Some(config), &env).unwrap();
-    OktaClient::new(okta_remedy::okta::select_org(&orgs, org).unwrap().clone()).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_recreate_and_restore_give_back_the_groups() {
@@ -192,11 +53,8 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
     assert_eq!(recreate.len(), 2);
     let plan = Plan::read(&plan_path).unwrap();
     let config = env.path("remedy.yaml");
-    let hub = Recording {
-        inner: client(&config, "hub"),
-        added: Mutex::new(Vec::new()),
-        created: Mutex::new(Vec::new()),
-    };
+    let mut hub = Tapped::new(client(&config, "hub"));
+    hub.answer_groups = true;
     let spoke = client(&config, "spoke");
     let journal = Journal::open(
         &env.path("plan.journal.sqlite"),
