@@ -52,6 +52,24 @@ async fn seed_scenario_end_to_end() {
     assert_eq!(status.code, 0, "{}", status.transcript());
     insta::assert_snapshot!("seed_status_waiting", env.redact(&status.transcript()));
 
+    let json_status = env
+        .remedy(&["--output", "json", "status", "plan.json"])
+        .await;
+    assert_eq!(json_status.code, 0, "{}", json_status.transcript());
+    let json_status: Value = serde_json::from_str(&json_status.stdout).unwrap();
+    let waiting_in_json = json_status["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "waiting")
+        .count();
+    assert_eq!(waiting_in_json, 5, "{json_status:#}");
+    assert!(json_status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["action"] == "await" && s["state"] == "waiting" && s["started"].is_string()));
+
     // The users complete their resets; the second run retries and verifies every push.
     let waiting = env.complete_waiting(&env.sim, &env.path("plan.journal.sqlite"));
     assert_eq!(
