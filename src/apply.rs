@@ -530,9 +530,11 @@ async fn run_step<H: OktaApi, S: OktaApi>(
         }
     }
     if step.safety == Safety::Destructive && !ctx.opts.approve_destructive {
-        return Err(Stop::NotNow(
-            "destructive step not approved: run apply with --approve-destructive".into(),
-        ));
+        return Err(Stop::NotNow(if resuming {
+            "destructive step interrupted mid-way (the user may be deactivated or deleted already; its backup is in the journal): run apply with --approve-destructive to finish it".into()
+        } else {
+            "destructive step not approved: run apply with --approve-destructive".into()
+        }));
     }
     if step.action == "reset_password"
         && step.params.get("send_email").and_then(Value::as_bool) == Some(false)
