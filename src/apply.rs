@@ -2,8 +2,16 @@
 //! steps in order. Before each step the subject is re-read and the step's preconditions checked; a
 //! drifted subject is skipped with the difference shown. Every Okta call is journaled before it is made
 //! (intent) and after (outcome); a call whose outcome is unknown (crash, dropped connection) is
-//! reconciled on the next run by reading Okta's state, so no action is done twice. Backups go into the
-//! journal before any delete. It does not decide what to do (the plan did) and does not collect.
+//! reconciled by reading Okta's state (within the run after a 5xx or a dropped connection, or on the
+//! next run after a crash), so no action is done twice. Backups go into the journal before any delete.
+//!
+//! A subject's run ends done, waiting, skipped (for drift, or for now: approval, `--max-actions`,
+//! `--reset-urls`), failed (Okta refused, or the result did not verify: final until a new plan) or
+//! failed for now (unreachable, 5xx, 429, an unconfirmed push: the next run resumes where it stopped).
+//! Only final verdicts are written to a step's journal row; the others leave it to be tried again.
+//!
+//! It does not decide what to do (the plan did), does not collect, and does not retry below the level
+//! of one Okta call beyond what the client does for calls that are safe to repeat.
 
 pub mod journal;
 
@@ -56,6 +64,20 @@ pub struct ApplyOptions {
     pub audit_log: PathBuf,
     /// How often provisioning results are polled.
     pub poll_interval: Duration,
+    /// Told after each subject: (subjects finished, subjects in the plan).
+    pub progress: Option<Progress>,
+    /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
+    pub operator: Option<String>,
+}
+
+/// A progress callback (the CLI draws a line on a terminal with it).
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 /// How one subject ended this run.
@@ -86,6 +108,20 @@ pub struct ApplySummary {
     pub counts: BTreeMap<String, u64>,
 }
 
+impl SubjectState {
+    /// The name used in JSON output and the journal's `subjects` table.
+    pub fn label(self) -> &'static str {
+        match self {
+            SubjectState::Done => "done",
+            SubjectState::Waiting => "waiting",
+            SubjectState::SkippedDrift => "skipped_drift",
+            SubjectState::Skipped => "skipped",
+            SubjectState::Failed => "failed",
+            SubjectState::Protected => "protected",
+        }
+    }
+}
+
 impl ApplySummary {
     pub fn failed(&self) -> bool {
         self.subjects
@@ -97,10 +133,16 @@ impl ApplySummary {
     }
 }
 
-/// The audit log: one JSON line per change (time, org, user, action, result, request id, plan id).
+/// The audit log: one JSON line per Okta call that changes something, per reconciliation and per
+/// report, appended and flushed as it happens:
+/// `{time, plan_id, step, operator, org, user, action, call, result, request_id}` where `user` is the
+/// subject's login, `call` the Okta operation (`reset_password`, `deactivate`, `delete`, `touch`,
+/// `unassign`, `assign`, `repush`, `add_to_group`, ...), `result` `ok`, `error: ...`, `recorded` or
+/// `reconciled: already applied`, and `request_id` Okta's `X-Okta-Request-Id` when there was a call.
 struct Audit {
     file: Mutex<std::fs::File>,
     plan_id: String,
+    operator: Option<String>,
 }
 
 impl Audit {
@@ -115,7 +157,8 @@ impl Audit {
     ) {
         let line = json!({
             "time": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            "plan_id": self.plan_id, "step": step.id, "org": org, "user": user,
+            "plan_id": self.plan_id, "step": step.id, "operator": self.operator,
+            "org": org, "user": user,
             "action": step.action, "call": call, "result": result, "request_id": request_id,
         });
         if let Ok(mut f) = self.file.lock() {
@@ -133,11 +176,20 @@ fn open_append(path: &PathBuf, private: bool) -> Result<std::fs::File, ApplyErro
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
-    let _ = private;
-    o.open(path).map_err(|source| ApplyError::File {
+    let err = |source| ApplyError::File {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let file = o.open(path).map_err(err)?;
+    // `mode` applies only to a new file: an existing one is narrowed too, before anything is written.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+    }
+    let _ = private;
+    Ok(file)
 }
 
 struct Ctx<'a, H, S> {
@@ -151,25 +203,54 @@ struct Ctx<'a, H, S> {
     reset_urls: Option<Mutex<std::fs::File>>,
 }
 
-/// Why a subject's steps stopped.
+/// Why a subject's steps stopped. Final verdicts are written to the step's journal row and stand on
+/// later runs (a new plan is needed); the others only describe this run, so the next run tries again.
 enum Stop {
+    /// Parked until a condition holds (final for this run only; re-checked next run).
     Waiting(String),
+    /// The subject changed since the plan: final.
     Drift(String),
+    /// Final skip.
     Skipped(String),
+    /// Not this run: approval missing, `--max-actions` reached, no `--reset-urls` file.
+    NotNow(String),
+    /// Final failure: Okta refused the call, or the result did not verify.
     Failed(String),
+    /// This run could not finish the step (unreachable, 5xx, rate limited, an outcome not yet
+    /// reconciled); the journal keeps the step as it was, so the next run resumes it.
+    Transient(String),
 }
 
 impl From<JournalError> for Stop {
     fn from(e: JournalError) -> Self {
-        Stop::Failed(format!("journal: {e}"))
+        Stop::Transient(format!("journal: {e}"))
+    }
+}
+
+/// Whether an error leaves Okta's state unknown or unchanged for a reason that may pass: dropped
+/// connections and timeouts, 5xx and rate limits. Anything else is Okta's final answer.
+fn transient(e: &OktaError) -> bool {
+    e.outcome_unknown()
+        || e.status().is_some_and(|s| s >= 500 || s == 429)
+        || matches!(
+            e,
+            OktaError::Transport { .. } | OktaError::Timeout { .. } | OktaError::RateLimited { .. }
+        )
+}
+
+/// Adds what a person must know to a failure in the middle of a step (something was undone and not
+/// yet redone).
+fn hint(stop: Stop, note: &str) -> Stop {
+    match stop {
+        Stop::Failed(d) => Stop::Failed(format!("{d}; {note}")),
+        Stop::Transient(d) => Stop::Transient(format!("{d}; {note}")),
+        other => other,
     }
 }
 
 fn okta_failure(e: &OktaError) -> Stop {
-    if e.outcome_unknown() {
-        Stop::Failed(format!(
-            "{e}; the outcome is unknown: run apply again to reconcile"
-        ))
+    if transient(e) {
+        Stop::Transient(format!("{e}; run apply again to resume"))
     } else {
         Stop::Failed(e.to_string())
     }
@@ -186,6 +267,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     let audit = Audit {
         file: Mutex::new(open_append(&opts.audit_log, false)?),
         plan_id: plan.plan_id.clone(),
+        operator: opts.operator.clone(),
     };
     let reset_urls = match &opts.reset_urls {
         Some(p) => Some(Mutex::new(open_append(p, true)?)),
@@ -201,19 +283,23 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
         changes: AtomicU64::new(0),
         reset_urls,
     };
+    let total = plan.subjects.len();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<SubjectResult> = futures::stream::iter(plan.subjects.iter())
         .map(|s| run_subject(&ctx, s))
         .buffer_unordered(opts.concurrency.max(1))
+        .inspect(|_| {
+            let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(p) = &opts.progress {
+                (p.0)(n, total);
+            }
+        })
         .collect()
         .await;
     results.sort_by(|a, b| a.subject.cmp(&b.subject));
     let mut counts = BTreeMap::new();
     for r in &results {
-        let k = serde_json::to_value(r.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        *counts.entry(k).or_insert(0) += 1;
+        *counts.entry(r.state.label().to_string()).or_insert(0) += 1;
     }
     Ok(ApplySummary {
         plan_id: plan.plan_id.clone(),
@@ -251,16 +337,15 @@ async fn run_subject<H: OktaApi, S: OktaApi>(
         match run_step(ctx, subject, step).await {
             Ok(detail) => last_detail = detail,
             Err(stop) => {
-                let (state, journal_state, detail) = match stop {
-                    Stop::Waiting(d) => (SubjectState::Waiting, StepState::Waiting, d),
-                    Stop::Drift(d) => (SubjectState::SkippedDrift, StepState::Skipped, d),
-                    Stop::Skipped(d) => (SubjectState::Skipped, StepState::Skipped, d),
-                    Stop::Failed(d) => (SubjectState::Failed, StepState::Failed, d),
+                let (state, final_state, detail) = match stop {
+                    Stop::Waiting(d) => (SubjectState::Waiting, Some(StepState::Waiting), d),
+                    Stop::Drift(d) => (SubjectState::SkippedDrift, Some(StepState::Skipped), d),
+                    Stop::Skipped(d) => (SubjectState::Skipped, Some(StepState::Skipped), d),
+                    Stop::NotNow(d) => (SubjectState::Skipped, None, d),
+                    Stop::Failed(d) => (SubjectState::Failed, Some(StepState::Failed), d),
+                    Stop::Transient(d) => (SubjectState::Failed, None, d),
                 };
-                // An unknown outcome stays `intent` so the next run reconciles it.
-                let keep_intent = matches!(ctx.journal.step(&step.id), Ok(Some(r)) if r.state == StepState::Intent)
-                    && detail.contains("outcome is unknown");
-                if !keep_intent {
+                if let Some(journal_state) = final_state {
                     let _ = ctx.journal.finish(
                         &step.id,
                         &subject.key,
@@ -270,11 +355,9 @@ async fn run_subject<H: OktaApi, S: OktaApi>(
                         None,
                     );
                 }
-                let label = serde_json::to_value(state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                let _ = ctx.journal.set_subject(&subject.key, &label, Some(&detail));
+                let _ = ctx
+                    .journal
+                    .set_subject(&subject.key, state.label(), Some(&detail));
                 return result(state, Some(detail));
             }
         }
@@ -345,28 +428,64 @@ async fn read_subject<H: OktaApi, S: OktaApi>(
     }))
 }
 
-/// The first precondition that no longer holds, as "path: planned X, now Y".
+/// A value as a drift line shows it: a user (an object with a login) by login and status, anything
+/// else as JSON cut at 80 characters.
+fn show_value(v: &Value) -> String {
+    if let Some(login) = v.pointer("/profile/login").and_then(Value::as_str) {
+        return format!(
+            "user {login} ({})",
+            v.get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("no status")
+        );
+    }
+    let text = v.to_string();
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// Every precondition that no longer holds, as "path: planned X, now Y" joined by "; ". Fields that
+/// say what changed come first; `lastUpdated`, which changes with anything, last.
 fn drift(step: &Step, current: &Value) -> Option<String> {
+    let show = |v: &[Value]| match v {
+        [] => "missing".to_string(),
+        [one] => show_value(one),
+        many => show_value(&Value::Array(many.to_vec())),
+    };
+    let mut found: Vec<(bool, String)> = Vec::new();
     for pre in &step.preconditions {
         let now: Vec<Value> = match JsonPath::compile(&pre.path) {
             Ok(p) => p.query(current).into_iter().cloned().collect(),
-            Err(_) => return Some(format!("{}: cannot read this path any more", pre.path)),
+            Err(_) => {
+                found.push((
+                    false,
+                    format!("{}: cannot read this path any more", pre.path),
+                ));
+                continue;
+            }
         };
         if now != pre.values {
-            let show = |v: &[Value]| match v {
-                [] => "missing".to_string(),
-                [one] => one.to_string(),
-                many => Value::Array(many.to_vec()).to_string(),
-            };
-            return Some(format!(
-                "{}: planned {}, now {}",
-                pre.path,
-                show(&pre.values),
-                show(&now)
+            found.push((
+                pre.path.ends_with(".lastUpdated"),
+                format!(
+                    "{}: planned {}, now {}",
+                    pre.path,
+                    show(&pre.values),
+                    show(&now)
+                ),
             ));
         }
     }
-    None
+    found.sort_by_key(|(last, _)| *last);
+    (!found.is_empty()).then(|| {
+        found
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 fn user_login(v: &Value) -> String {
@@ -391,7 +510,7 @@ async fn run_step<H: OktaApi, S: OktaApi>(
             let detail = record.and_then(|r| r.detail).unwrap_or_default();
             return Err(if state == StepState::Failed {
                 Stop::Failed(detail)
-            } else if detail.contains("planned") {
+            } else if detail.starts_with("drift:") {
                 Stop::Drift(detail)
             } else {
                 Stop::Skipped(detail)
@@ -411,14 +530,24 @@ async fn run_step<H: OktaApi, S: OktaApi>(
         }
     }
     if step.safety == Safety::Destructive && !ctx.opts.approve_destructive {
-        return Err(Stop::Skipped(
-            "destructive step not approved: run apply with --approve-destructive".into(),
+        return Err(Stop::NotNow(if resuming {
+            "destructive step interrupted mid-way (the user may be deactivated or deleted already; its backup is in the journal): run apply with --approve-destructive to finish it".into()
+        } else {
+            "destructive step not approved: run apply with --approve-destructive".into()
+        }));
+    }
+    if step.action == "reset_password"
+        && step.params.get("send_email").and_then(Value::as_bool) == Some(false)
+        && ctx.reset_urls.is_none()
+    {
+        return Err(Stop::NotNow(
+            "`send_email: false` returns a one-time reset URL: run apply with --reset-urls FILE to receive it".into(),
         ));
     }
     if step.safety != Safety::Safe && !resuming && state == StepState::Pending {
         let n = ctx.changes.fetch_add(1, Ordering::SeqCst) + 1;
         if ctx.opts.max_actions.is_some_and(|m| n > m) {
-            return Err(Stop::Skipped(
+            return Err(Stop::NotNow(
                 "over --max-actions for this run; run apply again".into(),
             ));
         }
@@ -476,8 +605,14 @@ async fn run_step<H: OktaApi, S: OktaApi>(
     Ok(detail)
 }
 
-/// Runs one mutating call under the journal: skipped if it already has an outcome, reconciled with
-/// `applied` if a previous run died after its intent, made otherwise.
+/// Attempts of one mutating call in one run when the answer leaves its outcome unknown or says "not
+/// now" (dropped connection, 5xx, 429); each attempt after the first is preceded by reconciliation.
+const CALL_ATTEMPTS: u32 = 3;
+
+/// Runs one mutating call under the journal: skipped if it already succeeded, reconciled with
+/// `applied` (a read of Okta's state) when an earlier attempt's outcome is unknown, made otherwise.
+/// An answer that leaves the outcome unknown is never retried blindly: the intent stays open, the
+/// next attempt (or run) first asks `applied`.
 async fn journaled<T, F, Fut, A, AFut>(
     ctx: &Ctx<'_, impl OktaApi, impl OktaApi>,
     step: &Step,
@@ -488,52 +623,64 @@ async fn journaled<T, F, Fut, A, AFut>(
     applied: A,
 ) -> Result<Option<T>, Stop>
 where
-    F: FnOnce() -> Fut,
+    F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(T, Option<String>), OktaError>>,
-    A: FnOnce() -> AFut,
+    A: Fn() -> AFut,
     AFut: std::future::Future<Output = Result<bool, OktaError>>,
 {
-    if ctx.journal.had_outcome(&step.id, call)? {
-        return Ok(None);
-    }
-    if ctx.journal.had_intent(&step.id, call)? {
-        // The previous run died (or lost the connection) mid-call: did the call happen?
-        if applied().await.map_err(|e| okta_failure(&e))? {
-            ctx.journal
-                .call_outcome(&step.id, call, "reconciled: applied", None)?;
-            ctx.audit
-                .record(org, user, step, call, "reconciled: already applied", None);
+    let mut attempt = 0;
+    loop {
+        if ctx.journal.had_outcome(&step.id, call)? {
             return Ok(None);
         }
-    }
-    ctx.journal
-        .intent(&step.id, &step.subject, &step.action, call)?;
-    match make().await {
-        Ok((value, request_id)) => {
-            ctx.journal
-                .call_outcome(&step.id, call, "ok", request_id.as_deref())?;
-            ctx.audit
-                .record(org, user, step, call, "ok", request_id.as_deref());
-            Ok(Some(value))
+        if ctx.journal.open_intent(&step.id, call)? {
+            // An earlier attempt (this run or a killed one) may have happened: ask Okta first.
+            if applied().await.map_err(|e| okta_failure(&e))? {
+                ctx.journal
+                    .call_outcome(&step.id, call, "reconciled: applied", None)?;
+                ctx.audit
+                    .record(org, user, step, call, "reconciled: already applied", None);
+                return Ok(None);
+            }
         }
-        Err(e) => {
-            if !e.outcome_unknown() {
-                let _ = ctx.journal.call_outcome(
-                    &step.id,
+        ctx.journal
+            .intent(&step.id, &step.subject, &step.action, call)?;
+        attempt += 1;
+        match make().await {
+            Ok((value, request_id)) => {
+                ctx.journal
+                    .call_outcome(&step.id, call, "ok", request_id.as_deref())?;
+                ctx.audit
+                    .record(org, user, step, call, "ok", request_id.as_deref());
+                return Ok(Some(value));
+            }
+            Err(e) => {
+                ctx.audit.record(
+                    org,
+                    user,
+                    step,
                     call,
                     &format!("error: {e}"),
                     e.request_id(),
                 );
+                if !transient(&e) {
+                    ctx.journal.call_outcome(
+                        &step.id,
+                        call,
+                        &format!("error: {e}"),
+                        e.request_id(),
+                    )?;
+                    return Err(Stop::Failed(e.to_string()));
+                }
+                if attempt >= CALL_ATTEMPTS {
+                    return Err(okta_failure(&e));
+                }
+                // The intent stays open; the next pass reconciles before trying again.
+                tokio::time::sleep(
+                    ctx.opts.poll_interval.min(Duration::from_millis(200)) * attempt,
+                )
+                .await;
             }
-            ctx.audit.record(
-                org,
-                user,
-                step,
-                call,
-                &format!("error: {e}"),
-                e.request_id(),
-            );
-            Err(okta_failure(&e))
         }
     }
 }
@@ -566,16 +713,16 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
         .get("send_email")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    if !send_email && ctx.reset_urls.is_none() {
-        return Err(Stop::Skipped(
-            "`send_email: false` returns a one-time reset URL: run apply with --reset-urls FILE to receive it".into(),
-        ));
-    }
     let uid = UserId(id.to_string());
     let planned_fed = step
         .preconditions
         .iter()
         .any(|p| p.path == "$.user.credentials.provider.type" && p.values == [json!("FEDERATION")]);
+    let planned_updated = step
+        .preconditions
+        .iter()
+        .find(|p| p.path == "$.user.lastUpdated")
+        .and_then(|p| p.values.first().cloned());
     let outcome = journaled(
         ctx,
         step,
@@ -594,7 +741,16 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
                 .await?
                 .map(|f| f.value.to_value())
                 .unwrap_or(Value::Null);
-            Ok(status(&u) == Some("RECOVERY") || (planned_fed && provider(&u) == Some("OKTA")))
+            // A FEDERATION user is converted by the reset; any other user was drift-checked right
+            // before the intent, so a RECOVERY user whose lastUpdated moved since the plan was reset.
+            Ok(if planned_fed {
+                provider(&u) == Some("OKTA")
+            } else {
+                status(&u) == Some("RECOVERY")
+                    && planned_updated
+                        .as_ref()
+                        .is_none_or(|v| u.get("lastUpdated") != Some(v))
+            })
         },
     )
     .await?;
@@ -619,10 +775,11 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
             Ok(Some(format!(
                 "password reset; {login} is {} with provider OKTA{}",
                 status(&after).unwrap_or("?"),
-                if outcome.is_none() {
-                    " (from an earlier run)"
-                } else {
-                    ""
+                match (&outcome, send_email) {
+                    (Some(_), _) => "",
+                    (None, true) => " (from an earlier run)",
+                    (None, false) =>
+                        " (from an earlier, interrupted run: its one-time reset URL may not have been saved; reset again by hand if the user has no way in)",
                 }
             )))
         }
@@ -694,6 +851,9 @@ async fn verify_push<H: OktaApi, S: OktaApi>(
         .and_then(|t| humantime::parse_duration(t).ok())
         .unwrap_or(Duration::from_secs(300));
     let deadline = tokio::time::Instant::now() + timeout;
+    // Okta pushes in the background: an ERROR seen right after the call may be the old one. It is
+    // the new verdict once `lastSync` moves, or once it has stayed through a few polls.
+    let mut errors_seen = 0;
     loop {
         let a = ctx
             .spoke
@@ -709,18 +869,20 @@ async fn verify_push<H: OktaApi, S: OktaApi>(
             .get("lastSync")
             .and_then(Value::as_str)
             .map(str::to_string);
-        if a.get("syncState").and_then(Value::as_str) == Some("ERROR")
-            && sync.is_some()
-            && sync != since_sync
-        {
-            return Err(Stop::Failed(format!(
-                "provisioning failed again: the assignment is in syncState ERROR (last sync {}); see the spoke System Log",
-                sync.unwrap_or_default()
-            )));
+        if a.get("syncState").and_then(Value::as_str) == Some("ERROR") {
+            errors_seen += 1;
+            if (sync.is_some() && sync != since_sync) || errors_seen >= 3 {
+                return Err(Stop::Failed(
+                    "provisioning failed again: the assignment is in syncState ERROR; see the spoke System Log".into(),
+                ));
+            }
+        } else {
+            errors_seen = 0;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Stop::Failed(format!(
-                "provisioning not confirmed within {}: syncState {}",
+            // Not a verdict: the push may still land; the next run checks again without pushing.
+            return Err(Stop::Transient(format!(
+                "provisioning not confirmed within {}: syncState {}; run apply again to check",
                 humantime::format_duration(timeout),
                 a.get("syncState")
                     .and_then(Value::as_str)
@@ -776,7 +938,16 @@ async fn retry<H: OktaApi, S: OktaApi>(
         "reassign" => {
             if assignment.get("scope").and_then(Value::as_str) == Some("GROUP") {
                 return Err(Stop::Failed(
-                    "the assignment comes from a group and cannot be unassigned individually (E0000046); use method touch or manual".into(),
+                    "refused: the assignment comes from a group and cannot be unassigned individually (E0000046); use method touch or manual".into(),
+                ));
+            }
+            if assignment
+                .get("externalId")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+            {
+                return Err(Stop::Failed(
+                    "refused: the assignment is linked to a hub user (externalId set); unassigning it would unlink that user; use method touch or manual".into(),
                 ));
             }
             if !assignment.is_null() {
@@ -825,58 +996,89 @@ async fn retry<H: OktaApi, S: OktaApi>(
                 },
                 || async { Ok(ctx.spoke.get_app_user(&app, &uid, false).await?.is_some()) },
             )
-            .await?;
+            .await
+            .map_err(|stop| {
+                hint(
+                    stop,
+                    "the assignment was removed and is not re-created yet; its copy is in the journal",
+                )
+            })?;
             verify_push(ctx, &app, &uid, step, last_sync).await?;
             Ok(Some("re-assigned; SYNCHRONIZED and linked".into()))
         }
         _ => {
-            let before = assignment
-                .get("lastUpdated")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if !ctx.journal.had_intent(&step.id, "touch")? {
-                ctx.journal.call_outcome(
-                    &step.id,
-                    "touch-before",
-                    &before.clone().unwrap_or_default(),
-                    None,
-                )?;
-            }
-            let recorded_before = before.clone();
-            let body =
-                json!({ "profile": assignment.get("profile").cloned().unwrap_or(json!({})) });
-            journaled(
+            repush(
                 ctx,
                 step,
                 &login,
                 &step.org,
                 "touch",
-                || async {
-                    ctx.spoke
-                        .update_app_user(&app, &uid, &body)
-                        .await
-                        .map(|f| ((), f.request_id))
-                },
-                || async {
-                    // Applied if the assignment changed after the intent (Okta bumps lastUpdated).
-                    let a = ctx
-                        .spoke
-                        .get_app_user(&app, &uid, false)
-                        .await?
-                        .map(|f| f.value.to_value())
-                        .unwrap_or(Value::Null);
-                    Ok(linked(&a)
-                        || a.get("lastUpdated")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                            != recorded_before)
-                },
+                &app,
+                &uid,
+                &assignment,
             )
             .await?;
-            verify_push(ctx, &app, &uid, step, last_sync).await?;
             Ok(Some("pushed again; SYNCHRONIZED and linked".into()))
         }
     }
+}
+
+/// Pushes an assignment again (`POST /api/v1/apps/{appId}/users/{userId}` with its own profile) and
+/// verifies the result. The assignment's `lastUpdated` and `lastSync` before the first attempt are
+/// kept in the journal, so a resumed run can tell whether its own earlier push reached Okta (Okta bumps
+/// `lastUpdated` on every update) and whether an ERROR is new.
+#[allow(clippy::too_many_arguments)]
+async fn repush<H: OktaApi, S: OktaApi>(
+    ctx: &Ctx<'_, H, S>,
+    step: &Step,
+    login: &str,
+    org: &str,
+    call: &str,
+    app: &AppId,
+    uid: &UserId,
+    assignment: &Value,
+) -> Result<(), Stop> {
+    let note = format!("{call}-before");
+    let before: Value = match ctx.journal.first_outcome(&step.id, &note)? {
+        Some(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        None => {
+            let v = json!({
+                "lastUpdated": assignment.get("lastUpdated"),
+                "lastSync": assignment.get("lastSync"),
+            });
+            ctx.journal
+                .call_outcome(&step.id, &note, &v.to_string(), None)?;
+            v
+        }
+    };
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let before_updated = field(&before, "lastUpdated");
+    let body = json!({ "profile": assignment.get("profile").cloned().unwrap_or(json!({})) });
+    journaled(
+        ctx,
+        step,
+        login,
+        org,
+        call,
+        || async {
+            ctx.spoke
+                .update_app_user(app, uid, &body)
+                .await
+                .map(|f| ((), f.request_id))
+        },
+        || async {
+            let a = ctx
+                .spoke
+                .get_app_user(app, uid, false)
+                .await?
+                .map(|f| f.value.to_value())
+                .unwrap_or(Value::Null);
+            Ok(linked(&a) || field(&a, "lastUpdated") != before_updated)
+        },
+    )
+    .await?;
+    verify_push(ctx, app, uid, step, field(&before, "lastSync")).await?;
+    Ok(())
 }
 
 async fn simple_user_call<H: OktaApi, S: OktaApi>(
@@ -1047,43 +1249,26 @@ async fn delete_recreate<H: OktaApi, S: OktaApi>(
         .map(|f| f.value.to_value())
         .unwrap_or(Value::Null);
     if !linked(&assignment) {
-        let before = assignment
-            .get("lastUpdated")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let body = json!({ "profile": assignment.get("profile").cloned().unwrap_or(json!({})) });
-        let last_sync = assignment
-            .get("lastSync")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        journaled(
+        repush(
             ctx,
             step,
             &login,
             "spoke",
             "repush",
-            || async {
-                ctx.spoke
-                    .update_app_user(&app, &app_uid, &body)
-                    .await
-                    .map(|f| ((), f.request_id))
-            },
-            || async {
-                let a = ctx
-                    .spoke
-                    .get_app_user(&app, &app_uid, false)
-                    .await?
-                    .map(|f| f.value.to_value())
-                    .unwrap_or(Value::Null);
-                Ok(linked(&a)
-                    || a.get("lastUpdated")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        != before)
-            },
+            &app,
+            &app_uid,
+            &assignment,
         )
-        .await?;
-        verify_push(ctx, &app, &app_uid, step, last_sync).await?;
+        .await
+        .map_err(|stop| {
+            hint(
+                stop,
+                &format!(
+                    "{login} is deleted from the hub and not recreated yet; `remedy restore --journal {} --user {login}` brings it back from the backup",
+                    ctx.journal.path().display()
+                ),
+            )
+        })?;
     }
     // 4. The new hub user must be OKTA-provider; then give back its groups.
     let new = ctx
@@ -1152,12 +1337,12 @@ async fn delete_recreate<H: OktaApi, S: OktaApi>(
 }
 
 /// Recreates a deleted user from its journal backup (profile, provider type, groups), for a recreate
-/// that did not complete. Returns the new user's id.
+/// that did not complete.
 pub async fn restore<H: OktaApi>(
     hub: &H,
     journal: &Journal,
     login: &str,
-) -> Result<String, RestoreError> {
+) -> Result<Restored, RestoreError> {
     let backup = journal
         .backup_by_login(login)?
         .ok_or_else(|| RestoreError::NoBackup(login.to_string()))?;
@@ -1170,10 +1355,16 @@ pub async fn restore<H: OktaApi>(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // Okta creates a user with another provider only with `?provider=true`, which the client's
+    // `create_user` does not send yet: such a user comes back as an OKTA user (what `delete_recreate`
+    // was making of it anyway), and the result says so.
     let provider = user.pointer("/credentials/provider").cloned();
+    let kept = provider
+        .as_ref()
+        .filter(|p| p.get("type").and_then(Value::as_str).unwrap_or("OKTA") == "OKTA");
     let new_user = crate::okta::NewUser {
         profile,
-        credentials: provider.map(|p| json!({ "provider": p })),
+        credentials: kept.map(|p| json!({ "provider": p })),
         group_ids: backup
             .body
             .get("groups")
@@ -1192,8 +1383,40 @@ pub async fn restore<H: OktaApi>(
         user_type: user.get("type").cloned(),
     };
     let activate = user.get("status").and_then(Value::as_str) != Some("STAGED");
+    let groups = new_user.group_ids.len();
     let created = hub.create_user(&new_user, activate).await?;
-    Ok(created.value.id.0)
+    let was = provider
+        .as_ref()
+        .and_then(|p| p.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("OKTA")
+        .to_string();
+    Ok(Restored {
+        id: created.value.id.0.clone(),
+        status: created
+            .value
+            .to_value()
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string(),
+        groups,
+        provider_changed: (was != "OKTA").then_some(was),
+        request_id: created.request_id.clone(),
+    })
+}
+
+/// What `restore` recreated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    /// The new user's id.
+    pub id: String,
+    pub status: String,
+    /// Groups asked for in the create request (`groupIds`).
+    pub groups: usize,
+    /// The backup's provider type when the user had to be recreated as OKTA instead.
+    pub provider_changed: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// Why a restore failed.
@@ -1225,13 +1448,15 @@ pub fn render_summary(
             SubjectState::Failed => "FAILED   ",
             SubjectState::Protected => "protected",
         };
+        // The journal keeps a drift verdict as "drift: ..."; the mark says it already.
+        let detail = r
+            .detail
+            .as_deref()
+            .map(|d| d.strip_prefix("drift: ").unwrap_or(d));
         out.push_str(&format!(
             "  {mark} {}{}\n",
             r.subject,
-            r.detail
-                .as_ref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
+            detail.map(|d| format!(": {d}")).unwrap_or_default()
         ));
     }
     out.push_str(&format!(

@@ -955,6 +955,17 @@ fn apply_cmd(plan_path: &Path, args: ApplyArgs, output: Output) -> Result<Exit, 
         manual_retries: with_suffix(&journal_path, ".manual-retries.txt"),
         audit_log: audit_path.clone(),
         poll_interval: std::time::Duration::from_millis(500),
+        operator: std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .ok(),
+        progress: (output == Output::Text && stderr_is_terminal()).then(|| {
+            crate::apply::Progress(std::sync::Arc::new(|n, total| {
+                eprint!("\rapplying: {n}/{total} subjects");
+                if n == total {
+                    eprintln!();
+                }
+            }))
+        }),
     };
     let summary = block_on(crate::apply::apply(&plan, &hub, &spoke, &journal, &opts))?;
     match output {
@@ -1013,7 +1024,7 @@ fn status_cmd(path: &Path, output: Output) -> Result<Exit, Exit> {
         .filter(|s| s.state == crate::apply::journal::StepState::Intent)
         .count();
     if unknown > 0 {
-        println!("\n{unknown} steps have an unknown outcome (interrupted); run apply again to reconcile them");
+        println!("\n{unknown} steps were interrupted mid-way (a call may or may not have reached Okta); run apply again to reconcile and finish them");
     }
     Ok(Exit::Ok)
 }
@@ -1028,10 +1039,20 @@ fn restore_cmd(
     let j = crate::apply::journal::Journal::open_existing(journal).map_err(fail)?;
     let mut cs = clients(config, &[org])?;
     let hub = cs.pop().ok_or(Exit::Error)?;
-    let id = block_on(crate::apply::restore(&hub, &j, user))?;
+    let r = block_on(crate::apply::restore(&hub, &j, user))?;
     match output {
-        Output::Json => print_json(&json!({ "restored": user, "id": id })),
-        Output::Text => println!("restored {user} in {org} as {id} from the journal backup"),
+        Output::Json => print_json(&json!({ "restored": user, "org": org, "user": r })),
+        Output::Text => {
+            println!(
+                "restored {user} in {org} as {} ({}) from the journal backup, with {} groups",
+                r.id, r.status, r.groups
+            );
+            if let Some(was) = &r.provider_changed {
+                println!(
+                    "note: the backup was provider {was}; the user was recreated as provider OKTA (set a password or reset it to let the user in)"
+                );
+            }
+        }
     }
     Ok(Exit::Ok)
 }

@@ -212,6 +212,8 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
         manual_retries: dir.join("plan.manual-retries.txt"),
         audit_log: audit_path.clone(),
         poll_interval: std::time::Duration::from_millis(50),
+        progress: None,
+        operator: Some("remedy demo".into()),
     };
     println!(
         "{}",

@@ -42,6 +42,8 @@ pub enum JournalError {
         found: String,
         expected: String,
     },
+    #[error("no journal at `{0}`: nothing has been applied with it yet (`remedy apply PLAN` creates it)")]
+    Missing(String),
     #[error("journal `{path}` has schema version {found}; this release reads version 1")]
     Version { path: String, found: String },
 }
@@ -131,10 +133,7 @@ impl Journal {
     /// Opens an existing journal for reading and restoring (also exclusive, so it never races an apply).
     pub fn open_existing(path: &Path) -> Result<Journal, JournalError> {
         if !path.exists() {
-            return Err(JournalError::Sqlite {
-                path: path.display().to_string(),
-                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-            });
+            return Err(JournalError::Missing(path.display().to_string()));
         }
         Journal::open_locked(path)
     }
@@ -334,15 +333,46 @@ impl Journal {
         })
     }
 
-    /// Whether `call` of this step has a recorded outcome.
+    /// Whether `call` of this step succeeded (made, or found applied by reconciliation). Error
+    /// outcomes do not count.
     pub fn had_outcome(&self, step_id: &str, call: &str) -> Result<bool, JournalError> {
         self.with(|c| {
             c.query_row(
-                "SELECT COUNT(*) FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'",
+                "SELECT COUNT(*) FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'
+                 AND (outcome = 'ok' OR outcome LIKE 'reconciled%')",
                 params![step_id, call],
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n > 0)
+        })
+    }
+
+    /// Whether the last record of `call` for this step is an intent without an outcome: the call may
+    /// or may not have reached Okta.
+    pub fn open_intent(&self, step_id: &str, call: &str) -> Result<bool, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT phase FROM calls WHERE step_id = ?1 AND call = ?2 ORDER BY seq DESC LIMIT 1",
+                params![step_id, call],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|p| p.as_deref() == Some("intent"))
+        })
+    }
+
+    /// The first outcome recorded for `call` of this step: how notes such as the state before a call
+    /// are kept across runs.
+    pub fn first_outcome(&self, step_id: &str, call: &str) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT outcome FROM calls WHERE step_id = ?1 AND call = ?2 AND phase = 'outcome'
+                 ORDER BY seq LIMIT 1",
+                params![step_id, call],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
         })
     }
 
@@ -509,5 +539,33 @@ mod tests {
             Journal::open(&p, "plan-2", "c", "r").map(|_| ()),
             Err(JournalError::OtherPlan { .. }) | Err(JournalError::Busy(_))
         ));
+    }
+
+    #[test]
+    fn only_successful_outcomes_close_a_call_and_the_last_intent_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite"), "plan-1", "c", "r").unwrap();
+        assert!(!j.open_intent("s1", "touch").unwrap());
+        j.intent("s1", "a@x", "retry_provisioning", "touch")
+            .unwrap();
+        assert!(j.open_intent("s1", "touch").unwrap());
+        j.call_outcome("s1", "touch", "error: E0000038", None)
+            .unwrap();
+        assert!(!j.open_intent("s1", "touch").unwrap());
+        assert!(!j.had_outcome("s1", "touch").unwrap());
+        j.call_outcome("s1", "touch-before", "{\"lastUpdated\":\"t0\"}", None)
+            .unwrap();
+        j.call_outcome("s1", "touch-before", "{\"lastUpdated\":\"t1\"}", None)
+            .unwrap();
+        assert_eq!(
+            j.first_outcome("s1", "touch-before").unwrap().as_deref(),
+            Some("{\"lastUpdated\":\"t0\"}")
+        );
+        j.intent("s1", "a@x", "retry_provisioning", "touch")
+            .unwrap();
+        j.call_outcome("s1", "touch", "reconciled: applied", None)
+            .unwrap();
+        assert!(j.had_outcome("s1", "touch").unwrap());
+        assert!(!j.open_intent("s1", "touch").unwrap());
     }
 }

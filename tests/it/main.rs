@@ -20,3 +20,5 @@ mod shipped;
 mod demo;
 // The docs stay in sync: rulebook reference vs schema, published schema, plan and journal formats, examples.
 mod docs;
+// `remedy apply`/`status`/`restore` against the simulator: end to end, crashes, faults, drift, guards.
+mod apply;
