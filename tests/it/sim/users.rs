@@ -369,15 +369,58 @@ async fn generator_makes_every_failure_kind_with_matching_logs() {
     reasons.sort();
     insta::assert_snapshot!(reasons.join("\n"));
 
+    // A transient failure succeeds on retry; a hub user that is not ACTIVE keeps failing.
+    let user_of = |reason: &str| -> String {
+        let event = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["outcome"]["reason"].as_str().unwrap().starts_with(reason))
+            .unwrap();
+        let user = event["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "User")
+            .unwrap();
+        user["id"].as_str().unwrap().to_string()
+    };
+    let retry = |id: String| {
+        let app = app.clone();
+        let h = &h;
+        async move {
+            h.post(
+                Spoke,
+                &format!("/api/v1/apps/{app}/users/{id}"),
+                json!({ "profile": {} }),
+            )
+            .await
+            .body["syncState"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        retry(user_of("Internal Server Error")).await,
+        "SYNCHRONIZED"
+    );
+    assert_eq!(
+        retry(user_of("This operation is not allowed")).await,
+        "ERROR"
+    );
+
     // FEDERATION hub users were created by JIT from the IdP.
     let (fed, _) = h
-        .get_all(Hub, "/api/v1/logs?filter=eventType%20eq%20%22user.lifecycle.create%22%20and%20actor.type%20eq%20%22PublicClientApp%22&since=2000-01-01T00:00:00Z&sortOrder=DESCENDING")
+        .get_all(Hub, "/api/v1/logs?filter=eventType%20eq%20%22user.lifecycle.create%22%20and%20debugContext.debugData.jitProvisioning%20eq%20%22true%22&since=2000-01-01T00:00:00Z&sortOrder=DESCENDING")
         .await;
     assert!(!fed.is_empty());
-    assert_eq!(
-        fed[0]["debugContext"]["debugData"]["idpName"],
-        "Corporate SAML IdP"
-    );
+    for e in &fed {
+        assert_eq!(e["actor"]["type"], "PublicClientApp");
+        assert_eq!(
+            e["debugContext"]["debugData"]["idpName"],
+            "Corporate SAML IdP"
+        );
+    }
 }
 
 #[tokio::test]
