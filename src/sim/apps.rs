@@ -408,3 +408,60 @@ pub(crate) fn group_users(org: &Org, call: &Call<'_>, id: &str) -> Result<Page, 
         |u| u.render(call.base, false),
     ))
 }
+
+/// `PUT` / `DELETE /api/v1/groups/{groupId}/users/{userId}`: adds or removes a member.
+pub(crate) fn group_membership(
+    org: &mut Org,
+    call: &Call<'_>,
+    group: &str,
+    user: &str,
+    add: bool,
+) -> Result<Reply, OktaError> {
+    if !org.groups.contains_key(group) {
+        return Err(not_found(group, "UserGroup"));
+    }
+    let Some(u) = org.users.get(user) else {
+        return Err(super::users::user_not_found(user));
+    };
+    let user_t = user_target(u);
+    let members = org.group_members.entry(group.to_string()).or_default();
+    let changed = if add {
+        members.insert(user.to_string())
+    } else {
+        members.remove(user)
+    };
+    if changed {
+        let name = org
+            .groups
+            .get(group)
+            .and_then(|g| g["profile"]["name"].as_str())
+            .unwrap_or("")
+            .to_string();
+        if let Some(g) = org.groups.get_mut(group) {
+            g["lastMembershipUpdated"] = json!(super::model::ts(call.now));
+        }
+        let (event_type, display) = if add {
+            ("group.user_membership.add", "Add user to group membership")
+        } else {
+            (
+                "group.user_membership.remove",
+                "Remove user from group membership",
+            )
+        };
+        logs::write(
+            org,
+            call.now,
+            &call.events,
+            Happened {
+                event_type,
+                display,
+                targets: vec![
+                    user_t,
+                    json!({ "id": group, "type": "UserGroup", "alternateId": "unknown", "displayName": name }),
+                ],
+                failure: None,
+            },
+        );
+    }
+    Ok(Reply::Empty(StatusCode::NO_CONTENT))
+}

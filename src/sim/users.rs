@@ -265,7 +265,22 @@ pub(crate) fn create(org: &mut Org, call: &Call<'_>) -> Result<Reply, OktaError>
         u.set_status(to, call.now);
         u.activated = Some(call.now);
     }
+    let groups: Vec<String> = body["groupIds"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(g) = groups.iter().find(|g| !org.groups.contains_key(*g)) {
+        return Err(validation("groupIds", &format!("Group {g} does not exist")));
+    }
     org.put_user(u);
+    for g in groups {
+        org.group_members.entry(g).or_default().insert(id.clone());
+    }
     event(org, call, &id, "user.lifecycle.create", "Create Okta user");
     if activate {
         event(
