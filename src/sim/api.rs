@@ -530,7 +530,7 @@ pub(crate) async fn handle(
     let path = uri.path().to_string();
     let query = Query::parse(uri.query());
     let mut response = if path.starts_with("/__sim/") {
-        control::handle(shared, st.org, &method, &path, &headers, &body, &request_id)
+        control::handle(shared, st.org, &method, &path, &headers, &body)
     } else {
         okta_request(&st, &method, &path, &query, &headers, &body, &request_id).await
     };
