@@ -91,34 +91,77 @@ pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
         None => (parse_expr(q.get("filter"), &filter_allow)?, false),
     };
     let text = q.get("q").map(str::to_lowercase);
-    let start = match q.get("after") {
-        Some(a) => std::ops::Bound::Excluded(a.to_string()),
-        None => std::ops::Bound::Unbounded,
+    let keep = |u: &User| -> bool {
+        let matched = match &expr {
+            Some(e) => e.eval(&|attr| field(u, attr), fold_case),
+            None => u.status != UserStatus::Deprovisioned,
+        };
+        matched
+            && text.as_ref().is_none_or(|t| {
+                ["firstName", "lastName", "email"].iter().any(|k| {
+                    u.profile
+                        .get(*k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.to_lowercase().starts_with(t))
+                })
+            })
+    };
+    let after = q.get("after");
+    // Id order by default; `sortBy` (search only) orders by that attribute, ties by id, and the
+    // cursor is still the last id returned.
+    let candidates: Box<dyn Iterator<Item = &User>> = match (q.get("search"), q.get("sortBy")) {
+        (Some(_), Some(sort_by)) => {
+            let descending = q
+                .get("sortOrder")
+                .is_some_and(|o| o.eq_ignore_ascii_case("desc"));
+            // Numbers sort as numbers, everything else as its text; missing values first.
+            let key = |u: &User| -> (Option<f64>, String) {
+                match field(u, sort_by).first() {
+                    Some(Value::Number(n)) => (n.as_f64(), String::new()),
+                    Some(Value::String(t)) => (None, t.clone()),
+                    Some(other) => (None, other.to_string()),
+                    None => (None, String::new()),
+                }
+            };
+            let mut sorted: Vec<&User> = org.users.values().filter(|u| keep(u)).collect();
+            sorted.sort_by(|a, b| {
+                let (ka, kb) = (key(a), key(b));
+                ka.0.partial_cmp(&kb.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| ka.1.cmp(&kb.1))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            if descending {
+                sorted.reverse();
+            }
+            let from = after
+                .and_then(|a| sorted.iter().position(|u| u.id == a))
+                .map_or(0, |p| p + 1);
+            Box::new(sorted.into_iter().skip(from))
+        }
+        _ => {
+            let start = match after {
+                Some(a) => std::ops::Bound::Excluded(a.to_string()),
+                None => std::ops::Bound::Unbounded,
+            };
+            Box::new(
+                org.users
+                    .range((start, std::ops::Bound::Unbounded))
+                    .map(|(_, u)| u)
+                    .filter(|u| keep(u)),
+            )
+        }
     };
     let mut items = Vec::new();
     let mut more = false;
     let mut last = None;
-    for (id, u) in org.users.range((start, std::ops::Bound::Unbounded)) {
-        let keep = match &expr {
-            Some(e) => e.eval(&|attr| field(u, attr), fold_case),
-            None => u.status != UserStatus::Deprovisioned,
-        } && text.as_ref().is_none_or(|t| {
-            ["firstName", "lastName", "email"].iter().any(|k| {
-                u.profile
-                    .get(*k)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v.to_lowercase().starts_with(t))
-            })
-        });
-        if !keep {
-            continue;
-        }
+    for u in candidates {
         if items.len() == limit {
             more = true;
             break;
         }
         items.push(u.list_item(call.base));
-        last = Some(id.clone());
+        last = Some(u.id.clone());
     }
     // `q` does not paginate in Okta.
     let next = match (more && text.is_none(), last) {

@@ -109,6 +109,34 @@ async fn search_and_filter_follow_okta_rules() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["errorCode"], "E0000031");
 
+    // Okta cannot search on the credential provider.
+    let provider = h
+        .get(
+            Hub,
+            "/api/v1/users?search=credentials.provider.type%20eq%20%22FEDERATION%22",
+        )
+        .await;
+    assert_eq!(provider.status, 400);
+
+    // sortBy orders search results, ties by id, across pages.
+    let (sorted, pages) = h
+        .get_all(Hub, "/api/v1/users?search=status%20eq%20%22ACTIVE%22&sortBy=profile.lastName&sortOrder=desc&limit=7")
+        .await;
+    assert!(pages > 2);
+    let keys: Vec<(String, String)> = sorted
+        .iter()
+        .map(|u| {
+            (
+                u["profile"]["lastName"].as_str().unwrap().to_string(),
+                u["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = keys.clone();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(keys, expected);
+
     let since = h
         .get(
             Hub,
