@@ -22,6 +22,31 @@ fn app_user_not_found(id: &str) -> OktaError {
     not_found(id, "AppUser")
 }
 
+/// The assignment of `user` to `app`: 404 for an unknown app, then for an unassigned user.
+fn find_app_user<'a>(org: &'a Org, app: &str, user: &str) -> Result<&'a AppUser, OktaError> {
+    if !org.apps.contains_key(app) {
+        return Err(app_not_found(app));
+    }
+    org.app_users
+        .get(app)
+        .and_then(|m| m.get(user))
+        .ok_or_else(|| app_user_not_found(user))
+}
+
+fn find_app_user_mut<'a>(
+    org: &'a mut Org,
+    app: &str,
+    user: &str,
+) -> Result<&'a mut AppUser, OktaError> {
+    if !org.apps.contains_key(app) {
+        return Err(app_not_found(app));
+    }
+    org.app_users
+        .get_mut(app)
+        .and_then(|m| m.get_mut(user))
+        .ok_or_else(|| app_user_not_found(user))
+}
+
 /// Cursor pagination over an id-ordered map.
 fn page_after<'a, V: 'a>(
     call: &Call<'_>,
@@ -131,14 +156,7 @@ pub(crate) fn get_user(
     app: &str,
     user: &str,
 ) -> Result<Reply, OktaError> {
-    if !org.apps.contains_key(app) {
-        return Err(app_not_found(app));
-    }
-    let au = org
-        .app_users
-        .get(app)
-        .and_then(|m| m.get(user))
-        .ok_or_else(|| app_user_not_found(user))?;
+    let au = find_app_user(org, app, user)?;
     Ok(Reply::ok(render_app_user(
         org,
         call,
@@ -195,11 +213,7 @@ fn reply_app_user(
     user: &str,
 ) -> Result<Reply, OktaError> {
     let org = world.org(call.org);
-    let au = org
-        .app_users
-        .get(app)
-        .and_then(|m| m.get(user))
-        .ok_or_else(|| app_user_not_found(user))?;
+    let au = find_app_user(org, app, user)?;
     Ok(Reply::ok(render_app_user(org, call, app, au, false)))
 }
 
@@ -290,14 +304,7 @@ pub(crate) fn update_user(
 ) -> Result<Reply, OktaError> {
     let body = parse_body(call.body)?;
     let org = world.org_mut(call.org);
-    if !org.apps.contains_key(app) {
-        return Err(app_not_found(app));
-    }
-    let au = org
-        .app_users
-        .get_mut(app)
-        .and_then(|m| m.get_mut(user))
-        .ok_or_else(|| app_user_not_found(user))?;
+    let au = find_app_user_mut(org, app, user)?;
     if let Some(p) = body["profile"].as_object() {
         au.profile.extend(p.clone());
     }
@@ -323,15 +330,7 @@ pub(crate) fn unassign(
     user: &str,
 ) -> Result<Reply, OktaError> {
     let org = world.org_mut(call.org);
-    if !org.apps.contains_key(app) {
-        return Err(app_not_found(app));
-    }
-    let au = org
-        .app_users
-        .get(app)
-        .and_then(|m| m.get(user))
-        .ok_or_else(|| app_user_not_found(user))?;
-    if au.scope == "GROUP" {
+    if find_app_user(org, app, user)?.scope == "GROUP" {
         return Err(OktaError::new(
             StatusCode::FORBIDDEN,
             "E0000046",
