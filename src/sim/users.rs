@@ -437,35 +437,44 @@ pub(crate) fn delete(org: &mut Org, call: &Call<'_>, id: &str) -> Result<Reply, 
 }
 
 fn deactivate(org: &mut Org, call: &Call<'_>, id: &str) {
-    if let Some(u) = org.users.get_mut(id) {
-        u.set_status(UserStatus::Deprovisioned, call.now);
-    }
-    event(
-        org,
-        call,
-        id,
-        "user.lifecycle.deactivate",
-        "Deactivate Okta user",
-    );
+    let what = ("user.lifecycle.deactivate", "Deactivate Okta user");
+    move_to(org, call, id, UserStatus::Deprovisioned, what);
 }
 
 /// `POST /api/v1/users/{id}/lifecycle/{op}`.
+/// Moves a user to `to` and writes the event Okta writes for it.
+fn move_to(org: &mut Org, call: &Call<'_>, id: &str, to: UserStatus, what: (&str, &str)) {
+    if let Some(u) = org.users.get_mut(id) {
+        u.set_status(to, call.now);
+    }
+    event(org, call, id, what.0, what.1);
+}
+
+/// The activation link Okta returns when it does not email it.
+fn activation_link(org: &mut Org, call: &Call<'_>) -> Reply {
+    let t = org.ids.alnum(20);
+    Reply::ok(json!({
+        "activationUrl": format!("{}/tokens/{t}/verify", call.base),
+        "activationToken": t,
+    }))
+}
+
 pub(crate) fn lifecycle(
     org: &mut Org,
     call: &Call<'_>,
     id: &str,
     op: &str,
 ) -> Result<Reply, OktaError> {
+    use UserStatus as S;
     let id = find_id(org, id)?;
     let Some(u) = org.users.get(&id) else {
         return Err(user_not_found(&id));
     };
     let status = u.status;
-    let has_password = u.password.is_some() || u.provider_type != ProviderType::Okta;
+    let okta_provider = u.provider_type == ProviderType::Okta;
+    let has_password = u.password.is_some() || !okta_provider;
     let send_email = call.query.flag("sendEmail")?;
-    let now = call.now;
-    let token = |org: &mut Org| org.ids.alnum(20);
-    use UserStatus as S;
+    let ok = Reply::Empty(StatusCode::OK);
     match op {
         "activate" => {
             match status {
@@ -479,56 +488,38 @@ pub(crate) fn lifecycle(
                 S::Staged | S::Provisioned | S::Deprovisioned => {}
                 _ => return Err(bad_status()),
             }
+            // Without a password the user still has to finish activation.
             let to = if has_password {
                 S::Active
             } else {
                 S::Provisioned
             };
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(to, now);
-            }
-            event(
+            move_to(
                 org,
                 call,
                 &id,
-                "user.lifecycle.activate",
-                "Activate Okta user",
+                to,
+                ("user.lifecycle.activate", "Activate Okta user"),
             );
             if send_email.unwrap_or(true) {
                 return Ok(Reply::ok(json!({})));
             }
-            let t = token(org);
-            Ok(Reply::ok(json!({
-                "activationUrl": format!("{}/tokens/{t}/verify", call.base),
-                "activationToken": t,
-            })))
+            Ok(activation_link(org, call))
         }
         "reactivate" => {
             if !matches!(status, S::Provisioned | S::Recovery) {
                 return Err(bad_status());
             }
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(S::Provisioned, now);
-            }
-            event(
-                org,
-                call,
-                &id,
-                "user.lifecycle.reactivate",
-                "Reactivate Okta user",
-            );
-            let t = token(org);
-            Ok(Reply::ok(json!({
-                "activationUrl": format!("{}/tokens/{t}/verify", call.base),
-                "activationToken": t,
-            })))
+            let what = ("user.lifecycle.reactivate", "Reactivate Okta user");
+            move_to(org, call, &id, S::Provisioned, what);
+            Ok(activation_link(org, call))
         }
         "deactivate" => {
             if status == S::Deprovisioned {
                 return Err(bad_status());
             }
             deactivate(org, call, &id);
-            Ok(Reply::Empty(StatusCode::OK))
+            Ok(ok)
         }
         "reset_password" => {
             let Some(send_email) = send_email else {
@@ -546,74 +537,54 @@ pub(crate) fn lifecycle(
                 u.provider_type = ProviderType::Okta;
                 u.provider_name = default_provider_name(ProviderType::Okta).to_string();
                 u.password = None;
-                u.set_status(S::Recovery, now);
             }
-            event(
-                org,
-                call,
-                &id,
+            let what = (
                 "user.account.reset_password",
                 "Fired when the user's Okta password is reset",
             );
+            move_to(org, call, &id, S::Recovery, what);
             if send_email {
                 return Ok(Reply::ok(json!({})));
             }
-            let t = token(org);
+            let t = org.ids.alnum(20);
             Ok(Reply::ok(json!({
                 "resetPasswordUrl": format!("{}/signin/reset-password/{t}", call.base),
             })))
         }
         "expire_password" => {
-            if !matches!(status, S::Active | S::PasswordExpired)
-                || org
-                    .users
-                    .get(&id)
-                    .is_some_and(|u| u.provider_type != ProviderType::Okta)
-            {
+            if !matches!(status, S::Active | S::PasswordExpired) || !okta_provider {
                 return Err(bad_status());
             }
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(S::PasswordExpired, now);
-            }
-            event(
-                org,
-                call,
-                &id,
+            let what = (
                 "user.account.expire_password",
                 "User's Okta password is expired",
             );
+            move_to(org, call, &id, S::PasswordExpired, what);
             Ok(reply_user(org, call, &id))
         }
         "suspend" | "unsuspend" | "unlock" => {
-            let (from, to, event_type, display) = match op {
+            let (from, to, what) = match op {
                 "suspend" => (
                     S::Active,
-                    S::Active,
-                    "user.lifecycle.suspend",
-                    "Suspend Okta user",
+                    S::Suspended,
+                    ("user.lifecycle.suspend", "Suspend Okta user"),
                 ),
                 "unsuspend" => (
                     S::Suspended,
                     S::Active,
-                    "user.lifecycle.unsuspend",
-                    "Unsuspend Okta user",
+                    ("user.lifecycle.unsuspend", "Unsuspend Okta user"),
                 ),
                 _ => (
                     S::LockedOut,
                     S::Active,
-                    "user.account.unlock",
-                    "Unlock user account",
+                    ("user.account.unlock", "Unlock user account"),
                 ),
             };
             if status != from {
                 return Err(bad_status());
             }
-            let to = if op == "suspend" { S::Suspended } else { to };
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(to, now);
-            }
-            event(org, call, &id, event_type, display);
-            Ok(Reply::Empty(StatusCode::OK))
+            move_to(org, call, &id, to, what);
+            Ok(ok)
         }
         _ => Err(not_found(op, "Operation")),
     }
