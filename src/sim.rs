@@ -154,10 +154,7 @@ impl World {
 
 fn build_world(scenario: &Scenario, seed: u64, hub_url: &str) -> Result<World, SimError> {
     let orgs = match scenario {
-        Scenario::Seed(s) => [
-            seed::load_org(OrgName::Hub, &s.hub, seed)?,
-            seed::load_org(OrgName::Spoke, &s.spoke, seed)?,
-        ],
+        Scenario::Seed(s) => seed::load(s, seed)?,
         Scenario::Generate(spec) => {
             let (hub, spoke) = generate::generate_orgs(spec, seed, hub_url);
             [hub, spoke]
@@ -301,6 +298,20 @@ impl Shared {
 }
 
 /// A running simulator.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), okta_remedy::sim::SimError> {
+/// use okta_remedy::sim::{OrgName, Sim, SimConfig};
+///
+/// let sim = Sim::start(SimConfig::default()).await?;
+/// // Talk to `sim.hub_url()` with `Authorization: SSWS {sim.hub_token()}`; then, in the test:
+/// sim.complete_password_reset(OrgName::Hub, "pat.jones@example.com")?;
+/// let calls = sim.counters(OrgName::Hub);
+/// # let _ = calls;
+/// sim.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Sim {
     shared: Arc<Shared>,
     shutdown: Vec<oneshot::Sender<()>>,

@@ -474,8 +474,14 @@ impl Gen {
 
 /// Generates both orgs as a seed. `hub_url` is written into the Org2Org app's settings.
 pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
-    let (hub, spoke) = generate_orgs(spec, seed, hub_url);
+    let anchor = spec.anchor.unwrap_or_else(now);
+    let spec = GenerateSpec {
+        anchor: Some(anchor),
+        ..spec.clone()
+    };
+    let (hub, spoke) = generate_orgs(&spec, seed, hub_url);
     SeedData {
+        anchor: Some(anchor),
         hub: dump_org(&hub),
         spoke: dump_org(&spoke),
     }
@@ -600,8 +606,7 @@ fn org2org_app(id: &str, hub_url: &str, at: DateTime<Utc>) -> Value {
         },
         "settings": {
             "app": { "baseUrl": hub_url, "acsUrl": format!("{hub_url}/sso/saml2/0oa1hubsamlidp000001"), "audRestriction": "https://www.okta.com/saml2/service-provider/sim" },
-            "notifications": { "vpn": { "network": { "connection": "DISABLED" }, "message": null, "helpUrl": null } },
-            "signOn": { "defaultRelayState": null, "ssoAcsUrlOverride": null, "audienceOverride": null, "recipientOverride": null, "destinationOverride": null, "attributeStatements": [] },
+            "notifications": { "vpn": { "network": { "connection": "DISABLED" } } },
         },
     })
 }

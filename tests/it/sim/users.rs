@@ -109,6 +109,34 @@ async fn search_and_filter_follow_okta_rules() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["errorCode"], "E0000031");
 
+    // Okta cannot search on the credential provider.
+    let provider = h
+        .get(
+            Hub,
+            "/api/v1/users?search=credentials.provider.type%20eq%20%22FEDERATION%22",
+        )
+        .await;
+    assert_eq!(provider.status, 400);
+
+    // sortBy orders search results, ties by id, across pages.
+    let (sorted, pages) = h
+        .get_all(Hub, "/api/v1/users?search=status%20eq%20%22ACTIVE%22&sortBy=profile.lastName&sortOrder=desc&limit=7")
+        .await;
+    assert!(pages > 2);
+    let keys: Vec<(String, String)> = sorted
+        .iter()
+        .map(|u| {
+            (
+                u["profile"]["lastName"].as_str().unwrap().to_string(),
+                u["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = keys.clone();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(keys, expected);
+
     let since = h
         .get(
             Hub,
@@ -369,15 +397,58 @@ async fn generator_makes_every_failure_kind_with_matching_logs() {
     reasons.sort();
     insta::assert_snapshot!(reasons.join("\n"));
 
+    // A transient failure succeeds on retry; a hub user that is not ACTIVE keeps failing.
+    let user_of = |reason: &str| -> String {
+        let event = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["outcome"]["reason"].as_str().unwrap().starts_with(reason))
+            .unwrap();
+        let user = event["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "User")
+            .unwrap();
+        user["id"].as_str().unwrap().to_string()
+    };
+    let retry = |id: String| {
+        let app = app.clone();
+        let h = &h;
+        async move {
+            h.post(
+                Spoke,
+                &format!("/api/v1/apps/{app}/users/{id}"),
+                json!({ "profile": {} }),
+            )
+            .await
+            .body["syncState"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        retry(user_of("Internal Server Error")).await,
+        "SYNCHRONIZED"
+    );
+    assert_eq!(
+        retry(user_of("This operation is not allowed")).await,
+        "ERROR"
+    );
+
     // FEDERATION hub users were created by JIT from the IdP.
     let (fed, _) = h
-        .get_all(Hub, "/api/v1/logs?filter=eventType%20eq%20%22user.lifecycle.create%22%20and%20actor.type%20eq%20%22PublicClientApp%22&since=2000-01-01T00:00:00Z&sortOrder=DESCENDING")
+        .get_all(Hub, "/api/v1/logs?filter=eventType%20eq%20%22user.lifecycle.create%22%20and%20debugContext.debugData.jitProvisioning%20eq%20%22true%22&since=2000-01-01T00:00:00Z&sortOrder=DESCENDING")
         .await;
     assert!(!fed.is_empty());
-    assert_eq!(
-        fed[0]["debugContext"]["debugData"]["idpName"],
-        "Corporate SAML IdP"
-    );
+    for e in &fed {
+        assert_eq!(e["actor"]["type"], "PublicClientApp");
+        assert_eq!(
+            e["debugContext"]["debugData"]["idpName"],
+            "Corporate SAML IdP"
+        );
+    }
 }
 
 #[tokio::test]
@@ -396,6 +467,41 @@ async fn groups_and_app_links() {
     let uid = members[0]["id"].as_str().unwrap();
     let ug = h.get(Hub, &format!("/api/v1/users/{uid}/groups")).await;
     assert!(ug.body.as_array().unwrap().iter().any(|g| g["id"] == gid));
+
+    // Create a user straight into a group, then move them out of it.
+    let created = h
+        .post(Hub, "/api/v1/users", json!({
+            "profile": { "firstName": "G", "lastName": "M", "login": "g.m@example.com", "email": "g.m@example.com" },
+            "groupIds": [gid],
+        }))
+        .await;
+    let new_id = created.body["id"].as_str().unwrap().to_string();
+    let groups_of = |id: String| {
+        let h = &h;
+        async move {
+            h.get(Hub, &format!("/api/v1/users/{id}/groups"))
+                .await
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(groups_of(new_id.clone()).await, [gid.to_string()]);
+    let removed = h
+        .delete(Hub, &format!("/api/v1/groups/{gid}/users/{new_id}"))
+        .await;
+    assert_eq!(removed.status, 204);
+    assert!(groups_of(new_id.clone()).await.is_empty());
+    let bad = h
+        .post(Hub, "/api/v1/users", json!({
+            "profile": { "firstName": "X", "lastName": "Y", "login": "x.y@example.com", "email": "x.y@example.com" },
+            "groupIds": ["00gnotthere"],
+        }))
+        .await;
+    assert_eq!(bad.status, 400);
 
     let app = h.org2org_app().await;
     let au = h
@@ -447,4 +553,18 @@ async fn etag_and_if_none_match_and_people_picker_q() {
     assert_eq!(q.next(), None);
     let unknown = h.get(Hub, "/api/v1/nothing/here").await;
     assert!(unknown.header("x-rate-limit-remaining").is_some());
+}
+
+#[tokio::test]
+async fn shutdown_stops_both_servers_even_with_open_connections() {
+    let h = Harness::start(scenario(5)).await;
+    // Leaves a keep-alive connection open in the client's pool.
+    assert_eq!(h.get(Hub, "/api/v1/users?limit=1").await.status, 200);
+    let hub = h.base(Hub);
+    let Harness { sim, http, .. } = h;
+    tokio::time::timeout(std::time::Duration::from_secs(10), sim.shutdown())
+        .await
+        .expect("shutdown finishes");
+    let after = http.get(format!("{hub}/api/v1/users")).send().await;
+    assert!(after.is_err(), "the hub still answers: {after:?}");
 }
