@@ -413,6 +413,13 @@ impl OktaClient {
 
     /// Sends one call with waits and retries, returning the 2xx reply or a typed error.
     pub async fn execute(&self, call: &Call) -> Result<Reply, OktaError> {
+        use tracing::Instrument;
+        let span =
+            tracing::debug_span!("okta_call", org = %self.inner.name, call = %call.endpoint.key());
+        self.execute_in_span(call).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, call: &Call) -> Result<Reply, OktaError> {
         let key = call.endpoint.key();
         let url = self.url_of(call)?;
         let body = match &call.body {

@@ -312,6 +312,9 @@ struct TokenResponse {
     token_type: String,
     expires_in: u64,
     access_token: String,
+    /// Granted scopes, space separated; may be fewer than requested.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// Fetches and caches access tokens for one service app on one org.
@@ -447,6 +450,19 @@ impl TokenSource {
                     .map_err(|e| OAuthError::Decode(decode_message(&e)))?;
                 let ttl = Duration::from_secs(t.expires_in);
                 tracing::debug!(token_type = %t.token_type, expires_in = t.expires_in, "okta access token obtained");
+                if let Some(granted) = &t.scope {
+                    let granted: Vec<&str> = granted.split_whitespace().collect();
+                    let missing: Vec<&str> = self
+                        .scopes
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|s| !granted.contains(s))
+                        .collect();
+                    if !missing.is_empty() {
+                        // Calls needing them will fail with E0000006; say why up front.
+                        tracing::warn!(missing = %missing.join(" "), "okta granted fewer scopes than requested");
+                    }
+                }
                 return Ok(AccessToken {
                     token: Secret::new(t.access_token),
                     dpop: t.token_type.eq_ignore_ascii_case("dpop"),
