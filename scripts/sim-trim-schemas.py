@@ -5,10 +5,10 @@ Writes tests/fixtures/okta-schemas/okta-sim-operations.json: for each operationI
 and the response schema per status code, plus the closure of `#/components/schemas` they reference.
 OpenAPI 3.0 schema objects become JSON Schema (draft 4) the validator understands:
 - `nullable: true` adds `null` to `type` (and to `enum`);
-- examples, `x-*` extensions, `discriminator`, `readOnly`/`writeOnly`, `xml`, descriptions are dropped
+- examples, `x-*` extensions, `readOnly`/`writeOnly`, `xml`, descriptions are dropped
   (the spec's dangling `$ref`s all live inside examples, see ../shared/okta/SOURCE.md);
 - `#/components/responses/*` references are inlined.
-Request schemas are not kept, so the spec's `AppUserUpdateRequest` oneOf defect does not matter.
+`discriminator` is kept (validators ignore it; the tests use its mapping). Request schemas are not kept, so the spec's `AppUserUpdateRequest` oneOf defect does not matter.
 
 Usage: scripts/sim-trim-schemas.py [SPEC] [OUT]
 Needs Python 3 with PyYAML.
@@ -30,7 +30,7 @@ OPERATIONS = [
     "getApplicationUser", "updateApplicationUser", "unassignUserFromApplication",
     "listGroups", "getGroup", "listGroupUsers", "listLogEvents",
 ]
-DROP = {"example", "examples", "discriminator", "readOnly", "writeOnly", "xml", "externalDocs",
+DROP = {"example", "examples", "readOnly", "writeOnly", "xml", "externalDocs",
         "description", "title", "deprecated"}
 
 
@@ -53,6 +53,11 @@ def main():
             if k == "$ref":
                 name = v.rsplit("/", 1)[-1]
                 needed.add(name)
+                out[k] = v
+            elif k == "discriminator":
+                # Kept for the tests (validators ignore the keyword); its mapped schemas are kept too.
+                for target in v.get("mapping", {}).values():
+                    needed.add(target.rsplit("/", 1)[-1])
                 out[k] = v
             elif k in ("properties", "patternProperties"):
                 out[k] = {pk: convert(pv) for pk, pv in v.items()}

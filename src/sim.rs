@@ -35,7 +35,7 @@ pub use api::RequestRecord;
 pub use generate::{generate, lookup_demo_scenario, GenerateSpec};
 pub use limits::{bucket_names, FaultSpec, Faults, RateLimits};
 pub use model::{OrgName, PasswordPolicy};
-pub use oauth::OAuthClient;
+pub use oauth::{jwk_thumbprint, OAuthClient};
 pub use seed::{SeedData, SeedOrg};
 
 use limits::{FaultDecision, FaultState, InFlight, Limiter, RateStatus};
@@ -52,8 +52,10 @@ pub enum SimError {
     },
     #[error("invalid seed data: {0}")]
     Seed(String),
-    #[error("cannot read the seed file `{path}`: {source}")]
-    SeedFile {
+    #[error("invalid faults file {0}")]
+    Faults(String),
+    #[error("cannot access `{path}`: {source}")]
+    File {
         path: String,
         source: std::io::Error,
     },
@@ -475,14 +477,25 @@ pub struct SimArgs {
     /// Seed of the generator, ids and fault injection.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Load this JSON seed file instead of generating (see `SeedData`).
+    /// Load this JSON seed file (users, groups, apps, app users and logs of each org) instead of
+    /// generating.
     #[arg(long, value_name = "PATH")]
     pub seed_file: Option<std::path::PathBuf>,
     /// API token of the hub org (`Authorization: SSWS <token>`).
-    #[arg(long, default_value = "hub-token", env = "REMEDY_SIM_HUB_TOKEN")]
+    #[arg(
+        long,
+        default_value = "hub-token",
+        env = "REMEDY_SIM_HUB_TOKEN",
+        hide_env_values = true
+    )]
     pub hub_token: String,
     /// API token of the spoke org.
-    #[arg(long, default_value = "spoke-token", env = "REMEDY_SIM_SPOKE_TOKEN")]
+    #[arg(
+        long,
+        default_value = "spoke-token",
+        env = "REMEDY_SIM_SPOKE_TOKEN",
+        hide_env_values = true
+    )]
     pub spoke_token: String,
     /// Spoke users assigned to the Org2Org app.
     #[arg(long, default_value_t = 50)]
@@ -520,6 +533,10 @@ pub struct SimArgs {
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub fault_latency_ms: u64,
+    /// JSON file of per-bucket faults, e.g. `{"buckets": {"users": {"error_rate": 0.1}}}`
+    /// (overrides the three flags above).
+    #[arg(long, value_name = "PATH")]
+    pub faults_file: Option<std::path::PathBuf>,
     /// Length of a rate-limit window (Okta: 1m).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub rate_window: Duration,
@@ -551,7 +568,7 @@ impl SimArgs {
     pub fn config(&self) -> Result<SimConfig, SimError> {
         let scenario = match &self.seed_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| SimError::SeedFile {
+                let text = std::fs::read_to_string(path).map_err(|source| SimError::File {
                     path: path.display().to_string(),
                     source,
                 })?;
@@ -573,6 +590,24 @@ impl SimArgs {
                 anchor: None,
             }),
         };
+        let faults = match &self.faults_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SimError::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                serde_json::from_str(&text)
+                    .map_err(|e| SimError::Faults(format!("`{}`: {e}", path.display())))?
+            }
+            None => Faults {
+                default: FaultSpec {
+                    error_rate: self.fault_error_rate,
+                    drop_rate: self.fault_drop_rate,
+                    latency_ms: self.fault_latency_ms,
+                },
+                buckets: BTreeMap::new(),
+            },
+        };
         Ok(SimConfig {
             seed: self.seed,
             hub_token: self.hub_token.clone(),
@@ -588,14 +623,7 @@ impl SimArgs {
                     ..RateLimits::default()
                 }
             },
-            faults: Faults {
-                default: FaultSpec {
-                    error_rate: self.fault_error_rate,
-                    drop_rate: self.fault_drop_rate,
-                    latency_ms: self.fault_latency_ms,
-                },
-                buckets: BTreeMap::new(),
-            },
+            faults,
             ..SimConfig::default()
         })
     }
@@ -609,7 +637,7 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
     let config = args.config()?;
     if let (Some(path), Scenario::Generate(spec)) = (&args.write_seed, &config.scenario) {
         let data = generate(spec, config.seed, SEED_FILE_HUB_URL).compacted();
-        std::fs::write(path, data.to_file_text()).map_err(|source| SimError::SeedFile {
+        std::fs::write(path, data.to_file_text()).map_err(|source| SimError::File {
             path: path.display().to_string(),
             source,
         })?;

@@ -137,7 +137,17 @@ pub(crate) fn malformed() -> OktaError {
     )
 }
 
-pub(crate) fn invalid_search(cause: &str) -> OktaError {
+/// Parses an optional `search`/`filter` expression; a bad one is Okta's `E0000031`.
+pub(crate) fn parse_expr(
+    text: Option<&str>,
+    allow: super::query::Allow<'_>,
+) -> Result<Option<super::query::Expr>, OktaError> {
+    text.map(|t| super::query::parse(t, allow))
+        .transpose()
+        .map_err(|e| invalid_search(&e.to_string()))
+}
+
+fn invalid_search(cause: &str) -> OktaError {
     OktaError::new(
         StatusCode::BAD_REQUEST,
         "E0000031",
@@ -569,11 +579,11 @@ async fn okta_request(
                 "E0000022",
                 "The endpoint does not support the provided HTTP method",
             );
-            return finish(Err(e), None);
+            return finish(Err(e), Some(rt.rate(bucket, false)));
         }
         Err(_) => {
             let e = not_found(path, "Path");
-            return finish(Err(e), None);
+            return finish(Err(e), Some(rt.rate(bucket, false)));
         }
     };
     let Some(_guard) = rt.in_flight.enter(rt.max_in_flight()) else {

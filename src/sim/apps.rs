@@ -7,11 +7,11 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::api::{invalid_search, not_found, parse_body, validation, Call, OktaError, Page, Reply};
+use super::api::{not_found, parse_body, parse_expr, validation, Call, OktaError, Page, Reply};
 use super::logs::{self, app_target, app_user_target, user_target, Happened};
 use super::model::{AppUser, Org, OrgName};
 use super::push::push;
-use super::query::{self, json_path_values, Op};
+use super::query::{json_path_values, Op};
 use super::World;
 
 fn app_not_found(id: &str) -> OktaError {
@@ -64,12 +64,7 @@ fn app_filter_allow(attr: &str, op: Op) -> bool {
 /// `GET /api/v1/apps` with `filter` (`name eq "okta_org2org"`, `status eq`), `q` (label prefix).
 pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
     let limit = call.query.limit(20, 200)?;
-    let filter = call
-        .query
-        .get("filter")
-        .map(|f| query::parse(f, &app_filter_allow))
-        .transpose()
-        .map_err(|e| invalid_search(&e.to_string()))?;
+    let filter = parse_expr(call.query.get("filter"), &app_filter_allow)?;
     let q = call.query.get("q").map(str::to_lowercase);
     Ok(page_after(
         call,
@@ -367,13 +362,10 @@ fn group_filter_allow(attr: &str, op: Op) -> bool {
 /// `GET /api/v1/groups` (`q` name prefix, `filter`/`search`, `limit`, `after`).
 pub(crate) fn list_groups(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
     let limit = call.query.limit(10_000, 10_000)?;
-    let expr = call
-        .query
-        .get("search")
-        .or(call.query.get("filter"))
-        .map(|f| query::parse(f, &group_filter_allow))
-        .transpose()
-        .map_err(|e| invalid_search(&e.to_string()))?;
+    let expr = parse_expr(
+        call.query.get("search").or(call.query.get("filter")),
+        &group_filter_allow,
+    )?;
     let q = call.query.get("q").map(str::to_lowercase);
     Ok(page_after(
         call,

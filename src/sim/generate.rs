@@ -600,8 +600,7 @@ fn org2org_app(id: &str, hub_url: &str, at: DateTime<Utc>) -> Value {
         },
         "settings": {
             "app": { "baseUrl": hub_url, "acsUrl": format!("{hub_url}/sso/saml2/0oa1hubsamlidp000001"), "audRestriction": "https://www.okta.com/saml2/service-provider/sim" },
-            "notifications": { "vpn": { "network": { "connection": "DISABLED" }, "message": null, "helpUrl": null } },
-            "signOn": { "defaultRelayState": null, "ssoAcsUrlOverride": null, "audienceOverride": null, "recipientOverride": null, "destinationOverride": null, "attributeStatements": [] },
+            "notifications": { "vpn": { "network": { "connection": "DISABLED" } } },
         },
     })
 }

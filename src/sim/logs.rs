@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
-use super::api::{bad_request, invalid_search, OktaError, Page, Query};
+use super::api::{bad_request, parse_expr, OktaError, Page, Query};
 use super::model::{ts, Org, User};
 use super::query::{self, Op};
 
@@ -184,11 +184,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
         "DESCENDING" => true,
         other => return Err(bad_request(&format!("sortOrder: invalid value `{other}`"))),
     };
-    let filter = q
-        .get("filter")
-        .map(|f| query::parse(f, &log_allow))
-        .transpose()
-        .map_err(|e| invalid_search(&e.to_string()))?;
+    let filter = parse_expr(q.get("filter"), &log_allow)?;
     let text = q.get("q").map(|s| s.to_lowercase());
     let after = q
         .get("after")

@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::api::{
-    bad_status, invalid_search, not_found, parse_body, validation, Call, OktaError, Page, Reply,
+    bad_status, not_found, parse_body, parse_expr, validation, Call, OktaError, Page, Reply,
 };
 use super::logs::{self, user_target, Happened};
 use super::model::{ts, Org, ProviderType, User, UserStatus};
-use super::query::{self, Op};
+use super::query::Op;
 use super::seed::{default_provider_name, parse_user};
 
 pub(crate) fn user_not_found(id: &str) -> OktaError {
@@ -83,15 +83,13 @@ fn filter_allow(attr: &str, op: Op) -> bool {
 /// `GET /api/v1/users`: id order, `after` = last id of the previous page.
 pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
     let q = call.query;
-    let limit = q.limit(200, 200)?;
-    let (expr, fold_case) = match (q.get("search"), q.get("filter")) {
-        (Some(s), _) => (Some(query::parse(s, &search_allow)), true),
-        (None, Some(f)) => (Some(query::parse(f, &filter_allow)), false),
-        (None, None) => (None, false),
+    // `q` is for people pickers: 10 results by default, and no pagination.
+    let limit = q.limit(if q.get("q").is_some() { 10 } else { 200 }, 200)?;
+    // `search` values are case-insensitive, `filter` values are not.
+    let (expr, fold_case) = match q.get("search") {
+        Some(s) => (parse_expr(Some(s), &search_allow)?, true),
+        None => (parse_expr(q.get("filter"), &filter_allow)?, false),
     };
-    let expr = expr
-        .transpose()
-        .map_err(|e| invalid_search(&e.to_string()))?;
     let text = q.get("q").map(str::to_lowercase);
     let start = match q.get("after") {
         Some(a) => std::ops::Bound::Excluded(a.to_string()),
@@ -152,6 +150,16 @@ pub(crate) fn get(
         u.render(call.base, true),
         vec![("etag", etag)],
     ))
+}
+
+/// The full user, as Okta answers a write.
+fn reply_user(org: &Org, call: &Call<'_>, id: &str) -> Reply {
+    Reply::ok(
+        org.users
+            .get(id)
+            .map(|u| u.render(call.base, true))
+            .unwrap_or(Value::Null),
+    )
 }
 
 fn event(org: &mut Org, call: &Call<'_>, id: &str, event_type: &str, display: &str) {
@@ -268,12 +276,7 @@ pub(crate) fn create(org: &mut Org, call: &Call<'_>) -> Result<Reply, OktaError>
             "Activate Okta user",
         );
     }
-    let rendered = org
-        .users
-        .get(&id)
-        .map(|u| u.render(call.base, true))
-        .unwrap_or(Value::Null);
-    Ok(Reply::ok(rendered))
+    Ok(reply_user(org, call, &id))
 }
 
 /// `POST /api/v1/users/{id}` (partial) and `PUT` (replace the profile).
@@ -339,12 +342,7 @@ pub(crate) fn update(
             "Update password for user",
         );
     }
-    let rendered = org
-        .users
-        .get(&id)
-        .map(|u| u.render(call.base, true))
-        .unwrap_or(Value::Null);
-    Ok(Reply::ok(rendered))
+    Ok(reply_user(org, call, &id))
 }
 
 /// `DELETE /api/v1/users/{id}`: deactivates a user that is not DEPROVISIONED, deletes one that is.
@@ -526,8 +524,7 @@ pub(crate) fn lifecycle(
                 "user.account.expire_password",
                 "User's Okta password is expired",
             );
-            let rendered = org.users.get(&id).map(|u| u.render(call.base, true));
-            Ok(Reply::ok(rendered.unwrap_or(Value::Null)))
+            Ok(reply_user(org, call, &id))
         }
         "suspend" | "unsuspend" | "unlock" => {
             let (from, to, event_type, display) = match op {

@@ -83,9 +83,96 @@ impl Spec {
             .clone()
     }
 
+    fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
+        while let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            schema = self.doc.pointer(r.trim_start_matches('#')).unwrap();
+        }
+        schema
+    }
+
+    /// Every branch of a schema (itself, its `allOf`/`anyOf`/`oneOf`), references resolved.
+    fn branches<'a>(&'a self, schema: &'a Value, out: &mut Vec<&'a Value>) {
+        let schema = self.resolve(schema);
+        out.push(schema);
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for b in schema
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                self.branches(b, out);
+            }
+        }
+    }
+
+    /// Object keys of `inst` that no branch of `schema` declares (where extra keys are not allowed):
+    /// a validator accepts them, but they would be fields Okta does not send.
+    fn unknown_keys(&self, schema: &Value, inst: &Value, at: String, out: &mut Vec<String>) {
+        let mut branches = Vec::new();
+        self.branches(schema, &mut branches);
+        // A discriminated schema (Application by `signOnMode`): the mapped subtype applies too, and a
+        // validator ignores `discriminator`, so validate against the subtype here.
+        let subtypes: Vec<String> = branches
+            .iter()
+            .filter_map(|b| {
+                let d = b.get("discriminator")?;
+                let tag = inst.get(d["propertyName"].as_str()?)?.as_str()?;
+                d["mapping"][tag].as_str().map(str::to_string)
+            })
+            .collect();
+        for target in &subtypes {
+            let pointer = target.trim_start_matches('#');
+            let v = self.validator(pointer);
+            out.extend(
+                v.iter_errors(inst)
+                    .map(|e| format!("{at}{}: {e}", e.instance_path)),
+            );
+            self.branches(self.doc.pointer(pointer).unwrap(), &mut branches);
+        }
+        match inst {
+            Value::Object(obj) => {
+                let open = branches.iter().find_map(|b| b.get("additionalProperties"));
+                let declared: Vec<&serde_json::Map<String, Value>> = branches
+                    .iter()
+                    .filter_map(|b| b.get("properties").and_then(Value::as_object))
+                    // `properties: {}` declares nothing (Okta's `_embedded` maps say so).
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                for (k, v) in obj {
+                    match declared.iter().find_map(|p| p.get(k)) {
+                        Some(sub) => self.unknown_keys(sub, v, format!("{at}/{k}"), out),
+                        None => match open {
+                            Some(Value::Bool(false)) | None if !declared.is_empty() => {
+                                out.push(format!("{at}/{k}"))
+                            }
+                            Some(extra @ Value::Object(_)) => {
+                                self.unknown_keys(extra, v, format!("{at}/{k}"), out)
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item_schema) = branches.iter().find_map(|b| b.get("items")) {
+                    for (i, v) in items.iter().enumerate() {
+                        self.unknown_keys(item_schema, v, format!("{at}/{i}"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Validates one response; returns the operation id when the path is a spec operation.
     fn check(&self, method: &Method, path: &str, status: u16, body: &Value) -> Option<String> {
         let op = self.operation(method, path)?;
+        if status == 304 {
+            // Not Modified has no body; the spec does not list it.
+            assert!(body.is_null(), "{method} {path} 304 with a body");
+            return Some(op);
+        }
         let responses = &self.doc["operations"][&op]["responses"];
         let key = status.to_string();
         let pointer = if status >= 400 {
@@ -104,6 +191,17 @@ impl Spec {
                 None => panic!("{method} {path}: status {status} is not in the spec for {op}"),
             }
         };
+        let mut unknown = Vec::new();
+        let schema = self
+            .resolve(&json!({ "$ref": format!("#{pointer}") }))
+            .clone();
+        self.unknown_keys(&schema, body, String::new(), &mut unknown);
+        // Fields real Okta sends that the spec does not declare.
+        unknown.retain(|at| !KNOWN_UNDECLARED.iter().any(|k| at.ends_with(k)));
+        assert!(
+            unknown.is_empty(),
+            "{method} {path} {status} ({op}) sends fields the spec does not define: {unknown:?}"
+        );
         let v = self.validator(&pointer);
         let errors: Vec<String> = v
             .iter_errors(body)
@@ -117,6 +215,10 @@ impl Spec {
         Some(op)
     }
 }
+
+/// Okta sends these, the spec omits them: an app instance's own settings (`settings.app`, where
+/// Org2Org keeps the hub's URL).
+const KNOWN_UNDECLARED: &[&str] = &["/settings/app"];
 
 fn assert_error_body(body: &Value, what: &str) {
     for key in [

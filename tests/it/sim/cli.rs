@@ -72,3 +72,32 @@ async fn remedy_sim_prints_urls_and_tokens_and_serves_every_user() {
     // 1000 background users plus those Org2Org created, less the DEPROVISIONED ones.
     assert!(seen > 900 && pages >= 5, "{seen} users in {pages} pages");
 }
+
+#[test]
+fn remedy_sim_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(["sim", "--help"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn remedy_sim_reports_a_bad_faults_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("faults.json");
+    std::fs::write(&path, r#"{"buckets": {"users": {"error_rate": "lots"}}}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(["sim", "--faults-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: invalid faults file `"),
+        "{stderr}"
+    );
+}

@@ -369,15 +369,58 @@ async fn generator_makes_every_failure_kind_with_matching_logs() {
     reasons.sort();
     insta::assert_snapshot!(reasons.join("\n"));
 
+    // A transient failure succeeds on retry; a hub user that is not ACTIVE keeps failing.
+    let user_of = |reason: &str| -> String {
+        let event = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["outcome"]["reason"].as_str().unwrap().starts_with(reason))
+            .unwrap();
+        let user = event["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "User")
+            .unwrap();
+        user["id"].as_str().unwrap().to_string()
+    };
+    let retry = |id: String| {
+        let app = app.clone();
+        let h = &h;
+        async move {
+            h.post(
+                Spoke,
+                &format!("/api/v1/apps/{app}/users/{id}"),
+                json!({ "profile": {} }),
+            )
+            .await
+            .body["syncState"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        retry(user_of("Internal Server Error")).await,
+        "SYNCHRONIZED"
+    );
+    assert_eq!(
+        retry(user_of("This operation is not allowed")).await,
+        "ERROR"
+    );
+
     // FEDERATION hub users were created by JIT from the IdP.
     let (fed, _) = h
-        .get_all(Hub, "/api/v1/logs?filter=eventType%20eq%20%22user.lifecycle.create%22%20and%20actor.type%20eq%20%22PublicClientApp%22&since=2000-01-01T00:00:00Z&sortOrder=DESCENDING")
+        .get_all(Hub, "/api/v1/logs?filter=eventType%20eq%20%22user.lifecycle.create%22%20and%20debugContext.debugData.jitProvisioning%20eq%20%22true%22&since=2000-01-01T00:00:00Z&sortOrder=DESCENDING")
         .await;
     assert!(!fed.is_empty());
-    assert_eq!(
-        fed[0]["debugContext"]["debugData"]["idpName"],
-        "Corporate SAML IdP"
-    );
+    for e in &fed {
+        assert_eq!(e["actor"]["type"], "PublicClientApp");
+        assert_eq!(
+            e["debugContext"]["debugData"]["idpName"],
+            "Corporate SAML IdP"
+        );
+    }
 }
 
 #[tokio::test]
@@ -407,4 +450,44 @@ async fn groups_and_app_links() {
         .await;
     assert_eq!(links.body[0]["appName"], "okta_org2org");
     assert_eq!(links.body[0]["label"], "Hub Org");
+}
+
+#[tokio::test]
+async fn etag_and_if_none_match_and_people_picker_q() {
+    let h = Harness::seeded(super::fixture("story-seed.json")).await;
+    let first = h.get(Hub, "/api/v1/users/pat.jones@example.com").await;
+    let etag = first.header("etag").unwrap().to_string();
+    let url = format!("{}/api/v1/users/00uhubpat00000000001", h.base(Hub));
+    let same = h
+        .http
+        .get(&url)
+        .header("authorization", "SSWS hub-token")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 304);
+    h.sim
+        .patch_user(
+            Hub,
+            "00uhubpat00000000001",
+            json!({ "profile": { "title": "Drift" } }),
+        )
+        .unwrap();
+    let changed = h
+        .http
+        .get(&url)
+        .header("authorization", "SSWS hub-token")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+
+    // `q` matches first name, last name or email prefixes and does not paginate.
+    let q = h.get(Hub, "/api/v1/users?q=sam").await;
+    assert_eq!(q.body.as_array().unwrap().len(), 1);
+    assert_eq!(q.next(), None);
+    let unknown = h.get(Hub, "/api/v1/nothing/here").await;
+    assert!(unknown.header("x-rate-limit-remaining").is_some());
 }
