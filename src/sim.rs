@@ -154,10 +154,7 @@ impl World {
 
 fn build_world(scenario: &Scenario, seed: u64, hub_url: &str) -> Result<World, SimError> {
     let orgs = match scenario {
-        Scenario::Seed(s) => [
-            seed::load_org(OrgName::Hub, &s.hub, seed)?,
-            seed::load_org(OrgName::Spoke, &s.spoke, seed)?,
-        ],
+        Scenario::Seed(s) => seed::load(s, seed)?,
         Scenario::Generate(spec) => {
             let (hub, spoke) = generate::generate_orgs(spec, seed, hub_url);
             [hub, spoke]

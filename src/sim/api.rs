@@ -554,8 +554,13 @@ async fn okta_request(
         request_id: request_id.to_string(),
         bucket: bucket.to_string(),
     };
-    let error_id = rt.next_error_id();
     let finish = |outcome: Result<Reply, OktaError>, rate: Option<super::limits::RateStatus>| {
+        // Error ids are only drawn for errors, so successes do not move the generator.
+        let error_id = if outcome.is_err() {
+            rt.next_error_id()
+        } else {
+            String::new()
+        };
         let mut r = render(outcome, base, path, query, &error_id);
         if let Some(rate) = rate {
             for (k, v) in [

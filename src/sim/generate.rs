@@ -474,8 +474,14 @@ impl Gen {
 
 /// Generates both orgs as a seed. `hub_url` is written into the Org2Org app's settings.
 pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
-    let (hub, spoke) = generate_orgs(spec, seed, hub_url);
+    let anchor = spec.anchor.unwrap_or_else(now);
+    let spec = GenerateSpec {
+        anchor: Some(anchor),
+        ..spec.clone()
+    };
+    let (hub, spoke) = generate_orgs(&spec, seed, hub_url);
     SeedData {
+        anchor: Some(anchor),
         hub: dump_org(&hub),
         spoke: dump_org(&spoke),
     }

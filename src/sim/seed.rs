@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -30,9 +30,15 @@ use super::SimError;
 /// - `app_users`: app id → Okta AppUser objects (`id` is the user id; `scope` `USER` or `GROUP`).
 /// - `logs`: Okta LogEvent objects; `published` is required, they are served in `published` order.
 /// - `password_policy`: the policy checked when a password is set (defaults to Okta's default policy).
+///
+/// Optional top-level `anchor` (RFC 3339): the "now" the data was recorded at. When set, loading moves
+/// every timestamp by (load time − anchor), so a recorded scenario always looks recent (its failures
+/// stay inside a collector's `since: 7d`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<DateTime<Utc>>,
     #[serde(default)]
     pub hub: SeedOrg,
     #[serde(default)]
@@ -57,6 +63,7 @@ impl SeedData {
     /// are written as (`remedy sim --write-seed`, `tests/fixtures/sim/demo-seed.json`).
     pub fn compacted(&self) -> SeedData {
         SeedData {
+            anchor: self.anchor,
             hub: compact_org(&self.hub),
             spoke: compact_org(&self.spoke),
         }
@@ -99,8 +106,12 @@ impl SeedData {
             ]
             .join(",\n")
         };
+        let anchor = match self.anchor {
+            Some(a) => format!("  \"anchor\": {},\n", line(&super::model::ts(a))),
+            None => String::new(),
+        };
         format!(
-            "{{\n  \"hub\": {{\n{}\n  }},\n  \"spoke\": {{\n{}\n  }}\n}}\n",
+            "{{\n{anchor}  \"hub\": {{\n{}\n  }},\n  \"spoke\": {{\n{}\n  }}\n}}\n",
             org(&self.hub),
             org(&self.spoke)
         )
@@ -357,8 +368,57 @@ fn require_id(doc: &Value, what: &str) -> Result<String, SimError> {
         .ok_or_else(|| SimError::Seed(format!("a {what} has no `id`")))
 }
 
+/// Moves an RFC 3339 string field of a JSON object by `shift`.
+fn shift_field(doc: &mut Value, key: &str, shift: Duration) {
+    let moved = doc[key]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| super::model::ts(t.with_timezone(&Utc) + shift));
+    if let Some(m) = moved {
+        doc[key] = json!(m);
+    }
+}
+
+fn shift_user(u: &mut User, shift: Duration) {
+    u.created += shift;
+    u.last_updated += shift;
+    for t in [
+        &mut u.activated,
+        &mut u.status_changed,
+        &mut u.last_login,
+        &mut u.password_changed,
+    ] {
+        *t = t.map(|t| t + shift);
+    }
+}
+
+fn shift_app_user(au: &mut AppUser, shift: Duration) {
+    au.created += shift;
+    au.last_updated += shift;
+    au.status_changed += shift;
+    au.password_changed = au.password_changed.map(|t| t + shift);
+    au.last_sync = au.last_sync.map(|t| t + shift);
+}
+
+/// Builds both orgs of a seed, moving timestamps when the seed has an `anchor`.
+pub(crate) fn load(seed: &SeedData, rng_seed: u64) -> Result<[Org; 2], SimError> {
+    let shift = seed
+        .anchor
+        .map(|a| now() - a)
+        .unwrap_or_else(Duration::zero);
+    Ok([
+        load_org(OrgName::Hub, &seed.hub, rng_seed, shift)?,
+        load_org(OrgName::Spoke, &seed.spoke, rng_seed, shift)?,
+    ])
+}
+
 /// Builds an org from its seed.
-pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<Org, SimError> {
+fn load_org(
+    name: OrgName,
+    seed: &SeedOrg,
+    rng_seed: u64,
+    shift: Duration,
+) -> Result<Org, SimError> {
     let at = now();
     let mut org = Org::new(name, rng_seed);
     org.policy = seed.password_policy.clone();
@@ -367,7 +427,8 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
             Some(id) => id.to_string(),
             None => org.new_id("00u"),
         };
-        let user = parse_user(doc, id, at)?;
+        let mut user = parse_user(doc, id, at)?;
+        shift_user(&mut user, shift);
         if org.login_taken(user.login(), None) || org.users.contains_key(&user.id) {
             return Err(SimError::Seed(format!(
                 "duplicate user `{}` / `{}`",
@@ -384,6 +445,8 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
         for key in ["created", "lastUpdated", "lastMembershipUpdated"] {
             if group.get(key).is_none() {
                 group[key] = stamp.clone();
+            } else {
+                shift_field(&mut group, key, shift);
             }
         }
         if group.get("objectClass").is_none() {
@@ -410,7 +473,11 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
     }
     for doc in &seed.apps {
         let id = require_id(doc, "app")?;
-        org.apps.insert(id, doc.clone());
+        let mut app = doc.clone();
+        for key in ["created", "lastUpdated"] {
+            shift_field(&mut app, key, shift);
+        }
+        org.apps.insert(id, app);
     }
     for (app, users) in &seed.app_users {
         if !org.apps.contains_key(app) {
@@ -418,7 +485,8 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
         }
         let mut map = BTreeMap::new();
         for doc in users {
-            let au = parse_app_user(doc, &org, at)?;
+            let mut au = parse_app_user(doc, &org, at)?;
+            shift_app_user(&mut au, shift);
             map.insert(au.id.clone(), au);
         }
         org.app_users.insert(app.clone(), map);
@@ -427,9 +495,10 @@ pub(crate) fn load_org(name: OrgName, seed: &SeedOrg, rng_seed: u64) -> Result<O
         let published = doc["published"]
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| t.with_timezone(&Utc) + shift)
             .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
         let mut event = doc.clone();
+        event["published"] = json!(super::model::ts(published));
         fill_event_defaults(&mut event);
         org.push_event(published, event);
     }

@@ -38,6 +38,7 @@ async fn demo_seed_fixture_is_generated_by_code_and_loads() {
     );
 
     let seed: SeedData = serde_json::from_str(&committed).unwrap();
+    assert!(seed.anchor.is_some());
     let h = Harness::seeded(seed.clone()).await;
     let app = h.org2org_app().await;
     let (assignments, _) = h
@@ -46,15 +47,28 @@ async fn demo_seed_fixture_is_generated_by_code_and_loads() {
     let spec = lookup_demo_scenario();
     assert_eq!(assignments.len(), spec.spoke_assignments);
     assert!(assignments.iter().any(|a| a["syncState"] == "ERROR"));
+    // The anchor moves the recorded history to now: failures are inside the default 7 days.
+    let recent = h
+        .get(
+            Spoke,
+            "/api/v1/logs?filter=outcome.result%20eq%20%22FAILURE%22&limit=1000",
+        )
+        .await;
+    assert!(!recent.body.as_array().unwrap().is_empty());
 
-    // Loading and dumping loses nothing.
+    // Without the anchor, loading and dumping loses nothing.
+    let fixed = SeedData {
+        anchor: None,
+        ..seed
+    };
+    let h = Harness::seeded(fixed.clone()).await;
     let back: SeedData = serde_json::from_value(serde_json::json!({
         "hub": h.sim.dump(Hub),
         "spoke": h.sim.dump(Spoke),
     }))
     .unwrap();
     assert!(
-        back.compacted() == seed,
+        back.compacted() == fixed,
         "dump of a loaded seed differs from the seed"
     );
 }

@@ -491,3 +491,17 @@ async fn etag_and_if_none_match_and_people_picker_q() {
     let unknown = h.get(Hub, "/api/v1/nothing/here").await;
     assert!(unknown.header("x-rate-limit-remaining").is_some());
 }
+
+#[tokio::test]
+async fn shutdown_stops_both_servers_even_with_open_connections() {
+    let h = Harness::start(scenario(5)).await;
+    // Leaves a keep-alive connection open in the client's pool.
+    assert_eq!(h.get(Hub, "/api/v1/users?limit=1").await.status, 200);
+    let hub = h.base(Hub);
+    let Harness { sim, http, .. } = h;
+    tokio::time::timeout(std::time::Duration::from_secs(10), sim.shutdown())
+        .await
+        .expect("shutdown finishes");
+    let after = http.get(format!("{hub}/api/v1/users")).send().await;
+    assert!(after.is_err(), "the hub still answers: {after:?}");
+}
