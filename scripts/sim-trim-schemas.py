@@ -28,7 +28,8 @@ OPERATIONS = [
     "resetPassword", "expirePassword", "suspendUser", "unsuspendUser", "unlockUser",
     "listApplications", "getApplication", "listApplicationUsers", "assignUserToApplication",
     "getApplicationUser", "updateApplicationUser", "unassignUserFromApplication",
-    "listGroups", "getGroup", "listGroupUsers", "listLogEvents",
+    "listGroups", "getGroup", "listGroupUsers", "assignUserToGroup", "unassignUserFromGroup",
+    "listLogEvents",
 ]
 DROP = {"example", "examples", "readOnly", "writeOnly", "xml", "externalDocs",
         "description", "title", "deprecated"}

@@ -298,6 +298,20 @@ impl Shared {
 }
 
 /// A running simulator.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), okta_remedy::sim::SimError> {
+/// use okta_remedy::sim::{OrgName, Sim, SimConfig};
+///
+/// let sim = Sim::start(SimConfig::default()).await?;
+/// // Talk to `sim.hub_url()` with `Authorization: SSWS {sim.hub_token()}`; then, in the test:
+/// sim.complete_password_reset(OrgName::Hub, "pat.jones@example.com")?;
+/// let calls = sim.counters(OrgName::Hub);
+/// # let _ = calls;
+/// sim.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Sim {
     shared: Arc<Shared>,
     shutdown: Vec<oneshot::Sender<()>>,

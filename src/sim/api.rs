@@ -279,6 +279,8 @@ pub(crate) enum Route {
     ListGroups,
     GetGroup(String),
     ListGroupUsers(String),
+    AddGroupUser(String, String),
+    RemoveGroupUser(String, String),
     ListLogs,
     Token,
 }
@@ -301,7 +303,11 @@ impl Route {
             | Route::GetAppUser(..)
             | Route::UpdateAppUser(..)
             | Route::UnassignAppUser(..) => "apps.id",
-            Route::ListGroups | Route::GetGroup(_) | Route::ListGroupUsers(_) => "groups",
+            Route::ListGroups
+            | Route::GetGroup(_)
+            | Route::ListGroupUsers(_)
+            | Route::AddGroupUser(..)
+            | Route::RemoveGroupUser(..) => "groups",
             Route::ListLogs => "logs",
             Route::Token => "oauth2.token",
         }
@@ -325,6 +331,7 @@ impl Route {
                 "okta.apps.manage"
             }
             Route::ListGroups | Route::GetGroup(_) | Route::ListGroupUsers(_) => "okta.groups.read",
+            Route::AddGroupUser(..) | Route::RemoveGroupUser(..) => "okta.groups.manage",
             Route::ListLogs => "okta.logs.read",
             Route::Token => "",
         }
@@ -340,6 +347,8 @@ impl Route {
                 | Route::AssignAppUser(_)
                 | Route::UpdateAppUser(..)
                 | Route::UnassignAppUser(..)
+                | Route::AddGroupUser(..)
+                | Route::RemoveGroupUser(..)
         )
     }
 }
@@ -382,6 +391,8 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, StatusCode> {
         (["api", "v1", "groups"], "GET") => Route::ListGroups,
         (["api", "v1", "groups", _], "GET") => Route::GetGroup(s(3)),
         (["api", "v1", "groups", _, "users"], "GET") => Route::ListGroupUsers(s(3)),
+        (["api", "v1", "groups", _, "users", _], "PUT") => Route::AddGroupUser(s(3), s(5)),
+        (["api", "v1", "groups", _, "users", _], "DELETE") => Route::RemoveGroupUser(s(3), s(5)),
         (["api", "v1", "logs"], "GET") => Route::ListLogs,
         (["oauth2", "v1", "token"], "POST") => Route::Token,
         (
@@ -396,6 +407,7 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, StatusCode> {
             | ["api", "v1", "groups"]
             | ["api", "v1", "groups", _]
             | ["api", "v1", "groups", _, "users"]
+            | ["api", "v1", "groups", _, "users", _]
             | ["api", "v1", "logs"]
             | ["oauth2", "v1", "token"],
             _,
@@ -518,7 +530,7 @@ pub(crate) async fn handle(
     let path = uri.path().to_string();
     let query = Query::parse(uri.query());
     let mut response = if path.starts_with("/__sim/") {
-        control::handle(shared, st.org, &method, &path, &headers, &body, &request_id)
+        control::handle(shared, st.org, &method, &path, &headers, &body)
     } else {
         okta_request(&st, &method, &path, &query, &headers, &body, &request_id).await
     };
@@ -695,6 +707,12 @@ fn dispatch_write(
         Route::AssignAppUser(app) => apps::assign(world, call, app),
         Route::UpdateAppUser(app, user) => apps::update_user(world, call, app, user),
         Route::UnassignAppUser(app, user) => apps::unassign(world, call, app, user),
+        Route::AddGroupUser(group, user) => {
+            apps::group_membership(world.org_mut(call.org), call, group, user, true)
+        }
+        Route::RemoveGroupUser(group, user) => {
+            apps::group_membership(world.org_mut(call.org), call, group, user, false)
+        }
         _ => Err(internal()),
     }
 }

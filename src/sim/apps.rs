@@ -22,6 +22,31 @@ fn app_user_not_found(id: &str) -> OktaError {
     not_found(id, "AppUser")
 }
 
+/// The assignment of `user` to `app`: 404 for an unknown app, then for an unassigned user.
+fn find_app_user<'a>(org: &'a Org, app: &str, user: &str) -> Result<&'a AppUser, OktaError> {
+    if !org.apps.contains_key(app) {
+        return Err(app_not_found(app));
+    }
+    org.app_users
+        .get(app)
+        .and_then(|m| m.get(user))
+        .ok_or_else(|| app_user_not_found(user))
+}
+
+fn find_app_user_mut<'a>(
+    org: &'a mut Org,
+    app: &str,
+    user: &str,
+) -> Result<&'a mut AppUser, OktaError> {
+    if !org.apps.contains_key(app) {
+        return Err(app_not_found(app));
+    }
+    org.app_users
+        .get_mut(app)
+        .and_then(|m| m.get_mut(user))
+        .ok_or_else(|| app_user_not_found(user))
+}
+
 /// Cursor pagination over an id-ordered map.
 fn page_after<'a, V: 'a>(
     call: &Call<'_>,
@@ -131,14 +156,7 @@ pub(crate) fn get_user(
     app: &str,
     user: &str,
 ) -> Result<Reply, OktaError> {
-    if !org.apps.contains_key(app) {
-        return Err(app_not_found(app));
-    }
-    let au = org
-        .app_users
-        .get(app)
-        .and_then(|m| m.get(user))
-        .ok_or_else(|| app_user_not_found(user))?;
+    let au = find_app_user(org, app, user)?;
     Ok(Reply::ok(render_app_user(
         org,
         call,
@@ -195,11 +213,7 @@ fn reply_app_user(
     user: &str,
 ) -> Result<Reply, OktaError> {
     let org = world.org(call.org);
-    let au = org
-        .app_users
-        .get(app)
-        .and_then(|m| m.get(user))
-        .ok_or_else(|| app_user_not_found(user))?;
+    let au = find_app_user(org, app, user)?;
     Ok(Reply::ok(render_app_user(org, call, app, au, false)))
 }
 
@@ -290,14 +304,7 @@ pub(crate) fn update_user(
 ) -> Result<Reply, OktaError> {
     let body = parse_body(call.body)?;
     let org = world.org_mut(call.org);
-    if !org.apps.contains_key(app) {
-        return Err(app_not_found(app));
-    }
-    let au = org
-        .app_users
-        .get_mut(app)
-        .and_then(|m| m.get_mut(user))
-        .ok_or_else(|| app_user_not_found(user))?;
+    let au = find_app_user_mut(org, app, user)?;
     if let Some(p) = body["profile"].as_object() {
         au.profile.extend(p.clone());
     }
@@ -323,15 +330,7 @@ pub(crate) fn unassign(
     user: &str,
 ) -> Result<Reply, OktaError> {
     let org = world.org_mut(call.org);
-    if !org.apps.contains_key(app) {
-        return Err(app_not_found(app));
-    }
-    let au = org
-        .app_users
-        .get(app)
-        .and_then(|m| m.get(user))
-        .ok_or_else(|| app_user_not_found(user))?;
-    if au.scope == "GROUP" {
+    if find_app_user(org, app, user)?.scope == "GROUP" {
         return Err(OktaError::new(
             StatusCode::FORBIDDEN,
             "E0000046",
@@ -407,4 +406,61 @@ pub(crate) fn group_users(org: &Org, call: &Call<'_>, id: &str) -> Result<Page, 
         |_| true,
         |u| u.render(call.base, false),
     ))
+}
+
+/// `PUT` / `DELETE /api/v1/groups/{groupId}/users/{userId}`: adds or removes a member.
+pub(crate) fn group_membership(
+    org: &mut Org,
+    call: &Call<'_>,
+    group: &str,
+    user: &str,
+    add: bool,
+) -> Result<Reply, OktaError> {
+    if !org.groups.contains_key(group) {
+        return Err(not_found(group, "UserGroup"));
+    }
+    let Some(u) = org.users.get(user) else {
+        return Err(super::users::user_not_found(user));
+    };
+    let user_t = user_target(u);
+    let members = org.group_members.entry(group.to_string()).or_default();
+    let changed = if add {
+        members.insert(user.to_string())
+    } else {
+        members.remove(user)
+    };
+    if changed {
+        let name = org
+            .groups
+            .get(group)
+            .and_then(|g| g["profile"]["name"].as_str())
+            .unwrap_or("")
+            .to_string();
+        if let Some(g) = org.groups.get_mut(group) {
+            g["lastMembershipUpdated"] = json!(super::model::ts(call.now));
+        }
+        let (event_type, display) = if add {
+            ("group.user_membership.add", "Add user to group membership")
+        } else {
+            (
+                "group.user_membership.remove",
+                "Remove user from group membership",
+            )
+        };
+        logs::write(
+            org,
+            call.now,
+            &call.events,
+            Happened {
+                event_type,
+                display,
+                targets: vec![
+                    user_t,
+                    json!({ "id": group, "type": "UserGroup", "alternateId": "unknown", "displayName": name }),
+                ],
+                failure: None,
+            },
+        );
+    }
+    Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }

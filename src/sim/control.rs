@@ -154,7 +154,6 @@ pub(crate) fn handle(
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-    _request_id: &str,
 ) -> Response {
     let rt = shared.runtime(org);
     let authorized = headers

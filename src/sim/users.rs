@@ -91,34 +91,77 @@ pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
         None => (parse_expr(q.get("filter"), &filter_allow)?, false),
     };
     let text = q.get("q").map(str::to_lowercase);
-    let start = match q.get("after") {
-        Some(a) => std::ops::Bound::Excluded(a.to_string()),
-        None => std::ops::Bound::Unbounded,
+    let keep = |u: &User| -> bool {
+        let matched = match &expr {
+            Some(e) => e.eval(&|attr| field(u, attr), fold_case),
+            None => u.status != UserStatus::Deprovisioned,
+        };
+        matched
+            && text.as_ref().is_none_or(|t| {
+                ["firstName", "lastName", "email"].iter().any(|k| {
+                    u.profile
+                        .get(*k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.to_lowercase().starts_with(t))
+                })
+            })
+    };
+    let after = q.get("after");
+    // Id order by default; `sortBy` (search only) orders by that attribute, ties by id, and the
+    // cursor is still the last id returned.
+    let candidates: Box<dyn Iterator<Item = &User>> = match (q.get("search"), q.get("sortBy")) {
+        (Some(_), Some(sort_by)) => {
+            let descending = q
+                .get("sortOrder")
+                .is_some_and(|o| o.eq_ignore_ascii_case("desc"));
+            // Numbers sort as numbers, everything else as its text; missing values first.
+            let key = |u: &User| -> (Option<f64>, String) {
+                match field(u, sort_by).first() {
+                    Some(Value::Number(n)) => (n.as_f64(), String::new()),
+                    Some(Value::String(t)) => (None, t.clone()),
+                    Some(other) => (None, other.to_string()),
+                    None => (None, String::new()),
+                }
+            };
+            let mut sorted: Vec<&User> = org.users.values().filter(|u| keep(u)).collect();
+            sorted.sort_by(|a, b| {
+                let (ka, kb) = (key(a), key(b));
+                ka.0.partial_cmp(&kb.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| ka.1.cmp(&kb.1))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            if descending {
+                sorted.reverse();
+            }
+            let from = after
+                .and_then(|a| sorted.iter().position(|u| u.id == a))
+                .map_or(0, |p| p + 1);
+            Box::new(sorted.into_iter().skip(from))
+        }
+        _ => {
+            let start = match after {
+                Some(a) => std::ops::Bound::Excluded(a.to_string()),
+                None => std::ops::Bound::Unbounded,
+            };
+            Box::new(
+                org.users
+                    .range((start, std::ops::Bound::Unbounded))
+                    .map(|(_, u)| u)
+                    .filter(|u| keep(u)),
+            )
+        }
     };
     let mut items = Vec::new();
     let mut more = false;
     let mut last = None;
-    for (id, u) in org.users.range((start, std::ops::Bound::Unbounded)) {
-        let keep = match &expr {
-            Some(e) => e.eval(&|attr| field(u, attr), fold_case),
-            None => u.status != UserStatus::Deprovisioned,
-        } && text.as_ref().is_none_or(|t| {
-            ["firstName", "lastName", "email"].iter().any(|k| {
-                u.profile
-                    .get(*k)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v.to_lowercase().starts_with(t))
-            })
-        });
-        if !keep {
-            continue;
-        }
+    for u in candidates {
         if items.len() == limit {
             more = true;
             break;
         }
         items.push(u.list_item(call.base));
-        last = Some(id.clone());
+        last = Some(u.id.clone());
     }
     // `q` does not paginate in Okta.
     let next = match (more && text.is_none(), last) {
@@ -265,7 +308,22 @@ pub(crate) fn create(org: &mut Org, call: &Call<'_>) -> Result<Reply, OktaError>
         u.set_status(to, call.now);
         u.activated = Some(call.now);
     }
+    let groups: Vec<String> = body["groupIds"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(g) = groups.iter().find(|g| !org.groups.contains_key(*g)) {
+        return Err(validation("groupIds", &format!("Group {g} does not exist")));
+    }
     org.put_user(u);
+    for g in groups {
+        org.group_members.entry(g).or_default().insert(id.clone());
+    }
     event(org, call, &id, "user.lifecycle.create", "Create Okta user");
     if activate {
         event(
@@ -379,35 +437,44 @@ pub(crate) fn delete(org: &mut Org, call: &Call<'_>, id: &str) -> Result<Reply, 
 }
 
 fn deactivate(org: &mut Org, call: &Call<'_>, id: &str) {
-    if let Some(u) = org.users.get_mut(id) {
-        u.set_status(UserStatus::Deprovisioned, call.now);
-    }
-    event(
-        org,
-        call,
-        id,
-        "user.lifecycle.deactivate",
-        "Deactivate Okta user",
-    );
+    let what = ("user.lifecycle.deactivate", "Deactivate Okta user");
+    move_to(org, call, id, UserStatus::Deprovisioned, what);
 }
 
 /// `POST /api/v1/users/{id}/lifecycle/{op}`.
+/// Moves a user to `to` and writes the event Okta writes for it.
+fn move_to(org: &mut Org, call: &Call<'_>, id: &str, to: UserStatus, what: (&str, &str)) {
+    if let Some(u) = org.users.get_mut(id) {
+        u.set_status(to, call.now);
+    }
+    event(org, call, id, what.0, what.1);
+}
+
+/// The activation link Okta returns when it does not email it.
+fn activation_link(org: &mut Org, call: &Call<'_>) -> Reply {
+    let t = org.ids.alnum(20);
+    Reply::ok(json!({
+        "activationUrl": format!("{}/tokens/{t}/verify", call.base),
+        "activationToken": t,
+    }))
+}
+
 pub(crate) fn lifecycle(
     org: &mut Org,
     call: &Call<'_>,
     id: &str,
     op: &str,
 ) -> Result<Reply, OktaError> {
+    use UserStatus as S;
     let id = find_id(org, id)?;
     let Some(u) = org.users.get(&id) else {
         return Err(user_not_found(&id));
     };
     let status = u.status;
-    let has_password = u.password.is_some() || u.provider_type != ProviderType::Okta;
+    let okta_provider = u.provider_type == ProviderType::Okta;
+    let has_password = u.password.is_some() || !okta_provider;
     let send_email = call.query.flag("sendEmail")?;
-    let now = call.now;
-    let token = |org: &mut Org| org.ids.alnum(20);
-    use UserStatus as S;
+    let ok = Reply::Empty(StatusCode::OK);
     match op {
         "activate" => {
             match status {
@@ -421,56 +488,38 @@ pub(crate) fn lifecycle(
                 S::Staged | S::Provisioned | S::Deprovisioned => {}
                 _ => return Err(bad_status()),
             }
+            // Without a password the user still has to finish activation.
             let to = if has_password {
                 S::Active
             } else {
                 S::Provisioned
             };
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(to, now);
-            }
-            event(
+            move_to(
                 org,
                 call,
                 &id,
-                "user.lifecycle.activate",
-                "Activate Okta user",
+                to,
+                ("user.lifecycle.activate", "Activate Okta user"),
             );
             if send_email.unwrap_or(true) {
                 return Ok(Reply::ok(json!({})));
             }
-            let t = token(org);
-            Ok(Reply::ok(json!({
-                "activationUrl": format!("{}/tokens/{t}/verify", call.base),
-                "activationToken": t,
-            })))
+            Ok(activation_link(org, call))
         }
         "reactivate" => {
             if !matches!(status, S::Provisioned | S::Recovery) {
                 return Err(bad_status());
             }
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(S::Provisioned, now);
-            }
-            event(
-                org,
-                call,
-                &id,
-                "user.lifecycle.reactivate",
-                "Reactivate Okta user",
-            );
-            let t = token(org);
-            Ok(Reply::ok(json!({
-                "activationUrl": format!("{}/tokens/{t}/verify", call.base),
-                "activationToken": t,
-            })))
+            let what = ("user.lifecycle.reactivate", "Reactivate Okta user");
+            move_to(org, call, &id, S::Provisioned, what);
+            Ok(activation_link(org, call))
         }
         "deactivate" => {
             if status == S::Deprovisioned {
                 return Err(bad_status());
             }
             deactivate(org, call, &id);
-            Ok(Reply::Empty(StatusCode::OK))
+            Ok(ok)
         }
         "reset_password" => {
             let Some(send_email) = send_email else {
@@ -488,74 +537,54 @@ pub(crate) fn lifecycle(
                 u.provider_type = ProviderType::Okta;
                 u.provider_name = default_provider_name(ProviderType::Okta).to_string();
                 u.password = None;
-                u.set_status(S::Recovery, now);
             }
-            event(
-                org,
-                call,
-                &id,
+            let what = (
                 "user.account.reset_password",
                 "Fired when the user's Okta password is reset",
             );
+            move_to(org, call, &id, S::Recovery, what);
             if send_email {
                 return Ok(Reply::ok(json!({})));
             }
-            let t = token(org);
+            let t = org.ids.alnum(20);
             Ok(Reply::ok(json!({
                 "resetPasswordUrl": format!("{}/signin/reset-password/{t}", call.base),
             })))
         }
         "expire_password" => {
-            if !matches!(status, S::Active | S::PasswordExpired)
-                || org
-                    .users
-                    .get(&id)
-                    .is_some_and(|u| u.provider_type != ProviderType::Okta)
-            {
+            if !matches!(status, S::Active | S::PasswordExpired) || !okta_provider {
                 return Err(bad_status());
             }
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(S::PasswordExpired, now);
-            }
-            event(
-                org,
-                call,
-                &id,
+            let what = (
                 "user.account.expire_password",
                 "User's Okta password is expired",
             );
+            move_to(org, call, &id, S::PasswordExpired, what);
             Ok(reply_user(org, call, &id))
         }
         "suspend" | "unsuspend" | "unlock" => {
-            let (from, to, event_type, display) = match op {
+            let (from, to, what) = match op {
                 "suspend" => (
                     S::Active,
-                    S::Active,
-                    "user.lifecycle.suspend",
-                    "Suspend Okta user",
+                    S::Suspended,
+                    ("user.lifecycle.suspend", "Suspend Okta user"),
                 ),
                 "unsuspend" => (
                     S::Suspended,
                     S::Active,
-                    "user.lifecycle.unsuspend",
-                    "Unsuspend Okta user",
+                    ("user.lifecycle.unsuspend", "Unsuspend Okta user"),
                 ),
                 _ => (
                     S::LockedOut,
                     S::Active,
-                    "user.account.unlock",
-                    "Unlock user account",
+                    ("user.account.unlock", "Unlock user account"),
                 ),
             };
             if status != from {
                 return Err(bad_status());
             }
-            let to = if op == "suspend" { S::Suspended } else { to };
-            if let Some(u) = org.users.get_mut(&id) {
-                u.set_status(to, now);
-            }
-            event(org, call, &id, event_type, display);
-            Ok(Reply::Empty(StatusCode::OK))
+            move_to(org, call, &id, to, what);
+            Ok(ok)
         }
         _ => Err(not_found(op, "Operation")),
     }

@@ -255,6 +255,21 @@ async fn every_operation_success_and_error_matches_the_spec() {
         &h.get(Hub, "/api/v1/groups/00gnotthere/users").await,
         "listGroupUsers",
     );
+    let first_user = h.get(Hub, "/api/v1/users?limit=1").await.body[0].clone();
+    let member = |g: &str| format!("/api/v1/groups/{g}/users/{}", id(&first_user));
+    ok(
+        &h.send(Hub, Method::PUT, &member(&gid), None).await,
+        "assignUserToGroup",
+    );
+    err(
+        &h.send(Hub, Method::PUT, &member("00gnotthere"), None).await,
+        "assignUserToGroup",
+    );
+    ok(&h.delete(Hub, &member(&gid)).await, "unassignUserFromGroup");
+    err(
+        &h.delete(Hub, &member("00gnotthere")).await,
+        "unassignUserFromGroup",
+    );
     ok(
         &h.get(Spoke, "/api/v1/logs?limit=1000&since=2000-01-01T00:00:00Z")
             .await,

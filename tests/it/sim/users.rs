@@ -109,6 +109,34 @@ async fn search_and_filter_follow_okta_rules() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["errorCode"], "E0000031");
 
+    // Okta cannot search on the credential provider.
+    let provider = h
+        .get(
+            Hub,
+            "/api/v1/users?search=credentials.provider.type%20eq%20%22FEDERATION%22",
+        )
+        .await;
+    assert_eq!(provider.status, 400);
+
+    // sortBy orders search results, ties by id, across pages.
+    let (sorted, pages) = h
+        .get_all(Hub, "/api/v1/users?search=status%20eq%20%22ACTIVE%22&sortBy=profile.lastName&sortOrder=desc&limit=7")
+        .await;
+    assert!(pages > 2);
+    let keys: Vec<(String, String)> = sorted
+        .iter()
+        .map(|u| {
+            (
+                u["profile"]["lastName"].as_str().unwrap().to_string(),
+                u["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = keys.clone();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(keys, expected);
+
     let since = h
         .get(
             Hub,
@@ -439,6 +467,41 @@ async fn groups_and_app_links() {
     let uid = members[0]["id"].as_str().unwrap();
     let ug = h.get(Hub, &format!("/api/v1/users/{uid}/groups")).await;
     assert!(ug.body.as_array().unwrap().iter().any(|g| g["id"] == gid));
+
+    // Create a user straight into a group, then move them out of it.
+    let created = h
+        .post(Hub, "/api/v1/users", json!({
+            "profile": { "firstName": "G", "lastName": "M", "login": "g.m@example.com", "email": "g.m@example.com" },
+            "groupIds": [gid],
+        }))
+        .await;
+    let new_id = created.body["id"].as_str().unwrap().to_string();
+    let groups_of = |id: String| {
+        let h = &h;
+        async move {
+            h.get(Hub, &format!("/api/v1/users/{id}/groups"))
+                .await
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(groups_of(new_id.clone()).await, [gid.to_string()]);
+    let removed = h
+        .delete(Hub, &format!("/api/v1/groups/{gid}/users/{new_id}"))
+        .await;
+    assert_eq!(removed.status, 204);
+    assert!(groups_of(new_id.clone()).await.is_empty());
+    let bad = h
+        .post(Hub, "/api/v1/users", json!({
+            "profile": { "firstName": "X", "lastName": "Y", "login": "x.y@example.com", "email": "x.y@example.com" },
+            "groupIds": ["00gnotthere"],
+        }))
+        .await;
+    assert_eq!(bad.status, 400);
 
     let app = h.org2org_app().await;
     let au = h
