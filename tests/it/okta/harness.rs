@@ -14,6 +14,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "okta.apps.manage",
     "okta.logs.read",
     "okta.groups.read",
+    "okta.groups.manage",
 ];
 
 /// Limits for tests: real retry logic, millisecond backoff.

@@ -345,7 +345,6 @@ async fn groups_app_links_apps_and_assignments() {
 }
 
 #[tokio::test]
-#[ignore = "needs simulator PUT /api/v1/groups/{groupId}/users/{userId}"]
 async fn add_user_to_group() {
     let sim = start(sim_config()).await;
     let hub = hub(&sim);
