@@ -52,6 +52,11 @@ pub fn ssws_client(name: &str, url: &str, token: &str, limits: ClientLimits) -> 
     .unwrap()
 }
 
+/// A hub client with the given limits.
+pub fn hub_with(sim: &Sim, limits: ClientLimits) -> OktaClient {
+    ssws_client("hub", &sim.hub_url(), sim.hub_token(), limits)
+}
+
 pub fn hub(sim: &Sim) -> OktaClient {
     ssws_client("hub", &sim.hub_url(), sim.hub_token(), fast_limits())
 }
