@@ -126,6 +126,33 @@ async fn scan_in_a_process_of_its_own() {
     };
     show("ssws config", format!("{ssws_cfg:?}"));
     show("oauth config", format!("{oauth_cfg:?}"));
+    // The configuration layers as loaded from the environment, and a configuration error.
+    let env = |k: &str| match k {
+        "OKTA_CLIENT_TOKEN" => Some(HUB_TOKEN.to_string()),
+        "OKTA_CLIENT_PRIVATEKEY" => Some(ec_pem.clone()),
+        "OKTA_CLIENT_ORGURL" => Some("https://x.okta.com".to_string()),
+        _ => None,
+    };
+    show(
+        "env settings",
+        format!(
+            "{:?}",
+            okta_remedy::okta::ClientSettings::from_env("", &env)
+        ),
+    );
+    let contradictory = okta_remedy::okta::load_orgs_with(&okta_remedy::okta::ConfigInputs {
+        tool_config: None,
+        home: None,
+        cwd: None,
+        env: &env,
+        flags: Default::default(),
+        flags_org: None,
+    })
+    .unwrap_err();
+    show(
+        "config error",
+        format!("{contradictory} / {contradictory:?}"),
+    );
     let hub = OktaClient::new(ssws_cfg).unwrap();
     let spoke = OktaClient::new(oauth_cfg).unwrap();
 
