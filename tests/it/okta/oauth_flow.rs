@@ -258,3 +258,25 @@ async fn a_resource_server_nonce_challenge_is_answered() {
     assert_eq!(api, [401, 404], "a nonce challenge, then the answer");
     sim.shutdown().await;
 }
+
+/// Asking for a scope the service app was not granted is refused at the token endpoint, and the
+/// error says so.
+#[tokio::test]
+async fn an_ungranted_scope_is_an_auth_error() {
+    let sim = start(oauth_sim(
+        "test-ec-pkcs8.pem",
+        &["okta.users.read"],
+        Duration::from_secs(3600),
+    ))
+    .await;
+    let client = oauth_client(
+        &sim.hub_url(),
+        "test-ec-pkcs8.pem",
+        "0oaRemedy",
+        &["okta.users.read", "okta.users.manage"],
+    );
+    let e = client.get_user("nobody@example.com").await.unwrap_err();
+    assert!(matches!(e, OktaError::Auth { .. }), "{e}");
+    assert!(e.to_string().contains("invalid_scope"), "{e}");
+    sim.shutdown().await;
+}
