@@ -29,7 +29,7 @@ pub struct UserQuery {
     pub search: Option<String>,
     pub filter: Option<String>,
     pub q: Option<String>,
-    /// Page size (Okta's maximum is 200 for search, 200 for list).
+    /// Page size (Okta allows at most 200).
     pub limit: Option<u32>,
     pub sort_by: Option<String>,
     pub sort_order: Option<SortOrder>,

@@ -413,6 +413,13 @@ impl OktaClient {
 
     /// Sends one call with waits and retries, returning the 2xx reply or a typed error.
     pub async fn execute(&self, call: &Call) -> Result<Reply, OktaError> {
+        use tracing::Instrument;
+        let span =
+            tracing::debug_span!("okta_call", org = %self.inner.name, call = %call.endpoint.key());
+        self.execute_in_span(call).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, call: &Call) -> Result<Reply, OktaError> {
         let key = call.endpoint.key();
         let url = self.url_of(call)?;
         let body = match &call.body {
@@ -821,5 +828,96 @@ impl OktaClient {
             }
         })
         .boxed()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn client(limits: ClientLimits) -> OktaClient {
+        OktaClient::new(OrgConfig {
+            name: "hub".into(),
+            base_url: Url::parse("https://hub.okta.com").unwrap(),
+            auth: Auth::Ssws(Secret::new("t")),
+            limits,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn paths_are_built_from_templates_with_encoded_segments() {
+        let c = client(ClientLimits::default());
+        let call = Call::new(&endpoints::GET_APP_USER)
+            .path("0oa1")
+            .path("a/b@example.com")
+            .query("expand", "user");
+        assert_eq!(
+            c.url_of(&call).unwrap().as_str(),
+            "https://hub.okta.com/api/v1/apps/0oa1/users/a%2Fb@example.com?expand=user"
+        );
+        let missing = Call::new(&endpoints::GET_APP_USER).path("0oa1");
+        assert!(matches!(
+            c.url_of(&missing),
+            Err(OktaError::InvalidRequest { .. })
+        ));
+        let empty = Call::new(&endpoints::GET_USER).path("");
+        assert!(matches!(
+            c.url_of(&empty),
+            Err(OktaError::InvalidRequest { .. })
+        ));
+    }
+
+    #[test]
+    fn a_next_link_to_another_host_is_refused() {
+        let c = client(ClientLimits::default());
+        let mut call = Call::new(&endpoints::LIST_USERS);
+        call.target = Some(Url::parse("https://evil.example.com/api/v1/users?after=x").unwrap());
+        assert!(matches!(
+            c.url_of(&call),
+            Err(OktaError::InvalidRequest { .. })
+        ));
+        call.target = Some(Url::parse("https://hub.okta.com/api/v1/users?after=x").unwrap());
+        assert_eq!(c.url_of(&call).unwrap().query(), Some("after=x"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let c = client(ClientLimits {
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(700),
+            ..Default::default()
+        });
+        for attempt in 0..10 {
+            let cap = (100u64 << attempt.min(10)).min(700);
+            let d = c.backoff(attempt).as_millis() as u64;
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempt}: {d} ms outside [{}, {cap}]",
+                cap / 2
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_even_for_a_hand_built_config() {
+        let e = OktaClient::new(OrgConfig {
+            name: "hub".into(),
+            base_url: Url::parse("http://hub.okta.com").unwrap(),
+            auth: Auth::Ssws(Secret::new("t")),
+            limits: ClientLimits::default(),
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("must use https"), "{e}");
+    }
+
+    #[test]
+    fn debug_of_a_call_hides_its_body() {
+        let call = Call::new(&endpoints::CREATE_USER)
+            .body(serde_json::json!({"credentials": {"password": {"value": "hunter2"}}}));
+        let dbg = format!("{call:?}");
+        assert!(!dbg.contains("hunter2"));
+        assert!(dbg.contains("POST /api/v1/users"));
     }
 }

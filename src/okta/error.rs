@@ -113,6 +113,12 @@ pub enum OktaError {
     },
 }
 
+impl From<ConfigError> for OktaError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(Box::new(e))
+    }
+}
+
 fn display_code(code: &str, status: u16) -> String {
     if code.is_empty() {
         format!("HTTP {status}")

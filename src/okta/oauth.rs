@@ -95,7 +95,15 @@ impl ClientKey {
     pub fn parse(key: &Secret, kid: Option<&str>) -> Result<Self, OAuthError> {
         let text = key.expose().trim();
         let mut parsed = if text.starts_with('{') {
-            Self::from_jwk(text)?
+            let mut k = Self::from_jwk(text)?;
+            // A JWK names its own key id; keep it unless configuration gives one.
+            let own_kid = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("kid").cloned());
+            if let (Some(kid), Some(obj)) = (own_kid, k.public_jwk.as_object_mut()) {
+                obj.insert("kid".to_string(), kid);
+            }
+            k
         } else if let Ok(k) =
             p256::SecretKey::from_pkcs8_pem(text).or_else(|_| p256::SecretKey::from_sec1_pem(text))
         {
@@ -155,8 +163,12 @@ impl ClientKey {
                         field("crv").unwrap_or("?")
                     )));
                 }
-                let k =
-                    p256::SecretKey::from_jwk_str(text).map_err(|_| OAuthError::UnrecognisedKey)?;
+                // The p256 parser refuses members it does not know (`kid`, `use`, `alg`): give it only its own.
+                let core = serde_json::json!({
+                    "kty": "EC", "crv": "P-256", "x": field("x"), "y": field("y"), "d": field("d"),
+                });
+                let k = p256::SecretKey::from_jwk_str(&core.to_string())
+                    .map_err(|_| OAuthError::UnrecognisedKey)?;
                 Self::from_p256(&k)
             }
             Some("RSA") => {
@@ -175,6 +187,11 @@ impl ClientKey {
     /// The public half as a JWK, to register in Okta (or in the simulator).
     pub fn public_jwk(&self) -> &Value {
         &self.public_jwk
+    }
+
+    /// The key id of the public JWK (from configuration, or the private JWK's own `kid`).
+    pub fn kid(&self) -> Option<&str> {
+        self.public_jwk.get("kid").and_then(Value::as_str)
     }
 
     /// `RS256` or `ES256`.
@@ -312,6 +329,9 @@ struct TokenResponse {
     token_type: String,
     expires_in: u64,
     access_token: String,
+    /// Granted scopes, space separated; may be fewer than requested.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// Fetches and caches access tokens for one service app on one org.
@@ -344,6 +364,11 @@ impl TokenSource {
         scopes: Vec<String>,
     ) -> Result<Self, OAuthError> {
         let key = ClientKey::parse(key, kid.as_deref())?;
+        let kid = key.kid().map(str::to_string);
+        if kid.is_none() {
+            // Okta refuses an assertion without `kid` when the app has several keys.
+            tracing::warn!("no key id (`privateKeyId`) for the okta service app key; okta may refuse the client assertion");
+        }
         let token_url = base_url
             .join("/oauth2/v1/token")
             .map_err(|e| OAuthError::Sign(e.to_string()))?;
@@ -447,6 +472,19 @@ impl TokenSource {
                     .map_err(|e| OAuthError::Decode(decode_message(&e)))?;
                 let ttl = Duration::from_secs(t.expires_in);
                 tracing::debug!(token_type = %t.token_type, expires_in = t.expires_in, "okta access token obtained");
+                if let Some(granted) = &t.scope {
+                    let granted: Vec<&str> = granted.split_whitespace().collect();
+                    let missing: Vec<&str> = self
+                        .scopes
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|s| !granted.contains(s))
+                        .collect();
+                    if !missing.is_empty() {
+                        // Calls needing them will fail with E0000006; say why up front.
+                        tracing::warn!(missing = %missing.join(" "), "okta granted fewer scopes than requested");
+                    }
+                }
                 return Ok(AccessToken {
                     token: Secret::new(t.access_token),
                     dpop: t.token_type.eq_ignore_ascii_case("dpop"),

@@ -292,4 +292,28 @@ mod tests {
             Admission::Wait(Duration::from_secs(1))
         );
     }
+
+    #[test]
+    fn out_of_order_answers_keep_the_lowest_count_and_a_new_window_replaces_it() {
+        let book = RateBook::new(1.0);
+        let now = Instant::now();
+        let h = |remaining, reset_epoch| {
+            Some(RateHeaders {
+                limit: 10,
+                remaining,
+                reset_epoch,
+                reset_in: Duration::from_secs(5),
+            })
+        };
+        book.record("b", h(3, 100), now);
+        book.record("b", h(7, 100), now); // older answer of the same window
+        for _ in 0..3 {
+            assert_eq!(book.admit("b", now), Admission::Go);
+        }
+        assert!(matches!(book.admit("b", now), Admission::Wait(_)));
+        book.record("b", h(9, 99), now); // stale window: ignored
+        assert!(matches!(book.admit("b", now), Admission::Wait(_)));
+        book.record("b", h(9, 101), now); // the next window
+        assert_eq!(book.admit("b", now), Admission::Go);
+    }
 }

@@ -9,7 +9,7 @@ use okta_remedy::okta::oauth::ClientKey;
 use okta_remedy::okta::{Auth, ClientLimits, OktaApi, OktaClient, OrgConfig, Secret, UserQuery};
 use okta_remedy::sim::{GenerateSpec, OAuthClient, RateLimits, Scenario, SimConfig};
 
-use super::harness::{fast_limits, fixture, ssws_client, start, ALL_SCOPES};
+use super::harness::{fast_limits, fixture, hub_with, start, ALL_SCOPES};
 
 fn unlimited() -> RateLimits {
     let mut l = RateLimits::default();
@@ -66,7 +66,7 @@ async fn client_throughput() {
         max_capacity_share: 1.0,
         ..fast_limits()
     };
-    let hub = ssws_client("hub", &sim.hub_url(), sim.hub_token(), limits.clone());
+    let hub = hub_with(&sim, limits.clone());
 
     let started = Instant::now();
     let mut pages = hub.list_users(UserQuery {

@@ -14,6 +14,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "okta.apps.manage",
     "okta.logs.read",
     "okta.groups.read",
+    "okta.groups.manage",
 ];
 
 /// Limits for tests: real retry logic, millisecond backoff.
@@ -49,6 +50,11 @@ pub fn ssws_client(name: &str, url: &str, token: &str, limits: ClientLimits) -> 
         limits,
     })
     .unwrap()
+}
+
+/// A hub client with the given limits.
+pub fn hub_with(sim: &Sim, limits: ClientLimits) -> OktaClient {
+    ssws_client("hub", &sim.hub_url(), sim.hub_token(), limits)
 }
 
 pub fn hub(sim: &Sim) -> OktaClient {

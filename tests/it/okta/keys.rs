@@ -73,3 +73,20 @@ fn private_jwks_parse_like_their_pem() {
         "the key is a `OKP` key; use an RSA (RS256) or P-256 (ES256) key"
     );
 }
+
+#[test]
+fn a_private_jwk_brings_its_own_kid_unless_configuration_overrides_it() {
+    let ec = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let mut jwk: serde_json::Value = serde_json::from_str(&ec.to_jwk_string()).unwrap();
+    jwk["kid"] = serde_json::json!("from-jwk");
+    let k = ClientKey::parse(&Secret::new(jwk.to_string()), None).unwrap();
+    assert_eq!(k.kid(), Some("from-jwk"));
+    let k = ClientKey::parse(&Secret::new(jwk.to_string()), Some("from-config")).unwrap();
+    assert_eq!(k.kid(), Some("from-config"));
+    assert_eq!(
+        ClientKey::parse(&fixture("test-ec-sec1.pem"), None)
+            .unwrap()
+            .kid(),
+        None
+    );
+}

@@ -235,3 +235,48 @@ async fn a_failing_token_endpoint_is_retried_because_nothing_was_sent_to_the_api
     );
     sim.shutdown().await;
 }
+
+/// Okta may also demand a nonce on API calls (401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`
+/// and a `DPoP-Nonce` header); the client stores it and repeats the call once with a proof carrying it.
+#[tokio::test]
+#[ignore = "needs simulator: a use_dpop_nonce challenge on API calls (the simulator asks for nonces only at the token endpoint)"]
+async fn a_resource_server_nonce_challenge_is_answered() {
+    let sim = start(oauth_sim(
+        "test-ec-pkcs8.pem",
+        ALL_SCOPES,
+        Duration::from_secs(3600),
+    ))
+    .await;
+    let client = oauth_client(&sim.hub_url(), "test-ec-pkcs8.pem", "0oaRemedy", ALL_SCOPES);
+    client.get_user("nobody@example.com").await.unwrap();
+    let api: Vec<u16> = sim
+        .requests(OrgName::Hub)
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(api, [401, 404], "a nonce challenge, then the answer");
+    sim.shutdown().await;
+}
+
+/// Asking for a scope the service app was not granted is refused at the token endpoint, and the
+/// error says so.
+#[tokio::test]
+async fn an_ungranted_scope_is_an_auth_error() {
+    let sim = start(oauth_sim(
+        "test-ec-pkcs8.pem",
+        &["okta.users.read"],
+        Duration::from_secs(3600),
+    ))
+    .await;
+    let client = oauth_client(
+        &sim.hub_url(),
+        "test-ec-pkcs8.pem",
+        "0oaRemedy",
+        &["okta.users.read", "okta.users.manage"],
+    );
+    let e = client.get_user("nobody@example.com").await.unwrap_err();
+    assert!(matches!(e, OktaError::Auth { .. }), "{e}");
+    assert!(e.to_string().contains("invalid_scope"), "{e}");
+    sim.shutdown().await;
+}

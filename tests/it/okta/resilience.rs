@@ -11,7 +11,7 @@ use okta_remedy::okta::{
 };
 use okta_remedy::sim::{FaultSpec, Faults, OrgName, Sim};
 
-use super::harness::{fast_limits, hub, sim_config, ssws_client, start};
+use super::harness::{fast_limits, hub, hub_with, sim_config, start};
 
 fn faults(bucket: &str, spec: FaultSpec) -> Faults {
     Faults {
@@ -46,10 +46,8 @@ async fn two_thousand_requests_through_a_100_per_window_bucket_all_succeed() {
     cfg.limits.buckets.insert("users.id.get".into(), 100);
     let sim = start(cfg).await;
     let ids = user_ids(&sim).await;
-    let client = ssws_client(
-        "hub",
-        &sim.hub_url(),
-        sim.hub_token(),
+    let client = hub_with(
+        &sim,
         ClientLimits {
             max_in_flight: 16,
             ..fast_limits()
@@ -104,8 +102,8 @@ async fn a_429_waits_for_the_reset_and_gives_up_only_when_told() {
         max_capacity_share: 1.0,
         ..fast_limits()
     };
-    let a = ssws_client("hub", &sim.hub_url(), sim.hub_token(), full.clone());
-    let b = ssws_client("hub", &sim.hub_url(), sim.hub_token(), full.clone());
+    let a = hub_with(&sim, full.clone());
+    let b = hub_with(&sim, full.clone());
     a.get_user(ids[0].as_str()).await.unwrap();
     let started = Instant::now();
     b.get_user(ids[1].as_str()).await.unwrap();
@@ -114,10 +112,8 @@ async fn a_429_waits_for_the_reset_and_gives_up_only_when_told() {
     assert!(started.elapsed() < Duration::from_secs(5));
 
     // `b` just used the new window: with no waits allowed, a third client's 429 surfaces as E0000047.
-    let c = ssws_client(
-        "hub",
-        &sim.hub_url(),
-        sim.hub_token(),
+    let c = hub_with(
+        &sim,
         ClientLimits {
             max_rate_limit_waits: 0,
             ..full
@@ -191,10 +187,8 @@ async fn timeouts_on_gets_are_retried_then_reported() {
             },
         ),
     );
-    let client = ssws_client(
-        "hub",
-        &sim.hub_url(),
-        sim.hub_token(),
+    let client = hub_with(
+        &sim,
         ClientLimits {
             timeout: Duration::from_millis(100),
             max_retries: 2,
@@ -280,10 +274,8 @@ async fn a_post_is_never_retried_blindly() {
             },
         ),
     );
-    let slow = ssws_client(
-        "hub",
-        &sim.hub_url(),
-        sim.hub_token(),
+    let slow = hub_with(
+        &sim,
         ClientLimits {
             timeout: Duration::from_millis(100),
             ..fast_limits()
@@ -314,10 +306,8 @@ async fn a_post_is_never_retried_blindly() {
         ),
     );
     let before = recorded(&sim, "POST", "/api/v1/users/", 500);
-    let patient = ssws_client(
-        "hub",
-        &sim.hub_url(),
-        sim.hub_token(),
+    let patient = hub_with(
+        &sim,
         ClientLimits {
             max_retries: 12,
             ..fast_limits()
@@ -350,10 +340,8 @@ async fn the_in_flight_cap_keeps_under_the_orgs_concurrency_limit() {
         ),
     );
     let run = |limit: usize| {
-        let client = ssws_client(
-            "hub",
-            &sim.hub_url(),
-            sim.hub_token(),
+        let client = hub_with(
+            &sim,
             ClientLimits {
                 max_in_flight: limit,
                 ..fast_limits()

@@ -41,21 +41,50 @@ impl<'a> MakeWriter<'a> for Capture {
 const HUB_TOKEN: &str = "00HubSswsSecretTokenValue0123456789abcdef";
 const SPOKE_TOKEN: &str = "00SpokeSswsSecretTokenValue0123456789abcd";
 
+/// The environment variable that lets the scan run: set only for the child process.
+const CHILD: &str = "OKTA_REMEDY_SECRET_SCAN_CHILD";
+
+/// Runs the scan in a process of its own. `tracing` caches per call site whether anyone listens, for
+/// the whole process; with other tests running in parallel threads, a thread-scoped subscriber misses
+/// events now and then. Alone in a child process, the scan installs a global subscriber and sees all.
+#[test]
+fn no_secret_reaches_logs_debug_display_or_errors() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "okta::secrets::scan_in_a_process_of_its_own",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the secret scan failed:\n{text}");
+    assert!(
+        text.contains("1 passed") && text.contains("secret scan:"),
+        "the secret scan did not run:\n{text}"
+    );
+}
+
 #[tokio::test]
-async fn no_secret_reaches_logs_debug_display_or_errors() {
+#[ignore = "run by no_secret_reaches_logs_debug_display_or_errors in a child process"]
+async fn scan_in_a_process_of_its_own() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(capture.clone())
         .with_ansi(false)
         .finish();
-    // A current-thread runtime: the simulator, reqwest's connection tasks and the client all log on
-    // this thread, so the thread-local default subscriber sees everything.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests of this binary run in parallel without a subscriber; a call site they registered
-    // while this one was being installed can keep a cached "never" interest. Rebuild the cache now
-    // and once the simulator is up (tracing-core's interest cache is global, the subscriber is not).
-    tracing::callsite::rebuild_interest_cache();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let ec_pem = fixture("test-ec-pkcs8.pem");
     let key = ClientKey::parse(&Secret::new(ec_pem.clone()), Some("kid")).unwrap();
@@ -72,7 +101,6 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
         ..sim_config()
     })
     .await;
-    tracing::callsite::rebuild_interest_cache();
     let mut printed = String::new();
     let mut show = |label: &str, s: String| printed.push_str(&format!("{label}: {s}\n"));
 
@@ -98,6 +126,33 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
     };
     show("ssws config", format!("{ssws_cfg:?}"));
     show("oauth config", format!("{oauth_cfg:?}"));
+    // The configuration layers as loaded from the environment, and a configuration error.
+    let env = |k: &str| match k {
+        "OKTA_CLIENT_TOKEN" => Some(HUB_TOKEN.to_string()),
+        "OKTA_CLIENT_PRIVATEKEY" => Some(ec_pem.clone()),
+        "OKTA_CLIENT_ORGURL" => Some("https://x.okta.com".to_string()),
+        _ => None,
+    };
+    show(
+        "env settings",
+        format!(
+            "{:?}",
+            okta_remedy::okta::ClientSettings::from_env("", &env)
+        ),
+    );
+    let contradictory = okta_remedy::okta::load_orgs_with(&okta_remedy::okta::ConfigInputs {
+        tool_config: None,
+        home: None,
+        cwd: None,
+        env: &env,
+        flags: Default::default(),
+        flags_org: None,
+    })
+    .unwrap_err();
+    show(
+        "config error",
+        format!("{contradictory} / {contradictory:?}"),
+    );
     let hub = OktaClient::new(ssws_cfg).unwrap();
     let spoke = OktaClient::new(oauth_cfg).unwrap();
 
