@@ -1098,6 +1098,16 @@ async fn simple_user_call<H: OktaApi, S: OktaApi>(
         .get("send_email")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // Okta activates only STAGED and DEPROVISIONED users; a PROVISIONED user (activation pending) gets
+    // its activation re-sent with `reactivate`.
+    let reactivate = what == "activate" && status(user) == Some("PROVISIONED");
+    let planned_update = step
+        .preconditions
+        .iter()
+        .find(|p| p.path == "$.user.lastUpdated")
+        .and_then(|p| p.values.first())
+        .and_then(Value::as_str)
+        .map(str::to_string);
     journaled(
         ctx,
         step,
@@ -1107,6 +1117,11 @@ async fn simple_user_call<H: OktaApi, S: OktaApi>(
         || async {
             if what == "unlock" {
                 ctx.hub.unlock_user(&uid).await.map(|f| ((), f.request_id))
+            } else if reactivate {
+                ctx.hub
+                    .reactivate_user(&uid, send_email)
+                    .await
+                    .map(|f| ((), f.request_id))
             } else {
                 ctx.hub
                     .activate_user(&uid, send_email)
@@ -1121,8 +1136,12 @@ async fn simple_user_call<H: OktaApi, S: OktaApi>(
                 .await?
                 .map(|f| f.value.to_value())
                 .unwrap_or(Value::Null);
+            let moved = u.get("lastUpdated").and_then(Value::as_str) != planned_update.as_deref();
             Ok(if what == "unlock" {
                 status(&u) != Some("LOCKED_OUT")
+            } else if reactivate {
+                // Still PROVISIONED either way: the re-send happened if the user changed since the plan.
+                status(&u) == Some("ACTIVE") || moved
             } else {
                 matches!(status(&u), Some("ACTIVE") | Some("PROVISIONED"))
             })

@@ -135,6 +135,13 @@ pub trait OktaApi: Send + Sync {
         id: &UserId,
         send_email: bool,
     ) -> impl Future<Output = Result<ActivateOutcome, OktaError>> + Send;
+    /// Re-sends activation to a PROVISIONED user (Okta allows `activate` only on STAGED and
+    /// DEPROVISIONED users).
+    fn reactivate_user(
+        &self,
+        id: &UserId,
+        send_email: bool,
+    ) -> impl Future<Output = Result<ActivateOutcome, OktaError>> + Send;
     fn unlock_user(
         &self,
         id: &UserId,
@@ -297,6 +304,22 @@ impl OktaApi for OktaClient {
         send_email: bool,
     ) -> Result<ActivateOutcome, OktaError> {
         let call = Call::new(&ep::ACTIVATE_USER)
+            .path(id.as_str())
+            .query("sendEmail", flag(send_email));
+        let reply = self.call_json(call, false).await?;
+        Ok(ActivateOutcome {
+            activation_url: secret_field(&reply.value, "activationUrl"),
+            activation_token: secret_field(&reply.value, "activationToken"),
+            request_id: reply.request_id,
+        })
+    }
+
+    async fn reactivate_user(
+        &self,
+        id: &UserId,
+        send_email: bool,
+    ) -> Result<ActivateOutcome, OktaError> {
+        let call = Call::new(&ep::REACTIVATE_USER)
             .path(id.as_str())
             .query("sendEmail", flag(send_email));
         let reply = self.call_json(call, false).await?;

@@ -47,6 +47,7 @@ endpoints! {
     RESET_PASSWORD = "POST" "/api/v1/users/{id}/lifecycle/reset_password" ["sendEmail"] false;
     DEACTIVATE_USER = "POST" "/api/v1/users/{id}/lifecycle/deactivate" ["sendEmail"] false;
     ACTIVATE_USER = "POST" "/api/v1/users/{id}/lifecycle/activate" ["sendEmail"] false;
+    REACTIVATE_USER = "POST" "/api/v1/users/{id}/lifecycle/reactivate" ["sendEmail"] false;
     UNLOCK_USER = "POST" "/api/v1/users/{id}/lifecycle/unlock" [] false;
     USER_GROUPS = "GET" "/api/v1/users/{id}/groups" [] true;
     USER_APP_LINKS = "GET" "/api/v1/users/{id}/appLinks" [] true;

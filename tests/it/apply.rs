@@ -12,6 +12,8 @@ mod faults;
 mod flows;
 // Groups given back by delete_recreate and restore, the executor in process over a recording client.
 mod groups;
+// `activate` on a pending (PROVISIONED) user re-sends it with `reactivate`.
+mod reactivate;
 // The client wrapper of the in-process tests: records calls, answers group adds, loses responses.
 mod tapped;
 

@@ -125,6 +125,14 @@ impl OktaApi for Tapped {
         let r = self.inner.activate_user(id, send_email).await;
         self.deliver("POST /api/v1/users/{id}/lifecycle/activate", r)
     }
+    async fn reactivate_user(
+        &self,
+        id: &UserId,
+        send_email: bool,
+    ) -> Result<ActivateOutcome, OktaError> {
+        let r = self.inner.reactivate_user(id, send_email).await;
+        self.deliver("POST /api/v1/users/{id}/lifecycle/reactivate", r)
+    }
     async fn unlock_user(&self, id: &UserId) -> Result<Fetched<()>, OktaError> {
         let r = self.inner.unlock_user(id).await;
         self.deliver("POST /api/v1/users/{id}/lifecycle/unlock", r)
