@@ -1374,16 +1374,17 @@ pub async fn restore<H: OktaApi>(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    // Okta creates a user with another provider only with `?provider=true`, which the client's
-    // `create_user` does not send yet: such a user comes back as an OKTA user (what `delete_recreate`
-    // was making of it anyway), and the result says so.
+    // The backup's provider is kept; Okta needs `?provider=true` to create a non-OKTA one.
     let provider = user.pointer("/credentials/provider").cloned();
-    let kept = provider
+    let non_okta = provider
         .as_ref()
-        .filter(|p| p.get("type").and_then(Value::as_str).unwrap_or("OKTA") == "OKTA");
+        .and_then(|p| p.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "OKTA");
     let new_user = crate::okta::NewUser {
         profile,
-        credentials: kept.map(|p| json!({ "provider": p })),
+        provider: non_okta,
+        credentials: provider.map(|p| json!({ "provider": p })),
         group_ids: backup
             .body
             .get("groups")
@@ -1404,12 +1405,6 @@ pub async fn restore<H: OktaApi>(
     let activate = user.get("status").and_then(Value::as_str) != Some("STAGED");
     let groups = new_user.group_ids.len();
     let created = hub.create_user(&new_user, activate).await?;
-    let was = provider
-        .as_ref()
-        .and_then(|p| p.get("type"))
-        .and_then(Value::as_str)
-        .unwrap_or("OKTA")
-        .to_string();
     Ok(Restored {
         id: created.value.id.0.clone(),
         status: created
@@ -1420,7 +1415,13 @@ pub async fn restore<H: OktaApi>(
             .unwrap_or("?")
             .to_string(),
         groups,
-        provider_changed: (was != "OKTA").then_some(was),
+        provider: created
+            .value
+            .to_value()
+            .pointer("/credentials/provider/type")
+            .and_then(Value::as_str)
+            .unwrap_or("OKTA")
+            .to_string(),
         request_id: created.request_id.clone(),
     })
 }
@@ -1433,8 +1434,8 @@ pub struct Restored {
     pub status: String,
     /// Groups asked for in the create request (`groupIds`).
     pub groups: usize,
-    /// The backup's provider type when the user had to be recreated as OKTA instead.
-    pub provider_changed: Option<String>,
+    /// The provider type the user was recreated with (the backup's).
+    pub provider: String,
     pub request_id: Option<String>,
 }
 

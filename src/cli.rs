@@ -1044,14 +1044,9 @@ fn restore_cmd(
         Output::Json => print_json(&json!({ "restored": user, "org": org, "user": r })),
         Output::Text => {
             println!(
-                "restored {user} in {org} as {} ({}) from the journal backup, with {} groups",
-                r.id, r.status, r.groups
+                "restored {user} in {org} as {} ({}, provider {}) from the journal backup, with {} groups",
+                r.id, r.status, r.provider, r.groups
             );
-            if let Some(was) = &r.provider_changed {
-                println!(
-                    "note: the backup was provider {was}; the user was recreated as provider OKTA (set a password or reset it to let the user in)"
-                );
-            }
         }
     }
     Ok(Exit::Ok)

@@ -252,6 +252,7 @@ impl OktaApi for OktaClient {
         self.fetch(
             &Call::new(&ep::CREATE_USER)
                 .query("activate", flag(activate))
+                .query_opt("provider", user.provider.then(|| "true".to_string()))
                 .body(body),
         )
         .await

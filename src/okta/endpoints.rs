@@ -36,7 +36,7 @@ endpoints! {
     /// List or search users.
     LIST_USERS = "GET" "/api/v1/users" ["search", "filter", "q", "limit", "after", "sortBy", "sortOrder"] true;
     /// Create a user.
-    CREATE_USER = "POST" "/api/v1/users" ["activate"] false;
+    CREATE_USER = "POST" "/api/v1/users" ["activate", "provider"] false;
     /// Get a user by id or login.
     GET_USER = "GET" "/api/v1/users/{id}" [] true;
     /// Partial update (`POST`): sets the given fields, keeps the rest.

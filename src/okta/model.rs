@@ -457,6 +457,10 @@ pub struct NewUser {
     pub group_ids: Vec<GroupId>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub user_type: Option<Value>,
+    /// Sends `provider=true`: Okta creates a user whose `credentials.provider` is not OKTA (e.g.
+    /// FEDERATION) only with it. Not part of the body.
+    #[serde(skip)]
+    pub provider: bool,
 }
 
 /// The body of `POST /api/v1/apps/{appId}/users` (`AppUserAssignRequest` in the spec).

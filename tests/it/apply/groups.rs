@@ -124,7 +124,12 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
     }
     let restored = restore(&hub, &journal, login).await.unwrap();
     assert_eq!(restored.groups, 1);
-    assert_eq!(restored.provider_changed.as_deref(), Some("FEDERATION"));
+    // The backup's provider comes back too (`?provider=true` on the create request).
+    assert_eq!(restored.provider, "FEDERATION");
+    assert_eq!(
+        hub_user(&env.sim, login).unwrap()["credentials"]["provider"]["type"],
+        "FEDERATION"
+    );
     let created = hub.created.lock().unwrap().clone();
     assert_eq!(created.len(), 1);
     assert_eq!(created[0]["groupIds"], json!([engineering]));

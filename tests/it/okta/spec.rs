@@ -143,6 +143,7 @@ fn request_bodies_validate_against_the_spec_schemas() {
         credentials: Some(json!({"password": {"value": "x"}})),
         group_ids: vec!["00g1".into()],
         user_type: None,
+        provider: false,
     };
     validate_body(
         "POST /api/v1/users",
