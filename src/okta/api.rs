@@ -208,6 +208,26 @@ fn secret_field(v: &Value, key: &str) -> Option<Secret> {
         .map(|s| Secret::new(s.to_string()))
 }
 
+impl OktaClient {
+    /// `activate` and `reactivate`: the same query and the same (secret) answer.
+    async fn activation(
+        &self,
+        endpoint: &'static ep::Endpoint,
+        id: &UserId,
+        send_email: bool,
+    ) -> Result<ActivateOutcome, OktaError> {
+        let call = Call::new(endpoint)
+            .path(id.as_str())
+            .query("sendEmail", flag(send_email));
+        let reply = self.call_json(call, false).await?;
+        Ok(ActivateOutcome {
+            activation_url: secret_field(&reply.value, "activationUrl"),
+            activation_token: secret_field(&reply.value, "activationToken"),
+            request_id: reply.request_id,
+        })
+    }
+}
+
 fn log_call(query: &LogQuery) -> Call {
     Call::new(&ep::LIST_LOGS)
         .query_opt("since", query.since.map(ts))
@@ -304,15 +324,7 @@ impl OktaApi for OktaClient {
         id: &UserId,
         send_email: bool,
     ) -> Result<ActivateOutcome, OktaError> {
-        let call = Call::new(&ep::ACTIVATE_USER)
-            .path(id.as_str())
-            .query("sendEmail", flag(send_email));
-        let reply = self.call_json(call, false).await?;
-        Ok(ActivateOutcome {
-            activation_url: secret_field(&reply.value, "activationUrl"),
-            activation_token: secret_field(&reply.value, "activationToken"),
-            request_id: reply.request_id,
-        })
+        self.activation(&ep::ACTIVATE_USER, id, send_email).await
     }
 
     async fn reactivate_user(
@@ -320,15 +332,7 @@ impl OktaApi for OktaClient {
         id: &UserId,
         send_email: bool,
     ) -> Result<ActivateOutcome, OktaError> {
-        let call = Call::new(&ep::REACTIVATE_USER)
-            .path(id.as_str())
-            .query("sendEmail", flag(send_email));
-        let reply = self.call_json(call, false).await?;
-        Ok(ActivateOutcome {
-            activation_url: secret_field(&reply.value, "activationUrl"),
-            activation_token: secret_field(&reply.value, "activationToken"),
-            request_id: reply.request_id,
-        })
+        self.activation(&ep::REACTIVATE_USER, id, send_email).await
     }
 
     async fn unlock_user(&self, id: &UserId) -> Result<Fetched<()>, OktaError> {
