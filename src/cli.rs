@@ -669,13 +669,23 @@ pub fn plan_from_reader(
     source: Source,
 ) -> Result<Plan, PlanFileError> {
     let always = crate::engine::always_read(rb.subjects.kind);
-    let fields = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
+    let full = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
+    // Most subjects match nothing: they are decided on a smaller read, and only the few that match
+    // (or are protected) are read again in full to be explained and listed.
+    let collect_error = crate::condition::JsonPath::compile("$.collect_error").ok();
+    let quick = FieldTree::from_reads(
+        crate::engine::verdict_reads(rb)
+            .into_iter()
+            .chain(collect_error.iter().map(|p| (p, true))),
+    );
     let mut builder = PlanBuilder::new(rb, now, source);
-    subject::for_each(input, file, &fields, |i, subject| {
-        // Most subjects match nothing; only those that do are explained and listed.
-        match crate::engine::verdict(rb, &subject, now) {
+    subject::for_each_staged(input, file, &quick, &full, |i, decided_on, reread| {
+        match crate::engine::verdict(rb, &decided_on, now) {
             (crate::engine::Verdict::NoMatch, undecided) => builder.add_unmatched(undecided),
-            _ => builder.add(&subject, &evaluate(rb, &subject, now, i)),
+            _ => {
+                let subject = reread()?;
+                builder.add(&subject, &evaluate(rb, &subject, now, i));
+            }
         }
         Ok::<(), PlanFileError>(())
     })?;

@@ -186,6 +186,26 @@ pub fn verdict(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> (Ver
     (v, unknown)
 }
 
+/// What [`verdict`] reads: every rule and guard path, with whether it needs the values' content
+/// (`false` when only presence, count or null-ness matter, so a reader may keep just their shape).
+pub fn verdict_reads(rulebook: &Rulebook) -> Vec<(&JsonPath, bool)> {
+    use crate::condition::Op;
+    rulebook
+        .guards
+        .protect
+        .iter()
+        .chain(rulebook.rules.iter().map(|r| &r.when))
+        .flat_map(|c| c.leaves())
+        .map(|l| {
+            let content = !matches!(
+                &l.op,
+                Op::Exists(_) | Op::Count(_) | Op::Equals(Value::Null) | Op::NotEquals(Value::Null)
+            );
+            (&l.path, content)
+        })
+        .collect()
+}
+
 /// Paths every subject must keep for planning besides what rules read: its key and the fields
 /// preconditions always record.
 pub fn always_read(kind: SubjectKind) -> Vec<JsonPath> {

@@ -54,13 +54,26 @@ pub enum SubjectError {
 #[derive(Debug, Clone, Default)]
 pub struct FieldTree {
     keep_all: bool,
+    /// Keep only the value's shape here (scalars whole, objects as `{}`, arrays element by element),
+    /// for conditions that look at presence, count or null-ness, not content.
+    shape: bool,
     children: BTreeMap<String, FieldTree>,
     /// What to keep under every array element and every other key (from `[*]` and indexes).
     any: Option<Box<FieldTree>>,
 }
 
+/// A node that keeps no field of an object and the shape of every array element: what a
+/// shape-only read keeps below itself.
+static SHAPE_ELEMENTS: FieldTree = FieldTree {
+    keep_all: false,
+    shape: false,
+    children: BTreeMap::new(),
+    any: None,
+};
+
 static EVERYTHING: FieldTree = FieldTree {
     keep_all: true,
+    shape: false,
     children: BTreeMap::new(),
     any: None,
 };
@@ -70,6 +83,7 @@ impl FieldTree {
     pub fn everything() -> Self {
         FieldTree {
             keep_all: true,
+            shape: false,
             children: BTreeMap::new(),
             any: None,
         }
@@ -79,8 +93,14 @@ impl FieldTree {
     /// (whole subtrees below their last step); other paths keep the whole subtree below their leading
     /// names. Every value a path yields is kept complete, so explanations do not depend on pruning.
     pub fn from_paths<'a>(paths: impl IntoIterator<Item = &'a JsonPath>) -> Self {
+        Self::from_reads(paths.into_iter().map(|p| (p, true)))
+    }
+
+    /// Like [`FieldTree::from_paths`], but a path read only for its presence, count or null-ness
+    /// (`content` false) keeps just the shape of what it reaches, unless another path needs more.
+    pub fn from_reads<'a>(reads: impl IntoIterator<Item = (&'a JsonPath, bool)>) -> Self {
         let mut root = FieldTree::default();
-        for p in paths {
+        for (p, content) in reads {
             let steps: Vec<Option<String>> = match p.field_steps() {
                 Some(steps) => steps,
                 None => p.field_prefix().into_iter().map(Some).collect(),
@@ -98,9 +118,14 @@ impl FieldTree {
                     None => node.any.get_or_insert_with(Default::default),
                 };
             }
-            node.keep_all = true;
-            node.children.clear();
-            node.any = None;
+            if content {
+                node.keep_all = true;
+                node.shape = false;
+                node.children.clear();
+                node.any = None;
+            } else if !node.keep_all {
+                node.shape = true;
+            }
         }
         root
     }
@@ -113,6 +138,9 @@ impl<'de> DeserializeSeed<'de> for Pruned<'_> {
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         if self.0.keep_all {
             return <Value as serde::Deserialize>::deserialize(d);
+        }
+        if self.0.shape && self.0.children.is_empty() && self.0.any.is_none() {
+            return d.deserialize_any(Pruned(&SHAPE_ELEMENTS));
         }
         d.deserialize_any(self)
     }
@@ -197,8 +225,48 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
     fields: &FieldTree,
     mut each: impl FnMut(usize, Value) -> Result<(), E>,
 ) -> Result<usize, E> {
+    for_each_staged(input, file, fields, fields, |i, v, _| each(i, v))
+}
+
+/// A subject read twice: once pruned to `quick` (enough to decide), and on demand again pruned to
+/// `full`, for the few subjects that are shown. The second read is the callback's third argument.
+pub type Reread<'a> = &'a mut dyn FnMut() -> Result<Value, SubjectError>;
+
+fn parse_line(
+    line: &str,
+    tree: &FieldTree,
+    file: &str,
+    line_no: usize,
+) -> Result<Value, SubjectError> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let value = Pruned(tree)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|_| v))
+        .map_err(|e| SubjectError::Malformed {
+            file: file.to_string(),
+            line: line_no,
+            message: format!("{e}").replace(" at line 1 ", " at "),
+        })?;
+    if !value.is_object() {
+        return Err(SubjectError::NotObject {
+            file: file.to_string(),
+            line: line_no,
+            found: kind_name(&value),
+        });
+    }
+    Ok(value)
+}
+
+/// Like [`for_each`], pruning each subject to `quick` and letting `each` re-read it pruned to `full`.
+/// JSON Lines are re-parsed from the line; a JSON array is read once, pruned to `full`.
+pub fn for_each_staged<R: Read, E: From<SubjectError>>(
+    input: R,
+    file: &str,
+    quick: &FieldTree,
+    full: &FieldTree,
+    mut each: impl FnMut(usize, Value, Reread<'_>) -> Result<(), E>,
+) -> Result<usize, E> {
     let mut reader = BufReader::new(input);
-    // Peek at the first non-blank byte to tell an array from JSON Lines.
     // A UTF-8 byte-order mark (editors on Windows add one) is not part of the JSON.
     if reader
         .fill_buf()
@@ -207,6 +275,7 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
     {
         reader.consume(3);
     }
+    // Peek at the first non-blank byte to tell an array from JSON Lines.
     let first = loop {
         let buf = reader.fill_buf().map_err(SubjectError::Io)?;
         if buf.is_empty() {
@@ -221,7 +290,10 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
         }
     };
     if first == b'[' {
-        return for_each_in_array(reader, file, fields, each);
+        return for_each_in_array(reader, file, full, |i, v| {
+            let copy = v.clone();
+            each(i, v, &mut || Ok(copy.clone()))
+        });
     }
     let mut line = String::new();
     let mut line_no = 0;
@@ -236,24 +308,8 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
         if line.trim().is_empty() || (line_no == 1 && line.starts_with(SNAPSHOT_HEADER_PREFIX)) {
             continue;
         }
-        let mut de = serde_json::Deserializer::from_str(&line);
-        let value = Pruned(fields)
-            .deserialize(&mut de)
-            .and_then(|v| de.end().map(|_| v));
-        let value = value.map_err(|e| SubjectError::Malformed {
-            file: file.to_string(),
-            line: line_no,
-            message: format!("{e}").replace(" at line 1 ", " at "),
-        })?;
-        if !value.is_object() {
-            return Err(SubjectError::NotObject {
-                file: file.to_string(),
-                line: line_no,
-                found: kind_name(&value),
-            }
-            .into());
-        }
-        each(count, value)?;
+        let value = parse_line(&line, quick, file, line_no)?;
+        each(count, value, &mut || parse_line(&line, full, file, line_no))?;
         count += 1;
     }
     Ok(count)
@@ -335,6 +391,29 @@ mod tests {
             Ok::<(), SubjectError>(())
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn shape_reads_keep_presence_count_and_null_but_not_content() {
+        let user = JsonPath::compile("$.user").unwrap();
+        let events = JsonPath::compile("$.events[*]").unwrap();
+        let status = JsonPath::compile("$.spoke.status").unwrap();
+        let tree = FieldTree::from_reads([(&user, false), (&events, false), (&status, true)]);
+        let v = collect(
+            r#"{"user":{"id":"00u1","profile":{"login":"a"}},"events":[{"a":1},2],"spoke":{"status":"A","x":1}}
+{"user":null,"events":[]}"#,
+            &tree,
+        )
+        .unwrap();
+        assert_eq!(
+            v[0],
+            serde_json::json!({"user":{},"events":[{},2],"spoke":{"status":"A"}})
+        );
+        assert_eq!(v[1], serde_json::json!({"user":null,"events":[]}));
+        // A content read of the same node wins over a shape read.
+        let tree = FieldTree::from_reads([(&user, false), (&user, true)]);
+        let v = collect(r#"{"user":{"id":"00u1"}}"#, &tree).unwrap();
+        assert_eq!(v[0], serde_json::json!({"user":{"id":"00u1"}}));
     }
 
     #[test]
