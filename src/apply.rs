@@ -372,6 +372,16 @@ fn id_of(subject: &PlannedSubject, key: &str) -> Option<String> {
     subject.ids.get(key).cloned()
 }
 
+/// The Org2Org app and the assignment (app user) a subject's steps act on.
+fn assignment_ids(subject: &PlannedSubject) -> Result<(AppId, UserId), Stop> {
+    match (id_of(subject, "app_id"), id_of(subject, "app_user_id")) {
+        (Some(app), Some(uid)) => Ok((AppId(app), UserId(uid))),
+        _ => Err(Stop::Failed(
+            "the plan has no app or assignment id for this subject".into(),
+        )),
+    }
+}
+
 /// Re-reads a subject from Okta in the shape the collector built (without history events).
 async fn read_subject<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
@@ -900,12 +910,7 @@ async fn retry<H: OktaApi, S: OktaApi>(
     current: &Value,
     method: &str,
 ) -> Result<Option<String>, Stop> {
-    let (Some(app), Some(uid)) = (id_of(subject, "app_id"), id_of(subject, "app_user_id")) else {
-        return Err(Stop::Failed(
-            "the plan has no app or assignment id for this subject".into(),
-        ));
-    };
-    let (app, uid) = (AppId(app), UserId(uid));
+    let (app, uid) = assignment_ids(subject)?;
     let assignment = current.get("assignment").cloned().unwrap_or(Value::Null);
     let login = subject.key.clone();
     if linked(&assignment) {
@@ -1157,12 +1162,7 @@ async fn delete_recreate<H: OktaApi, S: OktaApi>(
     step: &Step,
     current: &Value,
 ) -> Result<Option<String>, Stop> {
-    let (Some(app), Some(uid)) = (id_of(subject, "app_id"), id_of(subject, "app_user_id")) else {
-        return Err(Stop::Failed(
-            "the plan has no app or assignment id for this subject".into(),
-        ));
-    };
-    let (app, app_uid) = (AppId(app), UserId(uid));
+    let (app, app_uid) = assignment_ids(subject)?;
     // 1. Durable backup before anything changes (kept from the first run on resume).
     if ctx.journal.backup_for(&subject.key, "user")?.is_none() {
         let user = current.get("user").cloned().unwrap_or(Value::Null);
