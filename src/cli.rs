@@ -636,15 +636,10 @@ fn plan(
         .map_err(fail)?
         .and_then(|h| h.get("source").cloned())
         .and_then(|s| serde_json::from_value::<Source>(s).ok());
-    let source = recorded.unwrap_or(Source {
-        kind: "file".into(),
-        subjects_kind: match rb.subjects.kind {
-            rulebook::SubjectKind::User => "user".into(),
-            rulebook::SubjectKind::Org2orgAssignment => "org2org_assignment".into(),
-        },
-        path: Some(subjects.display().to_string()),
-        ..Source::default()
-    });
+    let source = recorded.unwrap_or(Source::file(
+        rb.subjects.kind,
+        Some(subjects.display().to_string()),
+    ));
     let p =
         plan_from_reader(&rb, file, &subjects.display().to_string(), now, source).map_err(fail)?;
     emit_plan(&p, out, detailed, output)
@@ -901,21 +896,20 @@ fn clients(config: Option<&Path>, names: &[&str]) -> Result<Vec<crate::okta::Okt
 
 fn apply_cmd(plan_path: &Path, args: ApplyArgs, output: Output) -> Result<Exit, Exit> {
     let plan = Plan::read(plan_path).map_err(fail)?;
-    // The plan is applied as written: refuse it if its rulebook changed since.
-    if !args.allow_rulebook_change {
-        let text = std::fs::read(&plan.rulebook.path).map_err(|e| {
-            fail(format!(
-                "cannot read the plan's rulebook `{}` to check it is unchanged: {e} (use --allow-rulebook-change to skip the check)",
-                plan.rulebook.path
-            ))
-        })?;
-        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&text));
-        if sha != plan.rulebook.sha256 {
-            return Err(fail(format!(
-                "rulebook `{}` changed since plan {} was made; make a new plan, or pass --allow-rulebook-change",
-                plan.rulebook.path, plan.plan_id
-            )));
-        }
+    // The plan is applied with the rulebook it pins: each subject's steps are re-derived from it on
+    // live state. Refuse the plan if that rulebook changed since, unless told to use the new one.
+    let rb = rulebook::load(Path::new(&plan.rulebook.path)).map_err(|e| {
+        fail(format!(
+            "cannot load the plan's rulebook `{}`: {}",
+            plan.rulebook.path,
+            e.render()
+        ))
+    })?;
+    if !args.allow_rulebook_change && rb.sha256 != plan.rulebook.sha256 {
+        return Err(fail(format!(
+            "rulebook `{}` changed since plan {} was made; make a new plan, or pass --allow-rulebook-change",
+            plan.rulebook.path, plan.plan_id
+        )));
     }
     let destructive = plan
         .steps
@@ -942,18 +936,13 @@ fn apply_cmd(plan_path: &Path, args: ApplyArgs, output: Output) -> Result<Exit, 
         &plan.rulebook.sha256,
     )
     .map_err(fail)?;
-    // Which configured orgs play hub and spoke: retries run on the spoke, user actions on the hub.
-    let org_of = |pred: &dyn Fn(&str) -> bool, default: &str| {
-        plan.steps
-            .iter()
-            .find(|s| pred(&s.action))
-            .map_or_else(|| default.to_string(), |s| s.org.clone())
+    // Which configured orgs play hub and spoke comes from the rulebook's `subjects`; a `user`
+    // rulebook needs only its one org (a user plan never calls the spoke).
+    let hub_name = rb.subjects.user_org().to_string();
+    let spoke_name = match rb.subjects.kind {
+        rulebook::SubjectKind::Org2orgAssignment => rb.subjects.spoke.clone(),
+        rulebook::SubjectKind::User => hub_name.clone(),
     };
-    let spoke_name = org_of(&|a| a == "retry_provisioning", "spoke");
-    let hub_name = org_of(
-        &|a| !matches!(a, "retry_provisioning" | "report" | "notify"),
-        "hub",
-    );
     let mut cs = clients(args.config.as_deref(), &[&hub_name, &spoke_name])?;
     let spoke = cs.pop().ok_or(Exit::Error)?;
     let hub = cs.pop().ok_or(Exit::Error)?;
@@ -977,7 +966,9 @@ fn apply_cmd(plan_path: &Path, args: ApplyArgs, output: Output) -> Result<Exit, 
             }))
         }),
     };
-    let summary = block_on(crate::apply::apply(&plan, &hub, &spoke, &journal, &opts))?;
+    let summary = block_on(crate::apply::apply(
+        &plan, &rb, &hub, &spoke, &journal, &opts,
+    ))?;
     match output {
         Output::Json => print_json(&serde_json::to_value(&summary).unwrap_or(Value::Null)),
         Output::Text => print!(

@@ -90,7 +90,7 @@ pub fn is_failing(assignment: &Value) -> bool {
     sync == Some("ERROR") || (status == Some("STAGED") && !linked)
 }
 
-fn reads(rb: &Rulebook, root: &str) -> bool {
+pub(crate) fn reads(rb: &Rulebook, root: &str) -> bool {
     rb.paths().iter().any(|p| {
         p.as_str() == root
             || p.as_str().starts_with(&format!("{root}."))
@@ -164,7 +164,7 @@ async fn find_app<S: OktaApi>(spoke: &S, app: &str) -> Result<Value, CollectErro
 }
 
 /// The user a provisioning event is about (its `User` target).
-fn event_user(e: &LogEvent) -> Option<String> {
+pub(crate) fn event_user(e: &LogEvent) -> Option<String> {
     e.targets()
         .iter()
         .find(|t| t.get("type").and_then(Value::as_str) == Some("User"))
@@ -173,7 +173,7 @@ fn event_user(e: &LogEvent) -> Option<String> {
 }
 
 /// Whether an event names the app among its targets (events without app targets are kept).
-fn event_is_for_app(e: &LogEvent, app_id: &str) -> bool {
+pub(crate) fn event_is_for_app(e: &LogEvent, app_id: &str) -> bool {
     let apps: Vec<&Value> = e
         .targets()
         .iter()
@@ -304,17 +304,13 @@ async fn collect_org2org<H: OktaApi, S: OktaApi>(
     subjects.sort_by_key(|s| crate::engine::subject_key(SubjectKind::Org2orgAssignment, s, 0));
     Ok(Collection {
         subjects,
-        source: Source {
-            kind: "live".into(),
-            subjects_kind: "org2org_assignment".into(),
-            path: None,
-            orgs: BTreeMap::new(),
-            window: Some(Window {
+        source: Source::live(
+            SubjectKind::Org2orgAssignment,
+            Some(Window {
                 since: ts(since),
                 until: ts(opts.now),
             }),
-            requests: BTreeMap::new(),
-        },
+        ),
     })
 }
 
@@ -431,7 +427,7 @@ const HISTORY_EVENTS: &[&str] = &[
 ];
 
 /// The hub user's creation and provider-changing events (root-cause hints).
-async fn hub_history<H: OktaApi>(
+pub(crate) async fn hub_history<H: OktaApi>(
     hub: &H,
     user_id: &str,
     created: Option<&str>,
@@ -527,13 +523,6 @@ async fn collect_users<H: OktaApi>(
     subjects.sort_by_key(|s| crate::engine::subject_key(SubjectKind::User, s, 0));
     Ok(Collection {
         subjects,
-        source: Source {
-            kind: "live".into(),
-            subjects_kind: "user".into(),
-            path: None,
-            orgs: BTreeMap::new(),
-            window: None,
-            requests: BTreeMap::new(),
-        },
+        source: Source::live(SubjectKind::User, None),
     })
 }

@@ -219,7 +219,7 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
         "{}",
         st.head(&format!("remedy apply {}", plan_path.display()))
     );
-    let first = apply::apply(&plan, &hub, &spoke, &journal, &apply_opts).await?;
+    let first = apply::apply(&plan, &rb, &hub, &spoke, &journal, &apply_opts).await?;
     println!(
         "{} done, {} waiting for users to set a password, {} failed, {} protected",
         first.count(SubjectState::Done),
@@ -256,7 +256,7 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
             plan_path.display()
         ))
     );
-    let second = apply::apply(&plan, &hub, &spoke, &journal, &apply_opts).await?;
+    let second = apply::apply(&plan, &rb, &hub, &spoke, &journal, &apply_opts).await?;
     print!(
         "{}",
         apply::render_summary(&second, &journal_path, &audit_path)
@@ -267,20 +267,10 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
     );
 
     let after = failing(&sim);
-    let mut actions: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
     for r in journal.steps()? {
         if r.state == apply::journal::StepState::Done {
-            *actions
-                .entry(match r.action.as_str() {
-                    "reset_password" => "reset_password",
-                    "await" => "await",
-                    "retry_provisioning" => "retry_provisioning",
-                    "report" => "report",
-                    "notify" => "notify",
-                    "delete_recreate" => "delete_recreate",
-                    _ => "other",
-                })
-                .or_default() += 1;
+            *actions.entry(r.action.clone()).or_default() += 1;
         }
     }
     let total_requests: u64 =

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::condition::Explanation;
 use crate::engine::{Decision, Verdict};
-use crate::rulebook::{ActionKind, Rulebook, Safety};
+use crate::rulebook::{ActionKind, Mode, RetryMethod, Rulebook, Safety, SubjectKind};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -38,12 +38,23 @@ pub struct RulebookRef {
     pub sha256: String,
 }
 
+/// Whether a plan's subjects were read from a file or collected from the orgs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Read from a subjects file (`--subjects`), offline.
+    #[default]
+    File,
+    /// Collected from the orgs.
+    Live,
+}
+
 /// Where the subjects came from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Source {
-    /// `file` (offline) or `live` (collected from the orgs).
-    pub kind: String,
-    pub subjects_kind: String,
+    pub kind: SourceKind,
+    #[serde(with = "subject_kind")]
+    pub subjects_kind: SubjectKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Org name → base URL, for live plans.
@@ -54,6 +65,71 @@ pub struct Source {
     /// Requests made while collecting, per endpoint.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, u64>,
+}
+
+impl Source {
+    /// Subjects read from a file.
+    pub fn file(subjects_kind: SubjectKind, path: Option<String>) -> Source {
+        Source {
+            kind: SourceKind::File,
+            subjects_kind,
+            path,
+            orgs: BTreeMap::new(),
+            window: None,
+            requests: BTreeMap::new(),
+        }
+    }
+
+    /// Subjects collected from the orgs (URLs and request counts are added by the pipeline).
+    pub fn live(subjects_kind: SubjectKind, window: Option<Window>) -> Source {
+        Source {
+            kind: SourceKind::Live,
+            window,
+            ..Source::file(subjects_kind, None)
+        }
+    }
+}
+
+mod subject_kind {
+    //! `SubjectKind` as the plan writes it (`user`, `org2org_assignment`).
+    use crate::rulebook::SubjectKind;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(k: &SubjectKind, s: S) -> Result<S::Ok, S::Error> {
+        k.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SubjectKind, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "user" => Ok(SubjectKind::User),
+            "org2org_assignment" => Ok(SubjectKind::Org2orgAssignment),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                &["user", "org2org_assignment"],
+            )),
+        }
+    }
+}
+
+mod mode {
+    //! `Mode` as the plan writes it (`first_match`, `all_matches`).
+    use crate::rulebook::Mode;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Mode, s: S) -> Result<S::Ok, S::Error> {
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mode, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "first_match" => Ok(Mode::FirstMatch),
+            "all_matches" => Ok(Mode::AllMatches),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                &["first_match", "all_matches"],
+            )),
+        }
+    }
 }
 
 /// The System Log window a live plan read.
@@ -85,18 +161,206 @@ pub struct Precondition {
     pub values: Vec<Value>,
 }
 
+/// What a step does, with its checked parameters. In the JSON these are the step's `action` (the
+/// variant's snake_case name) and `params` (its fields); reading a plan with an unknown action or a
+/// missing parameter is an error naming the step, never a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "params", rename_all = "snake_case")]
+pub enum StepAction {
+    ResetPassword {
+        send_email: bool,
+    },
+    /// `until` is the rulebook's condition as JSON, for the reviewer; `apply` evaluates the pinned
+    /// rulebook's compiled condition, never this copy.
+    Await {
+        until: Value,
+        timeout: String,
+    },
+    RetryProvisioning {
+        #[serde(with = "retry_method")]
+        method: RetryMethod,
+        timeout: String,
+    },
+    DeleteRecreate {},
+    Unlock {},
+    Activate {
+        send_email: bool,
+    },
+    Notify {
+        message: String,
+        #[serde(deserialize_with = "required")]
+        channel: Option<String>,
+    },
+    Report {
+        message: String,
+    },
+}
+
+impl StepAction {
+    /// Builds a step's action from the rulebook's validated action, rendering messages on `subject`.
+    pub fn from_rule(kind: &ActionKind, subject: &Value) -> StepAction {
+        match kind {
+            ActionKind::ResetPassword { send_email } => StepAction::ResetPassword {
+                send_email: *send_email,
+            },
+            ActionKind::Await {
+                until,
+                timeout_text,
+                ..
+            } => StepAction::Await {
+                until: until.to_json(),
+                timeout: timeout_text.clone(),
+            },
+            ActionKind::RetryProvisioning {
+                method,
+                timeout_text,
+                ..
+            } => StepAction::RetryProvisioning {
+                method: *method,
+                timeout: timeout_text.clone(),
+            },
+            ActionKind::DeleteRecreate => StepAction::DeleteRecreate {},
+            ActionKind::Unlock => StepAction::Unlock {},
+            ActionKind::Activate { send_email } => StepAction::Activate {
+                send_email: *send_email,
+            },
+            ActionKind::Notify { message, channel } => StepAction::Notify {
+                message: message.render(subject),
+                channel: channel.clone(),
+            },
+            ActionKind::Report { message } => StepAction::Report {
+                message: message.render(subject),
+            },
+        }
+    }
+
+    /// Where the action's group is shown in a rendered plan: what changes most comes last.
+    pub fn display_rank(&self) -> u8 {
+        match self {
+            StepAction::Report { .. } => 0,
+            StepAction::Notify { .. } => 1,
+            StepAction::Unlock {} => 2,
+            StepAction::Activate { .. } => 3,
+            StepAction::ResetPassword { .. } => 4,
+            StepAction::Await { .. } => 5,
+            StepAction::RetryProvisioning { .. } => 6,
+            StepAction::DeleteRecreate {} => 7,
+        }
+    }
+
+    /// The action's name as the rulebook and the plan's JSON write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepAction::ResetPassword { .. } => "reset_password",
+            StepAction::Await { .. } => "await",
+            StepAction::RetryProvisioning { .. } => "retry_provisioning",
+            StepAction::DeleteRecreate {} => "delete_recreate",
+            StepAction::Unlock {} => "unlock",
+            StepAction::Activate { .. } => "activate",
+            StepAction::Notify { .. } => "notify",
+            StepAction::Report { .. } => "report",
+        }
+    }
+}
+
+/// A field that must be present even when its value is `null`.
+fn required<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    T::deserialize(d)
+}
+
+mod retry_method {
+    //! `RetryMethod` as the plan writes it (`reassign`, `touch`, `manual`).
+    use crate::rulebook::RetryMethod;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &RetryMethod, s: S) -> Result<S::Ok, S::Error> {
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RetryMethod, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "reassign" => Ok(RetryMethod::Reassign),
+            "touch" => Ok(RetryMethod::Touch),
+            "manual" => Ok(RetryMethod::Manual),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                &["reassign", "touch", "manual"],
+            )),
+        }
+    }
+}
+
 /// One step: one action on one subject.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StepWire", into = "StepWire")]
 pub struct Step {
     pub id: String,
     pub subject: String,
     pub rule: String,
-    pub action: String,
+    pub action: StepAction,
     pub org: String,
-    pub params: Value,
     pub preconditions: Vec<Precondition>,
     pub depends_on: Vec<String>,
     pub safety: Safety,
+}
+
+/// A step as the JSON lays it out: `action` and `params` apart, with `org` between them.
+#[derive(Serialize, Deserialize)]
+struct StepWire {
+    id: String,
+    subject: String,
+    rule: String,
+    action: String,
+    org: String,
+    params: Value,
+    preconditions: Vec<Precondition>,
+    depends_on: Vec<String>,
+    safety: Safety,
+}
+
+impl TryFrom<StepWire> for Step {
+    type Error = String;
+
+    fn try_from(w: StepWire) -> Result<Step, String> {
+        let action: StepAction =
+            serde_json::from_value(json!({ "action": w.action, "params": w.params }))
+                .map_err(|e| format!("step `{}` (`{}`): {e}", w.id, w.action))?;
+        Ok(Step {
+            id: w.id,
+            subject: w.subject,
+            rule: w.rule,
+            action,
+            org: w.org,
+            preconditions: w.preconditions,
+            depends_on: w.depends_on,
+            safety: w.safety,
+        })
+    }
+}
+
+impl From<Step> for StepWire {
+    fn from(s: Step) -> StepWire {
+        let (action, params) = match serde_json::to_value(&s.action) {
+            Ok(Value::Object(mut m)) => (
+                m.remove("action")
+                    .and_then(|a| a.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                m.remove("params").unwrap_or_else(|| json!({})),
+            ),
+            _ => (s.action.name().to_string(), json!({})),
+        };
+        StepWire {
+            id: s.id,
+            subject: s.subject,
+            rule: s.rule,
+            action,
+            org: s.org,
+            params,
+            preconditions: s.preconditions,
+            depends_on: s.depends_on,
+            safety: s.safety,
+        }
+    }
 }
 
 /// Counts for the summary line.
@@ -127,7 +391,8 @@ pub struct Plan {
     pub format_version: u32,
     pub plan_id: String,
     pub rulebook: RulebookRef,
-    pub mode: String,
+    #[serde(with = "mode")]
+    pub mode: Mode,
     pub now: String,
     pub source: Source,
     pub subjects: Vec<PlannedSubject>,
@@ -168,31 +433,7 @@ pub struct PlanBuilder<'r> {
     summary: Summary,
 }
 
-/// Okta state fields whose current values a step relies on besides what the rule read.
-const STATE_FIELDS: &[&str] = &[
-    "$.user.status",
-    "$.user.lastUpdated",
-    "$.assignment.syncState",
-    "$.assignment.lastUpdated",
-];
-
-/// Prefixes of subject fields that can be re-read from Okta (events are history, not state).
-const STATE_ROOTS: &[&str] = &["$.user", "$.assignment", "$.spoke_user"];
-
-fn is_state_path(p: &str) -> bool {
-    STATE_ROOTS
-        .iter()
-        .any(|r| p == *r || p.starts_with(&format!("{r}.")) || p.starts_with(&format!("{r}[")))
-}
-
-fn pointer_of(path: &str) -> Option<String> {
-    // `$.a.b.c` → `/a/b/c` for plain dotted paths; others are read through JSONPath.
-    let rest = path.strip_prefix("$.")?;
-    if rest.contains(['[', '*', '?', '(']) || rest.contains("..") {
-        return None;
-    }
-    Some(format!("/{}", rest.replace('.', "/")))
-}
+use crate::subject::shape::{is_state_path, pointer_of, STATE_FIELDS};
 
 impl<'r> PlanBuilder<'r> {
     pub fn new(rulebook: &'r Rulebook, now: DateTime<Utc>, source: Source) -> Self {
@@ -230,120 +471,25 @@ impl<'r> PlanBuilder<'r> {
             Verdict::Matched => self.summary.matched += 1,
             Verdict::Unknown => self.summary.unknown += 1,
         }
-        let explanation = match decision.verdict {
-            Verdict::Unknown => {
-                json!({ "collect_error": subject.get("collect_error").cloned().unwrap_or(Value::Null) })
-            }
-            Verdict::Protected => {
-                serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null)
-            }
-            _ => {
-                let traces: Vec<&crate::engine::RuleTrace> = decision
-                    .rules
-                    .iter()
-                    .filter(|t| decision.matched.contains(&t.rule))
-                    .collect();
-                serde_json::to_value(traces).unwrap_or(Value::Null)
-            }
-        };
-        let mut ids = BTreeMap::new();
-        for (name, ptr) in [
-            ("user_id", "/user/id"),
-            ("spoke_user_id", "/spoke_user/id"),
-            ("app_user_id", "/assignment/id"),
-            ("app_id", "/app/id"),
-        ] {
-            if let Some(s) = subject.pointer(ptr).and_then(Value::as_str) {
-                ids.insert(name.to_string(), s.to_string());
-            }
-        }
-        self.subjects.push(PlannedSubject {
-            key: decision.subject.clone(),
-            verdict: decision.verdict,
-            rules: decision.matched.iter().map(|r| r.0.clone()).collect(),
-            protected_by: decision.protected_by,
-            ids,
-            explanation,
-        });
+        self.subjects.push(planned_subject(subject, decision));
         if decision.verdict != Verdict::Matched {
             return;
         }
-        // What the matched rules read, per path, as the subject was when planned.
-        let mut read: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for trace in decision
-            .rules
-            .iter()
-            .filter(|t| decision.matched.contains(&t.rule))
-        {
-            for leaf in trace.explanation.leaves() {
-                if let Explanation::Leaf { path, .. } = leaf {
-                    if is_state_path(path) {
-                        let values = crate::condition::JsonPath::compile(path)
-                            .map(|p| p.query(subject).into_iter().cloned().collect())
-                            .unwrap_or_default();
-                        read.insert(path.clone(), values);
-                    }
-                }
-            }
-        }
-        for field in STATE_FIELDS {
-            let values: Vec<Value> = pointer_of(field)
-                .and_then(|p| subject.pointer(&p).cloned())
-                .into_iter()
-                .collect();
-            if !values.is_empty() {
-                read.entry((*field).to_string()).or_insert(values);
-            }
-        }
-        if self.rulebook.subjects.kind == crate::rulebook::SubjectKind::Org2orgAssignment
-            && subject.get("user").is_some_and(Value::is_null)
-        {
-            read.insert("$.user".into(), vec![Value::Null]);
-        }
-        let mut changed: Vec<&str> = Vec::new();
-        let mut previous: Option<String> = None;
-        for (rule, action) in decision.actions(self.rulebook) {
-            let n = self.steps.len() + 1;
-            let id = format!("s{n:04}");
-            let preconditions: Vec<Precondition> = read
-                .iter()
-                .filter(|(p, _)| {
-                    !changed
-                        .iter()
-                        .any(|c| p.as_str() == *c || p.starts_with(&format!("{c}.")))
-                })
-                .map(|(p, v)| Precondition {
-                    path: p.clone(),
-                    values: v.clone(),
-                })
-                .collect();
-            let params = params_of(&action.kind, subject);
-            let safety = action.safety();
+        let steps = derive_steps(self.rulebook, subject, decision, self.steps.len() + 1);
+        for step in steps {
             *self
                 .summary
                 .by_action
-                .entry(action.name().to_string())
+                .entry(step.action.name().to_string())
                 .or_default() += 1;
             self.summary.steps += 1;
-            if action.changes_okta() {
+            if step.safety != Safety::Safe {
                 self.summary.changing += 1;
             }
-            if safety == Safety::Destructive {
+            if step.safety == Safety::Destructive {
                 self.summary.destructive += 1;
             }
-            self.steps.push(Step {
-                id: id.clone(),
-                subject: decision.subject.clone(),
-                rule: rule.0.clone(),
-                action: action.name().to_string(),
-                org: action.org.clone(),
-                params,
-                preconditions,
-                depends_on: previous.iter().cloned().collect(),
-                safety,
-            });
-            changed.extend(action.changes());
-            previous = Some(id);
+            self.steps.push(step);
         }
     }
 
@@ -380,10 +526,7 @@ impl<'r> PlanBuilder<'r> {
                 path: self.rulebook.path.clone(),
                 sha256: self.rulebook.sha256.clone(),
             },
-            mode: match self.rulebook.mode {
-                crate::rulebook::Mode::FirstMatch => "first_match".into(),
-                crate::rulebook::Mode::AllMatches => "all_matches".into(),
-            },
+            mode: self.rulebook.mode,
             now: self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             source: self.source,
             subjects: self.subjects,
@@ -396,26 +539,117 @@ impl<'r> PlanBuilder<'r> {
     }
 }
 
-fn params_of(kind: &ActionKind, subject: &Value) -> Value {
-    match kind {
-        ActionKind::ResetPassword { send_email } => json!({ "send_email": send_email }),
-        ActionKind::Await {
-            until,
-            timeout_text,
-            ..
-        } => json!({ "until": until.to_json(), "timeout": timeout_text }),
-        ActionKind::RetryProvisioning {
-            method,
-            timeout_text,
-            ..
-        } => json!({ "method": method, "timeout": timeout_text }),
-        ActionKind::DeleteRecreate | ActionKind::Unlock => json!({}),
-        ActionKind::Activate { send_email } => json!({ "send_email": send_email }),
-        ActionKind::Notify { message, channel } => {
-            json!({ "message": message.render(subject), "channel": channel })
+/// The ids the executor acts on, read from a subject (see [`crate::subject::shape`]).
+pub fn subject_ids(subject: &Value) -> BTreeMap<String, String> {
+    crate::subject::shape::ids(subject)
+}
+
+/// A subject as the plan lists it: its verdict, the rules that matched, its ids and why.
+pub fn planned_subject(subject: &Value, decision: &Decision) -> PlannedSubject {
+    let explanation = match decision.verdict {
+        Verdict::Unknown => {
+            json!({ "collect_error": subject.get("collect_error").cloned().unwrap_or(Value::Null) })
         }
-        ActionKind::Report { message } => json!({ "message": message.render(subject) }),
+        Verdict::Protected => serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null),
+        _ => {
+            let traces: Vec<&crate::engine::RuleTrace> = decision
+                .rules
+                .iter()
+                .filter(|t| decision.matched.contains(&t.rule))
+                .collect();
+            serde_json::to_value(traces).unwrap_or(Value::Null)
+        }
+    };
+    PlannedSubject {
+        key: decision.subject.clone(),
+        verdict: decision.verdict,
+        rules: decision.matched.iter().map(|r| r.0.clone()).collect(),
+        protected_by: decision.protected_by,
+        ids: subject_ids(subject),
+        explanation,
     }
+}
+
+/// What the matched rules read, per state path, as the subject is now, plus the state fields every
+/// step relies on. Events are history, not state: they are never preconditions.
+fn state_read(
+    rulebook: &Rulebook,
+    subject: &Value,
+    decision: &Decision,
+) -> BTreeMap<String, Vec<Value>> {
+    let mut read: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for trace in decision
+        .rules
+        .iter()
+        .filter(|t| decision.matched.contains(&t.rule))
+    {
+        for leaf in trace.explanation.leaves() {
+            if let Explanation::Leaf { path, .. } = leaf {
+                if is_state_path(path) {
+                    let values = crate::condition::JsonPath::compile(path)
+                        .map(|p| p.query(subject).into_iter().cloned().collect())
+                        .unwrap_or_default();
+                    read.insert(path.clone(), values);
+                }
+            }
+        }
+    }
+    for field in STATE_FIELDS {
+        let values: Vec<Value> = pointer_of(field)
+            .and_then(|p| subject.pointer(&p).cloned())
+            .into_iter()
+            .collect();
+        if !values.is_empty() {
+            read.entry((*field).to_string()).or_insert(values);
+        }
+    }
+    if rulebook.subjects.kind == SubjectKind::Org2orgAssignment
+        && subject.get("user").is_some_and(Value::is_null)
+    {
+        read.insert("$.user".into(), vec![Value::Null]);
+    }
+    read
+}
+
+/// The steps a matched decision produces, numbered from `first` (`s0001`...), each depending on the
+/// one before, with preconditions and safety derived from the rulebook. Planning and `apply`'s live
+/// re-check both call this, so a plan step is valid exactly when the rulebook produces it.
+pub fn derive_steps(
+    rulebook: &Rulebook,
+    subject: &Value,
+    decision: &Decision,
+    first: usize,
+) -> Vec<Step> {
+    let read = state_read(rulebook, subject, decision);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut changed: Vec<&str> = Vec::new();
+    for (rule, action) in decision.actions(rulebook) {
+        let id = format!("s{:04}", first + steps.len());
+        let preconditions: Vec<Precondition> = read
+            .iter()
+            .filter(|(p, _)| {
+                !changed
+                    .iter()
+                    .any(|c| p.as_str() == *c || p.starts_with(&format!("{c}.")))
+            })
+            .map(|(p, v)| Precondition {
+                path: p.clone(),
+                values: v.clone(),
+            })
+            .collect();
+        steps.push(Step {
+            id,
+            subject: decision.subject.clone(),
+            rule: rule.0.clone(),
+            action: StepAction::from_rule(&action.kind, subject),
+            org: action.org.clone(),
+            preconditions,
+            depends_on: steps.last().map(|s| s.id.clone()).into_iter().collect(),
+            safety: action.safety(),
+        });
+        changed.extend(action.changes());
+    }
+    steps
 }
 
 impl Plan {

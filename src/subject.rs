@@ -3,6 +3,8 @@
 //! (DESIGN section 13), which is where most of the time goes. Building subjects from live orgs is
 //! `collect`'s job.
 
+pub mod shape;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};

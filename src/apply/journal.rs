@@ -14,8 +14,16 @@
 //! - `backups(subject, kind, org, login, body, time)`: `kind` is `user` (hub user JSON, group ids, app
 //!   links) or `assignment` (the app user before a reassign).
 //! - `subjects(subject, state, detail, updated)`: the last verdict per subject (`drift`, `waiting`...).
+//! - `sequences(subject, steps, time)`: the steps the pinned rulebook produced for a subject on its live
+//!   state when its first step was about to run (the plan's step JSON). Later steps of a started
+//!   sequence run from this record, never from the plan file.
 //!
-//! Nothing secret is written here: no tokens and no `resetPasswordUrl`.
+//! Nothing secret is written here: no tokens and no `resetPasswordUrl`. It holds personal data (its
+//! backups are whole hub users), so the file is created 0600. A stored value that cannot be read back
+//! (an unknown state, an unparsable time or backup) is an error, never a default.
+//!
+//! Besides the journal's own lock, [`PlanLock`] makes a plan applicable by one process at a time on
+//! this machine, whichever journal each uses.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -46,6 +54,77 @@ pub enum JournalError {
     Missing(String),
     #[error("journal `{path}` has schema version {found}; this release reads version 1")]
     Version { path: String, found: String },
+    #[error(
+        "journal `{path}` holds {what} `{value}` that this release cannot read; it may be damaged"
+    )]
+    Corrupt {
+        path: String,
+        what: &'static str,
+        value: String,
+    },
+    #[error("cannot secure journal `{path}`: {source}")]
+    Permissions {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("plan `{plan_id}` is being applied by another process on this machine (lock `{lock}`); wait for it to finish")]
+    PlanBusy { plan_id: String, lock: String },
+    #[error("cannot take the plan lock `{lock}`: {source}")]
+    PlanLock {
+        lock: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A machine-wide lock on one plan (by its checksum), held for as long as the value lives. Two
+/// `apply` runs of the same plan with different journals would otherwise both act; the OS releases
+/// the lock when the process dies. Between machines nothing but the drift check protects a plan, so
+/// one operator should apply a plan.
+pub struct PlanLock {
+    _file: std::fs::File,
+}
+
+impl PlanLock {
+    /// Takes the lock for `plan_checksum` under `dir` (created if needed), or says who holds it.
+    pub fn acquire(
+        dir: &Path,
+        plan_id: &str,
+        plan_checksum: &str,
+    ) -> Result<PlanLock, JournalError> {
+        let lock = dir.join(format!("{plan_checksum}.lock"));
+        let shown = lock.display().to_string();
+        let io = |source| JournalError::PlanLock {
+            lock: shown.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        let file = o.open(&lock).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(PlanLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::PlanBusy {
+                plan_id: plan_id.to_string(),
+                lock: shown,
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
+    /// Where plan locks live on this machine: `$XDG_RUNTIME_DIR/okta-remedy` or the temp dir.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join("okta-remedy-locks")
+    }
 }
 
 /// A step's state in the journal.
@@ -71,15 +150,16 @@ impl StepState {
             StepState::Failed => "failed",
         }
     }
-    fn parse(s: &str) -> StepState {
-        match s {
+    fn parse(s: &str) -> Option<StepState> {
+        Some(match s {
+            "pending" => StepState::Pending,
             "intent" => StepState::Intent,
             "done" => StepState::Done,
             "waiting" => StepState::Waiting,
             "skipped" => StepState::Skipped,
             "failed" => StepState::Failed,
-            _ => StepState::Pending,
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -113,6 +193,35 @@ pub struct Journal {
     conn: Mutex<Connection>,
 }
 
+/// Creates the journal file 0600 before SQLite opens it, and narrows an existing one (and its WAL
+/// files) to 0600.
+fn secure_file(path: &Path) -> Result<(), JournalError> {
+    let err = |source| JournalError::Permissions {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        o.mode(0o600);
+        o.open(path).map_err(err)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_os_string();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            if p.exists() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(err)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    o.open(path).map_err(err)?;
+    Ok(())
+}
+
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -144,6 +253,7 @@ impl Journal {
             path: shown.clone(),
             source,
         };
+        secure_file(path)?;
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_millis(0))
             .map_err(err)?;
@@ -170,7 +280,8 @@ impl Journal {
                phase TEXT NOT NULL, call TEXT NOT NULL, time TEXT NOT NULL, outcome TEXT, request_id TEXT);
              CREATE TABLE IF NOT EXISTS backups (subject TEXT NOT NULL, kind TEXT NOT NULL, org TEXT NOT NULL,
                login TEXT NOT NULL, body TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (subject, kind));
-             CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, updated TEXT);",
+             CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, updated TEXT);
+             CREATE TABLE IF NOT EXISTS sequences (subject TEXT PRIMARY KEY, steps TEXT NOT NULL, time TEXT NOT NULL);",
         )
         .map_err(err)?;
         Ok(Journal {
@@ -194,7 +305,19 @@ impl Journal {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
         };
-        f(&conn).map_err(|e| self.err(e))
+        f(&conn).map_err(|e| match e {
+            rusqlite::Error::FromSqlConversionFailure(_, _, inner) => {
+                match inner.downcast::<Unreadable>() {
+                    Ok(u) => self.corrupt(u.0, &u.1),
+                    Err(other) => self.err(rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        other,
+                    )),
+                }
+            }
+            e => self.err(e),
+        })
     }
 
     fn init(&self, plan_id: &str, checksum: &str, rulebook: &str) -> Result<(), JournalError> {
@@ -361,6 +484,19 @@ impl Journal {
         })
     }
 
+    /// The calls of a step whose last record is an intent (made, outcome never recorded).
+    pub fn open_intents(&self, step_id: &str) -> Result<Vec<String>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT call FROM calls AS a WHERE step_id = ?1 AND phase = 'intent'
+                 AND seq = (SELECT MAX(seq) FROM calls AS b WHERE b.step_id = a.step_id AND b.call = a.call)
+                 ORDER BY seq",
+            )?;
+            let rows = st.query_map(params![step_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// The first outcome recorded for `call` of this step: how notes such as the state before a call
     /// are kept across runs.
     pub fn first_outcome(&self, step_id: &str, call: &str) -> Result<Option<String>, JournalError> {
@@ -414,9 +550,42 @@ impl Journal {
             )?;
             c.query_row("SELECT started FROM steps WHERE step_id = ?1", params![step_id], |r| r.get(0))
         })?;
-        Ok(DateTime::parse_from_rfc3339(&started)
+        DateTime::parse_from_rfc3339(&started)
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now()))
+            .map_err(|_| self.corrupt("a start time", &started))
+    }
+
+    fn corrupt(&self, what: &'static str, value: &str) -> JournalError {
+        JournalError::Corrupt {
+            path: self.path.display().to_string(),
+            what,
+            value: value.chars().take(80).collect(),
+        }
+    }
+
+    /// Records the steps justified for a subject (see the module documentation); the first record
+    /// stands.
+    pub fn set_sequence(&self, subject: &str, steps: &str) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO sequences (subject, steps, time) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(subject) DO NOTHING",
+                params![subject, steps, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The steps justified for a subject when its sequence started, as JSON.
+    pub fn sequence(&self, subject: &str) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT steps FROM sequences WHERE subject = ?1",
+                params![subject],
+                |r| r.get(0),
+            )
+            .optional()
+        })
     }
 
     pub fn set_subject(
@@ -453,7 +622,7 @@ impl Journal {
         login: &str,
         body: &Value,
     ) -> Result<(), JournalError> {
-        let text = serde_json::to_string(body).unwrap_or_default();
+        let text = body.to_string();
         self.with(|c| {
             c.execute(
                 "INSERT INTO backups (subject, kind, org, login, body, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -488,13 +657,34 @@ impl Journal {
     }
 }
 
+/// A stored value that does not parse, raised as a SQLite conversion error and turned into
+/// [`JournalError::Corrupt`] by [`Journal::with`].
+#[derive(Debug)]
+struct Unreadable(&'static str, String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}`", self.0, self.1)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+fn unreadable(i: usize, what: &'static str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        i,
+        rusqlite::types::Type::Text,
+        Box::new(Unreadable(what, value.chars().take(80).collect())),
+    )
+}
+
 fn row_to_step(r: &rusqlite::Row) -> rusqlite::Result<StepRecord> {
     let state: String = r.get(3)?;
     Ok(StepRecord {
         step_id: r.get(0)?,
         subject: r.get(1)?,
         action: r.get(2)?,
-        state: StepState::parse(&state),
+        state: StepState::parse(&state).ok_or_else(|| unreadable(3, "a step state", &state))?,
         detail: r.get(4)?,
         request_id: r.get(5)?,
         started: r.get(6)?,
@@ -509,7 +699,7 @@ fn row_to_backup(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
         kind: r.get(1)?,
         org: r.get(2)?,
         login: r.get(3)?,
-        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+        body: serde_json::from_str(&body).map_err(|_| unreadable(4, "a backup", &body))?,
         time: r.get(5)?,
     })
 }
@@ -539,6 +729,51 @@ mod tests {
             Journal::open(&p, "plan-2", "c", "r").map(|_| ()),
             Err(JournalError::OtherPlan { .. }) | Err(JournalError::Busy(_))
         ));
+    }
+
+    #[test]
+    fn an_unreadable_state_or_time_is_an_error_not_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.sqlite");
+        let j = Journal::open(&p, "plan-1", "c", "r").unwrap();
+        j.touch_started("s1", "a@x", "await").unwrap();
+        j.with(|c| {
+            c.execute(
+                "UPDATE steps SET state = 'bogus', started = 'yesterday'",
+                [],
+            )
+        })
+        .unwrap();
+        let err = j.step("s1").unwrap_err().to_string();
+        assert!(err.contains("a step state `bogus`"), "{err}");
+        j.with(|c| c.execute("UPDATE steps SET state = 'pending'", []))
+            .unwrap();
+        let err = j
+            .touch_started("s1", "a@x", "await")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a start time `yesterday`"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_private_and_a_plan_is_locked_across_journals() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.sqlite");
+        let _j = Journal::open(&p, "plan-1", "c", "r").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let locks = dir.path().join("locks");
+        let held = PlanLock::acquire(&locks, "plan-1", "abc").unwrap();
+        let err = PlanLock::acquire(&locks, "plan-1", "abc")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("being applied by another process"), "{err}");
+        assert!(PlanLock::acquire(&locks, "plan-2", "def").is_ok());
+        drop(held);
+        assert!(PlanLock::acquire(&locks, "plan-1", "abc").is_ok());
     }
 
     #[test]

@@ -10,18 +10,6 @@ use super::{Plan, Step};
 use crate::engine::Verdict;
 use crate::rulebook::Safety;
 
-/// The order action groups are shown in: what changes most comes last, nearest the summary.
-const ACTION_ORDER: &[&str] = &[
-    "report",
-    "notify",
-    "unlock",
-    "activate",
-    "reset_password",
-    "await",
-    "retry_provisioning",
-    "delete_recreate",
-];
-
 fn marker(step: &Step) -> &'static str {
     match step.safety {
         Safety::Safe => "=",
@@ -31,7 +19,12 @@ fn marker(step: &Step) -> &'static str {
 }
 
 fn params_line(step: &Step) -> String {
-    let Some(obj) = step.params.as_object() else {
+    // The parameters exactly as the plan's JSON holds them, so `show` prints what the file says.
+    let params = match serde_json::to_value(&step.action) {
+        Ok(Value::Object(mut m)) => m.remove("params").unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let Some(obj) = params.as_object() else {
         return String::new();
     };
     let mut parts = Vec::new();
@@ -101,8 +94,8 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
             .unwrap_or(&plan.rulebook.sha256),
         plan.now
     );
-    let from = match (&plan.source.kind[..], &plan.source.path) {
-        ("file", Some(p)) => format!("file {p}"),
+    let from = match (plan.source.kind, &plan.source.path) {
+        (super::SourceKind::File, Some(p)) => format!("file {p}"),
         _ => {
             let orgs: Vec<String> = plan
                 .source
@@ -116,7 +109,10 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     let _ = writeln!(
         out,
         "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected{}",
-        plan.source.subjects_kind,
+        match plan.source.subjects_kind {
+            crate::rulebook::SubjectKind::User => "user",
+            crate::rulebook::SubjectKind::Org2orgAssignment => "org2org_assignment",
+        },
         from,
         s.subjects,
         s.matched,
@@ -155,14 +151,21 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     }
     out.push('\n');
 
-    let mut groups: Vec<&str> = ACTION_ORDER.to_vec();
-    for step in &plan.steps {
-        if !groups.contains(&step.action.as_str()) {
-            groups.push(&step.action);
-        }
-    }
+    // What changes most comes last, nearest the summary.
+    let mut groups: Vec<(u8, &str)> = plan
+        .steps
+        .iter()
+        .map(|st| (st.action.display_rank(), st.action.name()))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let groups = groups.into_iter().map(|(_, name)| name);
     for action in groups {
-        let steps: Vec<&Step> = plan.steps.iter().filter(|st| st.action == action).collect();
+        let steps: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|st| st.action.name() == action)
+            .collect();
         if steps.is_empty() {
             continue;
         }
@@ -255,9 +258,15 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         );
         return out;
     }
-    let by: Vec<String> = ACTION_ORDER
+    let mut counts: std::collections::BTreeMap<(u8, &str), u64> = Default::default();
+    for st in &plan.steps {
+        *counts
+            .entry((st.action.display_rank(), st.action.name()))
+            .or_default() += 1;
+    }
+    let by: Vec<String> = counts
         .iter()
-        .filter_map(|a| s.by_action.get(*a).map(|n| format!("{n} {a}")))
+        .map(|((_, a), n)| format!("{n} {a}"))
         .collect();
     let _ = writeln!(
         out,

@@ -14,6 +14,10 @@ mod flows;
 mod groups;
 // `activate` on a pending (PROVISIONED) user re-sends it with `reactivate`.
 mod reactivate;
+// Rewritten plans (checksum recomputed) are refused against the pinned rulebook on live state.
+mod tamper;
+// Failed writes stop the run, one process per plan, private files.
+mod writes;
 // The client wrapper of the in-process tests: records calls, answers group adds, loses responses.
 mod tapped;
 

@@ -90,12 +90,7 @@ fn plan(
     file: &str,
     now: DateTime<Utc>,
 ) -> Result<okta_remedy::plan::Plan, okta_remedy::cli::PlanFileError> {
-    let source = Source {
-        kind: "file".into(),
-        subjects_kind: word(rb.subjects.kind),
-        path: Some(file.to_string()),
-        ..Source::default()
-    };
+    let source = Source::file(rb.subjects.kind, Some(file.to_string()));
     okta_remedy::cli::plan_from_reader(rb, File::open(file).unwrap(), file, now, source)
 }
 
@@ -113,12 +108,12 @@ fn steps(p: &okta_remedy::plan::Plan) -> String {
             "{} {} {} on {} [{}] safety={} after=[{}] params={}",
             s.id,
             s.subject,
-            s.action,
+            s.action.name(),
             s.org,
             s.rule,
             word(s.safety),
             s.depends_on.join(", "),
-            s.params
+            serde_json::to_value(&s.action).unwrap()["params"]
         );
         for p in pre {
             let _ = writeln!(out, "      pre {p}");
@@ -397,11 +392,7 @@ fn collect_error_subjects_are_unknown() {
     let d = evaluate(&rb, &subject, now, 0);
     assert_eq!(d.verdict, okta_remedy::engine::Verdict::Unknown);
     assert!(d.actions(&rb).is_empty());
-    let source = Source {
-        kind: "file".into(),
-        subjects_kind: "org2org_assignment".into(),
-        ..Source::default()
-    };
+    let source = Source::file(okta_remedy::rulebook::SubjectKind::Org2orgAssignment, None);
     let p =
         okta_remedy::cli::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source).unwrap();
     assert_eq!(

@@ -192,6 +192,7 @@ async fn lost_responses_are_reconciled_not_repeated() {
 
     // A third of the applied mutating calls lose their response.
     let plan = Plan::read(&plan_path).unwrap();
+    let rb = okta_remedy::rulebook::load(&env.path(&plan.rulebook.path)).unwrap();
     let cfg = env.path("remedy.yaml");
     let hub = Tapped::new(client(&cfg, "hub")).losing(0.33, 1);
     let spoke = Tapped::new(client(&cfg, "spoke")).losing(0.33, 2);
@@ -216,7 +217,9 @@ async fn lost_responses_are_reconciled_not_repeated() {
             &plan.rulebook.sha256,
         )
         .unwrap();
-        let summary = apply(&plan, &hub, &spoke, &journal, &opts).await.unwrap();
+        let summary = apply(&plan, &rb, &hub, &spoke, &journal, &opts)
+            .await
+            .unwrap();
         drop(journal);
         env.complete_waiting(&env.sim, &journal_path);
         let settled = summary

@@ -52,6 +52,7 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
     let recreate = subjects_by_rule(&plan_path)["federation-recreate"].clone();
     assert_eq!(recreate.len(), 2);
     let plan = Plan::read(&plan_path).unwrap();
+    let rb = okta_remedy::rulebook::load(&env.path(&plan.rulebook.path)).unwrap();
     let config = env.path("remedy.yaml");
     let mut hub = Tapped::new(client(&config, "hub"));
     hub.answer_groups = true;
@@ -78,7 +79,9 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
             seen.lock().unwrap().push((n, total));
         }))),
     };
-    let summary = apply(&plan, &hub, &spoke, &journal, &opts).await.unwrap();
+    let summary = apply(&plan, &rb, &hub, &spoke, &journal, &opts)
+        .await
+        .unwrap();
     let ticks = progress.lock().unwrap().clone();
     let total = plan.subjects.len();
     assert_eq!(ticks, (1..=total).map(|n| (n, total)).collect::<Vec<_>>());
