@@ -25,6 +25,7 @@ mod audit;
 mod call;
 pub mod journal;
 mod justify;
+mod lock;
 mod observe;
 mod recreate;
 mod restore;
@@ -48,9 +49,10 @@ use crate::plan::{Plan, PlannedSubject, Step};
 use crate::rulebook::Rulebook;
 use actions::{recorded, run_step, Recorded};
 use audit::{Audit, PrivateFile};
-use journal::{Journal, JournalError, PlanLock, StepState};
+use journal::{Journal, JournalError, StepState};
 use stop::Stop;
 
+pub use lock::{LockError, PlanLock};
 pub use restore::{restore, RestoreError, Restored};
 pub use summary::{render_summary, timestamp};
 
@@ -59,6 +61,8 @@ pub use summary::{render_summary, timestamp};
 pub enum ApplyError {
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("cannot write `{path}`: {source}")]
     File {
         path: String,

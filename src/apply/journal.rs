@@ -22,8 +22,8 @@
 //! backups are whole hub users), so the file is created 0600. A stored value that cannot be read back
 //! (an unknown state, an unparsable time or backup) is an error, never a default.
 //!
-//! Besides the journal's own lock, [`PlanLock`] makes a plan applicable by one process at a time on
-//! this machine, whichever journal each uses.
+//! Besides the journal's own lock, [`super::PlanLock`] makes a plan applicable by one process at a
+//! time on this machine, whichever journal each uses.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -68,63 +68,6 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
-    #[error("plan `{plan_id}` is being applied by another process on this machine (lock `{lock}`); wait for it to finish")]
-    PlanBusy { plan_id: String, lock: String },
-    #[error("cannot take the plan lock `{lock}`: {source}")]
-    PlanLock {
-        lock: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// A machine-wide lock on one plan (by its checksum), held for as long as the value lives. Two
-/// `apply` runs of the same plan with different journals would otherwise both act; the OS releases
-/// the lock when the process dies. Between machines nothing but the drift check protects a plan, so
-/// one operator should apply a plan.
-pub struct PlanLock {
-    _file: std::fs::File,
-}
-
-impl PlanLock {
-    /// Takes the lock for `plan_checksum` under `dir` (created if needed), or says who holds it.
-    pub fn acquire(
-        dir: &Path,
-        plan_id: &str,
-        plan_checksum: &str,
-    ) -> Result<PlanLock, JournalError> {
-        let lock = dir.join(format!("{plan_checksum}.lock"));
-        let shown = lock.display().to_string();
-        let io = |source| JournalError::PlanLock {
-            lock: shown.clone(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut o = std::fs::OpenOptions::new();
-        o.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        let file = o.open(&lock).map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => Ok(PlanLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::PlanBusy {
-                plan_id: plan_id.to_string(),
-                lock: shown,
-            }),
-            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
-        }
-    }
-
-    /// Where plan locks live on this machine: `$XDG_RUNTIME_DIR/okta-remedy` or the temp dir.
-    pub fn default_dir() -> PathBuf {
-        std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir)
-            .join("okta-remedy-locks")
-    }
 }
 
 /// A step's state in the journal.
@@ -705,102 +648,4 @@ fn row_to_backup(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn second_open_is_refused_and_state_survives() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("j.sqlite");
-        let j = Journal::open(&p, "plan-1", "c", "r").unwrap();
-        j.intent("s0001", "a@x", "reset_password", "reset_password")
-            .unwrap();
-        let second = Journal::open(&p, "plan-1", "c", "r");
-        assert!(
-            matches!(second, Err(JournalError::Busy(_))),
-            "{:?}",
-            second.err()
-        );
-        drop(j);
-        let j = Journal::open(&p, "plan-1", "c", "r").unwrap();
-        assert_eq!(j.step("s0001").unwrap().unwrap().state, StepState::Intent);
-        assert!(j.had_intent("s0001", "reset_password").unwrap());
-        assert!(matches!(
-            Journal::open(&p, "plan-2", "c", "r").map(|_| ()),
-            Err(JournalError::OtherPlan { .. }) | Err(JournalError::Busy(_))
-        ));
-    }
-
-    #[test]
-    fn an_unreadable_state_or_time_is_an_error_not_a_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("j.sqlite");
-        let j = Journal::open(&p, "plan-1", "c", "r").unwrap();
-        j.touch_started("s1", "a@x", "await").unwrap();
-        j.with(|c| {
-            c.execute(
-                "UPDATE steps SET state = 'bogus', started = 'yesterday'",
-                [],
-            )
-        })
-        .unwrap();
-        let err = j.step("s1").unwrap_err().to_string();
-        assert!(err.contains("a step state `bogus`"), "{err}");
-        j.with(|c| c.execute("UPDATE steps SET state = 'pending'", []))
-            .unwrap();
-        let err = j
-            .touch_started("s1", "a@x", "await")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("a start time `yesterday`"), "{err}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_journal_is_private_and_a_plan_is_locked_across_journals() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("j.sqlite");
-        let _j = Journal::open(&p, "plan-1", "c", "r").unwrap();
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let locks = dir.path().join("locks");
-        let held = PlanLock::acquire(&locks, "plan-1", "abc").unwrap();
-        let err = PlanLock::acquire(&locks, "plan-1", "abc")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("being applied by another process"), "{err}");
-        assert!(PlanLock::acquire(&locks, "plan-2", "def").is_ok());
-        drop(held);
-        assert!(PlanLock::acquire(&locks, "plan-1", "abc").is_ok());
-    }
-
-    #[test]
-    fn only_successful_outcomes_close_a_call_and_the_last_intent_decides() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("j.sqlite"), "plan-1", "c", "r").unwrap();
-        assert!(!j.open_intent("s1", "touch").unwrap());
-        j.intent("s1", "a@x", "retry_provisioning", "touch")
-            .unwrap();
-        assert!(j.open_intent("s1", "touch").unwrap());
-        j.call_outcome("s1", "touch", "error: E0000038", None)
-            .unwrap();
-        assert!(!j.open_intent("s1", "touch").unwrap());
-        assert!(!j.had_outcome("s1", "touch").unwrap());
-        j.call_outcome("s1", "touch-before", "{\"lastUpdated\":\"t0\"}", None)
-            .unwrap();
-        j.call_outcome("s1", "touch-before", "{\"lastUpdated\":\"t1\"}", None)
-            .unwrap();
-        assert_eq!(
-            j.first_outcome("s1", "touch-before").unwrap().as_deref(),
-            Some("{\"lastUpdated\":\"t0\"}")
-        );
-        j.intent("s1", "a@x", "retry_provisioning", "touch")
-            .unwrap();
-        j.call_outcome("s1", "touch", "reconciled: applied", None)
-            .unwrap();
-        assert!(j.had_outcome("s1", "touch").unwrap());
-        assert!(!j.open_intent("s1", "touch").unwrap());
-    }
-}
+mod tests;

@@ -1,7 +1,7 @@
 //! What `apply` writes: a write that fails stops the run loudly, a plan is applied by one process at
 //! a time on a machine whichever journal it uses, and files holding people's data are 0600.
 
-use okta_remedy::apply::journal::PlanLock;
+use okta_remedy::apply::PlanLock;
 use okta_remedy::plan::Plan;
 
 use super::{seed_spec, Env};

@@ -1,0 +1,216 @@
+//! A plan's steps: one typed action with its parameters on one subject, and the JSON layout of a step
+//! (`action` and `params` apart, `org` between them, as `format_version` 1 has always written it).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::rulebook::{ActionKind, RetryMethod, Safety};
+
+/// A field a step relies on: re-reading the subject must yield exactly these values at `path`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Precondition {
+    pub path: String,
+    pub values: Vec<Value>,
+}
+
+/// What a step does, with its checked parameters. In the JSON these are the step's `action` (the
+/// variant's snake_case name) and `params` (its fields); reading a plan with an unknown action or a
+/// missing parameter is an error naming the step, never a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "params", rename_all = "snake_case")]
+pub enum StepAction {
+    ResetPassword {
+        send_email: bool,
+    },
+    /// `until` is the rulebook's condition as JSON, for the reviewer; `apply` evaluates the pinned
+    /// rulebook's compiled condition, never this copy.
+    Await {
+        until: Value,
+        timeout: String,
+    },
+    RetryProvisioning {
+        #[serde(with = "retry_method")]
+        method: RetryMethod,
+        timeout: String,
+    },
+    DeleteRecreate {},
+    Unlock {},
+    Activate {
+        send_email: bool,
+    },
+    Notify {
+        message: String,
+        #[serde(deserialize_with = "required")]
+        channel: Option<String>,
+    },
+    Report {
+        message: String,
+    },
+}
+
+impl StepAction {
+    /// Builds a step's action from the rulebook's validated action, rendering messages on `subject`.
+    pub fn from_rule(kind: &ActionKind, subject: &Value) -> StepAction {
+        match kind {
+            ActionKind::ResetPassword { send_email } => StepAction::ResetPassword {
+                send_email: *send_email,
+            },
+            ActionKind::Await {
+                until,
+                timeout_text,
+                ..
+            } => StepAction::Await {
+                until: until.to_json(),
+                timeout: timeout_text.clone(),
+            },
+            ActionKind::RetryProvisioning {
+                method,
+                timeout_text,
+                ..
+            } => StepAction::RetryProvisioning {
+                method: *method,
+                timeout: timeout_text.clone(),
+            },
+            ActionKind::DeleteRecreate => StepAction::DeleteRecreate {},
+            ActionKind::Unlock => StepAction::Unlock {},
+            ActionKind::Activate { send_email } => StepAction::Activate {
+                send_email: *send_email,
+            },
+            ActionKind::Notify { message, channel } => StepAction::Notify {
+                message: message.render(subject),
+                channel: channel.clone(),
+            },
+            ActionKind::Report { message } => StepAction::Report {
+                message: message.render(subject),
+            },
+        }
+    }
+
+    /// Where the action's group is shown in a rendered plan: what changes most comes last.
+    pub fn display_rank(&self) -> u8 {
+        match self {
+            StepAction::Report { .. } => 0,
+            StepAction::Notify { .. } => 1,
+            StepAction::Unlock {} => 2,
+            StepAction::Activate { .. } => 3,
+            StepAction::ResetPassword { .. } => 4,
+            StepAction::Await { .. } => 5,
+            StepAction::RetryProvisioning { .. } => 6,
+            StepAction::DeleteRecreate {} => 7,
+        }
+    }
+
+    /// The action's name as the rulebook and the plan's JSON write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepAction::ResetPassword { .. } => "reset_password",
+            StepAction::Await { .. } => "await",
+            StepAction::RetryProvisioning { .. } => "retry_provisioning",
+            StepAction::DeleteRecreate {} => "delete_recreate",
+            StepAction::Unlock {} => "unlock",
+            StepAction::Activate { .. } => "activate",
+            StepAction::Notify { .. } => "notify",
+            StepAction::Report { .. } => "report",
+        }
+    }
+}
+
+/// A field that must be present even when its value is `null`.
+fn required<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    T::deserialize(d)
+}
+
+mod retry_method {
+    //! `RetryMethod` as the plan writes it (`reassign`, `touch`, `manual`).
+    use crate::rulebook::RetryMethod;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &RetryMethod, s: S) -> Result<S::Ok, S::Error> {
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RetryMethod, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "reassign" => Ok(RetryMethod::Reassign),
+            "touch" => Ok(RetryMethod::Touch),
+            "manual" => Ok(RetryMethod::Manual),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                &["reassign", "touch", "manual"],
+            )),
+        }
+    }
+}
+
+/// One step: one action on one subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StepWire", into = "StepWire")]
+pub struct Step {
+    pub id: String,
+    pub subject: String,
+    pub rule: String,
+    pub action: StepAction,
+    pub org: String,
+    pub preconditions: Vec<Precondition>,
+    pub depends_on: Vec<String>,
+    pub safety: Safety,
+}
+
+/// A step as the JSON lays it out: `action` and `params` apart, with `org` between them.
+#[derive(Serialize, Deserialize)]
+struct StepWire {
+    id: String,
+    subject: String,
+    rule: String,
+    action: String,
+    org: String,
+    params: Value,
+    preconditions: Vec<Precondition>,
+    depends_on: Vec<String>,
+    safety: Safety,
+}
+
+impl TryFrom<StepWire> for Step {
+    type Error = String;
+
+    fn try_from(w: StepWire) -> Result<Step, String> {
+        let action: StepAction =
+            serde_json::from_value(json!({ "action": w.action, "params": w.params }))
+                .map_err(|e| format!("step `{}` (`{}`): {e}", w.id, w.action))?;
+        Ok(Step {
+            id: w.id,
+            subject: w.subject,
+            rule: w.rule,
+            action,
+            org: w.org,
+            preconditions: w.preconditions,
+            depends_on: w.depends_on,
+            safety: w.safety,
+        })
+    }
+}
+
+impl From<Step> for StepWire {
+    fn from(s: Step) -> StepWire {
+        let (action, params) = match serde_json::to_value(&s.action) {
+            Ok(Value::Object(mut m)) => (
+                m.remove("action")
+                    .and_then(|a| a.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                m.remove("params").unwrap_or_else(|| json!({})),
+            ),
+            _ => (s.action.name().to_string(), json!({})),
+        };
+        StepWire {
+            id: s.id,
+            subject: s.subject,
+            rule: s.rule,
+            action,
+            org: s.org,
+            params,
+            preconditions: s.preconditions,
+            depends_on: s.depends_on,
+            safety: s.safety,
+        }
+    }
+}
