@@ -1,6 +1,7 @@
 //! Baseline for the planning benchmark: the seed rule's federation check written by hand over typed
-//! structs holding only the fields it reads (DESIGN section 13's "hand-written typed program"). The
-//! engine's goal is to stay within 1.5x of this. Prints how many subjects matched and the rate.
+//! structs holding only the fields it reads (the "hand-written typed program" the engine is measured
+//! against). The engine's goal is to stay within 1.5x of this. Prints how many subjects matched and
+//! the rate.
 //!
 //! `cargo run --release --example bench_typed -- /tmp/remedy-bench-1000000.jsonl`
 

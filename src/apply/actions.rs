@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use chrono::SecondsFormat;
 use serde_json::Value;
 
-use super::call::{journaled, Target};
+use super::call::{close_open_intents, journaled, Target};
 use super::journal::StepState;
 use super::observe::{drift, provider, read_state, status};
 use super::stop::{okta_failure, Stop};
@@ -113,6 +113,15 @@ pub(super) async fn run_step<H: OktaApi, S: OktaApi>(
             Some(message.clone())
         }
     };
+    // The step verified its outcome: any call a killed run left open took effect.
+    close_open_intents(
+        ctx,
+        &Target {
+            step,
+            user: &subject.key,
+            org: &step.org,
+        },
+    )?;
     ctx.journal.finish(
         &step.id,
         &subject.key,

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::actions::fetch_user;
-use super::call::{journaled, Target};
+use super::call::{close_open_intents, journaled, Target};
 use super::journal::Backup;
 use super::observe::{assignment_ids, linked, provider};
 use super::retry::repush;
@@ -42,12 +42,15 @@ pub(super) async fn run<H: OktaApi, S: OktaApi>(
         .map_err(|e| okta_failure(&e))?
         .map(|f| f.value.to_value())
         .unwrap_or(Value::Null);
-    if !linked(&assignment) {
-        let spoke = Target {
-            step,
-            user: &login,
-            org: ctx.spoke.org_name(),
-        };
+    let spoke = Target {
+        step,
+        user: &login,
+        org: ctx.spoke.org_name(),
+    };
+    if linked(&assignment) {
+        // A killed run's push may be what linked it: its open intent is closed as applied.
+        close_open_intents(ctx, &spoke)?;
+    } else {
         repush(ctx, &spoke, "repush", &app, &app_uid, &assignment)
             .await
             .map_err(|stop| {
