@@ -22,3 +22,5 @@ mod demo;
 mod docs;
 // `remedy apply`/`status`/`restore` against the simulator: end to end, crashes, faults, drift, guards.
 mod apply;
+// Property tests: the condition language's three-valued laws, plans independent of input order.
+mod properties;
