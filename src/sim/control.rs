@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 
 use super::logs::{self, user_target, Happened};
 use super::model::{now, OrgName, UserStatus};
+use super::runtime::Shared;
 use super::seed::{dump_org, parse_user};
-use super::{Faults, Shared, SimError};
+use super::{Faults, SimError};
 
 fn merge_patch(target: &mut Value, patch: &Value) {
     match (target, patch) {
@@ -208,7 +209,10 @@ pub(crate) fn handle(
                 Ok(b) => b,
                 Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
             };
-            match serde_json::from_value::<Faults>(body) {
+            let faults = serde_json::from_value::<Faults>(body)
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.validate().map(|()| f).map_err(|e| e.to_string()));
+            match faults {
                 Ok(f) => {
                     rt.set_faults(f);
                     done()

@@ -439,22 +439,7 @@ fn load_org(
         org.put_user(user);
     }
     for doc in &seed.groups {
-        let id = require_id(doc, "group")?;
-        let mut group = doc.clone();
-        let stamp = json!(super::model::ts(at));
-        for key in ["created", "lastUpdated", "lastMembershipUpdated"] {
-            if group.get(key).is_none() {
-                group[key] = stamp.clone();
-            } else {
-                shift_field(&mut group, key, shift);
-            }
-        }
-        if group.get("objectClass").is_none() {
-            group["objectClass"] = json!(["okta:user_group"]);
-        }
-        if group.get("type").is_none() {
-            group["type"] = json!("OKTA_GROUP");
-        }
+        let (id, group) = load_group(doc, at, shift)?;
         org.groups.insert(id, group);
     }
     for (group, members) in &seed.group_members {
@@ -492,17 +477,49 @@ fn load_org(
         org.app_users.insert(app.clone(), map);
     }
     for doc in &seed.logs {
-        let published = doc["published"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc) + shift)
-            .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
-        let mut event = doc.clone();
-        event["published"] = json!(super::model::ts(published));
-        fill_event_defaults(&mut event);
+        let (published, event) = load_event(doc, shift)?;
         org.push_event(published, event);
     }
     Ok(org)
+}
+
+/// A seed group with its timestamps moved by `shift` (or stamped `at` when missing) and Okta's defaults
+/// filled in.
+fn load_group(
+    doc: &Value,
+    at: DateTime<Utc>,
+    shift: Duration,
+) -> Result<(String, Value), SimError> {
+    let id = require_id(doc, "group")?;
+    let mut group = doc.clone();
+    let stamp = json!(super::model::ts(at));
+    for key in ["created", "lastUpdated", "lastMembershipUpdated"] {
+        if group.get(key).is_none() {
+            group[key] = stamp.clone();
+        } else {
+            shift_field(&mut group, key, shift);
+        }
+    }
+    if group.get("objectClass").is_none() {
+        group["objectClass"] = json!(["okta:user_group"]);
+    }
+    if group.get("type").is_none() {
+        group["type"] = json!("OKTA_GROUP");
+    }
+    Ok((id, group))
+}
+
+/// A seed log event moved by `shift`, with the fields a seed may leave out filled in.
+fn load_event(doc: &Value, shift: Duration) -> Result<(DateTime<Utc>, Value), SimError> {
+    let published = doc["published"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc) + shift)
+        .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
+    let mut event = doc.clone();
+    event["published"] = json!(super::model::ts(published));
+    fill_event_defaults(&mut event);
+    Ok((published, event))
 }
 
 /// Dumps an org into its seed form, in a deterministic order (ids ascending, events by publication).

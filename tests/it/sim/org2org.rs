@@ -1,4 +1,4 @@
-//! The Org2Org stories of DESIGN section 1, driven through HTTP alone (control calls included).
+//! The Org2Org remediation stories, driven through HTTP alone (control calls included).
 
 use okta_remedy::sim::OrgName::{Hub, Spoke};
 use serde_json::{json, Value};
