@@ -96,7 +96,11 @@ async fn the_control_api_refuses_fault_rates_outside_0_1_and_hanging_latencies()
             Some(json!({"default": {"error_rate": 1.0, "latency_ms": 60000}})),
         )
         .await;
-    assert_eq!(r.status, 200, "the limits themselves are allowed: {}", r.body);
+    assert_eq!(
+        r.status, 200,
+        "the limits themselves are allowed: {}",
+        r.body
+    );
 }
 
 #[tokio::test]
