@@ -60,6 +60,10 @@ pub enum SimError {
     Faults(String),
     #[error("invalid faults: {0}")]
     FaultSettings(#[from] limits::FaultError),
+    #[error("push delay {0:?} is longer than the maximum of 10 minutes")]
+    PushDelay(Duration),
+    #[error("invalid service app: {0}")]
+    ServiceApp(String),
     #[error("cannot access `{path}`: {source}")]
     File {
         path: String,
@@ -74,6 +78,9 @@ pub enum SimError {
     #[error("cannot wait for Ctrl-C: {0}")]
     Signal(std::io::Error),
 }
+
+/// The longest Org2Org push delay accepted; Okta's own pushes finish within seconds.
+pub const MAX_PUSH_DELAY: Duration = Duration::from_secs(600);
 
 /// Where the initial state comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,13 +110,34 @@ pub struct SimConfig {
     /// Make API calls with a DPoP token carry the resource server's nonce: a proof without it (or with
     /// a stale one) is answered 401 `use_dpop_nonce` with a `DPoP-Nonce` header, as Okta may do.
     pub api_dpop_nonce: bool,
+    /// How long after an assignment (or a retry) the Org2Org push runs, as Okta pushes in the
+    /// background: meanwhile the app user's `syncState` is `SYNCING`, then `SYNCHRONIZED` or `ERROR`.
+    /// Zero (the default) pushes before the call answers. `remedy sim` defaults to 300 ms.
+    pub push_delay: Duration,
 }
 
 impl SimConfig {
-    /// Checks the settings a start would otherwise act on blindly (fault rates and latencies).
+    /// Checks the settings a start would otherwise act on blindly: fault rates and latencies, and
+    /// each service app's key (a public EC or RSA JWK) and scopes.
     pub fn validate(&self) -> Result<(), SimError> {
         self.faults.validate()?;
+        if self.push_delay > MAX_PUSH_DELAY {
+            return Err(SimError::PushDelay(self.push_delay));
+        }
+        for app in self.service_apps() {
+            app.validate().map_err(SimError::ServiceApp)?;
+        }
         Ok(())
+    }
+
+    /// The OAuth service apps registered on both orgs: `oauth_clients`, then the seed's
+    /// `service_apps`.
+    pub fn service_apps(&self) -> Vec<OAuthClient> {
+        let mut apps = self.oauth_clients.clone();
+        if let Scenario::Seed(seed) = &self.scenario {
+            apps.extend(seed.service_apps.iter().cloned());
+        }
+        apps
     }
 }
 
@@ -127,6 +155,7 @@ impl std::fmt::Debug for SimConfig {
             .field("oauth_clients", &self.oauth_clients.len())
             .field("token_ttl", &self.token_ttl)
             .field("api_dpop_nonce", &self.api_dpop_nonce)
+            .field("push_delay", &self.push_delay)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +174,7 @@ impl Default for SimConfig {
             oauth_clients: Vec::new(),
             token_ttl: Duration::from_secs(3600),
             api_dpop_nonce: false,
+            push_delay: Duration::ZERO,
         }
     }
 }
@@ -188,6 +218,7 @@ async fn bind(org: OrgName, port: u16) -> Result<tokio::net::TcpListener, SimErr
 impl Sim {
     /// Builds the state and starts both servers.
     pub async fn start(mut config: SimConfig) -> Result<Sim, SimError> {
+        config.validate()?;
         let hub = bind(OrgName::Hub, config.hub_port).await?;
         let spoke = bind(OrgName::Spoke, config.spoke_port).await?;
         let url = |l: &tokio::net::TcpListener, org| -> Result<String, SimError> {
@@ -208,7 +239,6 @@ impl Sim {
         if let Scenario::Generate(spec) = &mut scenario {
             spec.anchor = Some(spec.anchor.unwrap_or_else(model::now));
         }
-        config.validate()?;
         let shared = Arc::new(Shared::new(&config, scenario, [hub_url, spoke_url])?);
         let mut sim = Sim {
             shared: shared.clone(),

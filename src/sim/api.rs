@@ -6,6 +6,7 @@
 //! table (`route`), query parameters (`params`) nor the operations (`users`, `apps`, `logs`, `oauth`,
 //! `control`).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -25,7 +26,7 @@ use super::response::{
 };
 use super::route::{route, Route};
 use super::runtime::{OrgRuntime, Shared, World};
-use super::{apps, control, logs, oauth, users};
+use super::{apps, control, logs, oauth, push, users};
 
 /// Everything an operation needs to know about its call.
 pub(crate) struct Invocation<'a> {
@@ -39,6 +40,10 @@ pub(crate) struct Invocation<'a> {
     pub if_match: Option<String>,
     /// `If-None-Match`: the ETag a conditional read already holds (304 when unchanged).
     pub if_none_match: Option<String>,
+    /// Wait before an Org2Org push; zero pushes within the call.
+    pub push_delay: std::time::Duration,
+    /// Org2Org pushes (app id, user id) the call left to run after `push_delay`.
+    pub deferred: RefCell<Vec<(String, String)>>,
 }
 
 /// One request the org received, as `requests()` and `GET /__sim/requests` report it.
@@ -213,9 +218,13 @@ async fn okta_request(
         now: now(),
         if_match: header_text(headers, "if-match"),
         if_none_match: header_text(headers, "if-none-match"),
+        push_delay: shared.push_delay,
+        deferred: RefCell::new(Vec::new()),
     };
     let outcome = if route.writes() {
-        dispatch_write(&mut shared.write_world(), &route, &call)
+        let outcome = dispatch_write(&mut shared.write_world(), &route, &call);
+        push::schedule(shared, call.deferred.take(), &call.events);
+        outcome
     } else {
         dispatch_read(&shared.read_world(), &route, &call)
     };

@@ -213,9 +213,25 @@ fn membership_event(
     );
 }
 
+/// Pushes now, or with a push delay marks the app user `SYNCING` and leaves the push to run later.
 fn run_push(world: &mut World, call: &Invocation<'_>, app: &str, user: &str) {
-    let (hub, spoke) = world.hub_and_spoke();
-    push(hub, spoke, app, user, &call.events, call.now, None);
+    if call.push_delay.is_zero() {
+        let (hub, spoke) = world.hub_and_spoke();
+        push(hub, spoke, app, user, &call.events, call.now, None);
+        return;
+    }
+    if let Some(au) = world
+        .org_mut(call.org)
+        .app_users
+        .get_mut(app)
+        .and_then(|m| m.get_mut(user))
+    {
+        au.sync_state = "SYNCING".into();
+        au.last_updated = call.now;
+    }
+    call.deferred
+        .borrow_mut()
+        .push((app.to_string(), user.to_string()));
 }
 
 fn reply_app_user(
@@ -230,7 +246,7 @@ fn reply_app_user(
 }
 
 /// `POST /api/v1/apps/{appId}/users`: assigns (or re-assigns) a user; on the spoke's Org2Org app
-/// this pushes to the hub before answering (Okta does it in the background, usually within seconds).
+/// this pushes to the hub, before answering or, with a push delay, in the background as Okta does.
 pub(crate) fn assign(
     world: &mut World,
     call: &Invocation<'_>,

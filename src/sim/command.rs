@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{
-    generate, FaultSpec, Faults, GenerateSpec, RateLimits, Scenario, SeedData, Sim, SimConfig,
-    SimError,
+    generate, FaultSpec, Faults, GenerateSpec, OAuthClient, RateLimits, Scenario, SeedData, Sim,
+    SimConfig, SimError,
 };
 
 /// Arguments of `remedy sim`.
@@ -91,9 +91,29 @@ pub struct SimArgs {
     /// Length of a rate-limit window (Okta: 1m).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub rate_window: Duration,
+    /// How long after an assignment or retry the Org2Org push runs, as Okta pushes in the background
+    /// (the app user is `SYNCING` meanwhile); `0s` pushes before the call answers.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub push_delay: Duration,
     /// Turn rate limits and the concurrency cap off (for load tests).
     #[arg(long)]
     pub no_rate_limits: bool,
+    /// Register an OAuth service app with this client id on both orgs (private-key JWT client
+    /// assertions, DPoP-bound tokens); more can be listed in the seed file's `service_apps`.
+    #[arg(long, value_name = "CLIENT_ID", requires = "service_app_jwk")]
+    pub service_app: Option<String>,
+    /// JSON file holding the public JWK (EC or RSA, with its `kid`) that verifies the service app's
+    /// client assertions.
+    #[arg(long, value_name = "PATH", requires = "service_app")]
+    pub service_app_jwk: Option<std::path::PathBuf>,
+    /// Scopes granted to the service app (comma-separated).
+    #[arg(
+        long,
+        value_name = "SCOPES",
+        value_delimiter = ',',
+        default_value = "okta.users.manage,okta.apps.manage,okta.groups.manage,okta.logs.read"
+    )]
+    pub service_app_scopes: Vec<String>,
     /// Write the generated scenario as a seed file to this path and exit.
     #[arg(long, value_name = "PATH")]
     pub write_seed: Option<std::path::PathBuf>,
@@ -160,6 +180,7 @@ impl SimArgs {
             },
         };
         faults.validate()?;
+        let oauth_clients = self.service_app()?.into_iter().collect();
         Ok(SimConfig {
             seed: self.seed,
             hub_token: self.hub_token.clone(),
@@ -176,8 +197,31 @@ impl SimArgs {
                 }
             },
             faults,
+            oauth_clients,
+            push_delay: self.push_delay,
             ..SimConfig::default()
         })
+    }
+
+    /// The service app of `--service-app`, its key read from `--service-app-jwk`.
+    fn service_app(&self) -> Result<Option<OAuthClient>, SimError> {
+        let (Some(client_id), Some(path)) = (&self.service_app, &self.service_app_jwk) else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::File {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let public_jwk: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            SimError::ServiceApp(format!("`{}` is not a JSON JWK: {e}", path.display()))
+        })?;
+        let app = OAuthClient {
+            client_id: client_id.clone(),
+            public_jwk,
+            scopes: self.service_app_scopes.clone(),
+        };
+        app.validate().map_err(SimError::ServiceApp)?;
+        Ok(Some(app))
     }
 }
 
@@ -204,6 +248,13 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
         sim.hub_token(),
         sim.hub_url()
     );
+    for app in sim.shared.oauth_clients.iter() {
+        println!(
+            "service app: {}  scopes: {}",
+            app.client_id,
+            app.scopes.join(" ")
+        );
+    }
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await.map_err(SimError::Signal)?;
     sim.shutdown().await;

@@ -455,6 +455,7 @@ pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
         anchor: Some(anchor),
         hub: dump_org(&hub),
         spoke: dump_org(&spoke),
+        service_apps: Vec::new(),
     }
 }
 

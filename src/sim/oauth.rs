@@ -32,6 +32,31 @@ pub struct OAuthClient {
     pub scopes: Vec<String>,
 }
 
+impl OAuthClient {
+    /// Checks the app can authenticate: a client id, a public EC or RSA JWK (no private part), and
+    /// at least one scope.
+    pub fn validate(&self) -> Result<(), String> {
+        let id = &self.client_id;
+        if id.trim().is_empty() {
+            return Err("a service app has an empty `client_id`".into());
+        }
+        if self.public_jwk.get("d").is_some() {
+            return Err(format!(
+                "`{id}`: `public_jwk` holds a private key; register only the public part"
+            ));
+        }
+        if jwk_thumbprint(&self.public_jwk).is_none() {
+            return Err(format!(
+                "`{id}`: `public_jwk` is not a public EC or RSA JWK"
+            ));
+        }
+        if self.scopes.is_empty() {
+            return Err(format!("`{id}`: no scopes granted"));
+        }
+        Ok(())
+    }
+}
+
 struct IssuedToken {
     client_id: String,
     scopes: Vec<String>,

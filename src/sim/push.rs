@@ -3,15 +3,45 @@
 //!
 //! Owns matching (by `externalId`, then by login), hub user creation with the synced password, the
 //! password-sync rules (FEDERATION and non-ACTIVE hub users fail, the hub policy applies), linking, and
-//! the events both orgs write. It does not handle the HTTP call that triggered it (`apps`).
+//! the events both orgs write, and the scheduling of a delayed push. It does not handle the HTTP call
+//! that triggered it (`apps`).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::logs::{self, app_target, user_target, EventCtx, Happened};
-use super::model::{Org, ProviderType, User, UserStatus};
+use super::model::{now, Org, ProviderType, User, UserStatus};
 use super::response::{bad_status, ApiError};
+use super::runtime::Shared;
 use super::users::check_password;
+
+/// Runs each deferred push (app id, user id) after the simulator's push delay, on a task of its own,
+/// unless the world was reset meanwhile or the user is no longer waiting for a push (`SYNCING`).
+pub(crate) fn schedule(shared: &Arc<Shared>, pending: Vec<(String, String)>, ctx: &EventCtx) {
+    for (app, user) in pending {
+        let shared = Arc::clone(shared);
+        let ctx = ctx.clone();
+        let generation = shared.generation();
+        tokio::spawn(async move {
+            tokio::time::sleep(shared.push_delay).await;
+            if shared.generation() != generation {
+                return;
+            }
+            let mut world = shared.write_world();
+            let (hub, spoke) = world.hub_and_spoke();
+            let waiting = spoke
+                .app_users
+                .get(&app)
+                .and_then(|m| m.get(&user))
+                .is_some_and(|au| au.sync_state == "SYNCING");
+            if waiting {
+                push(hub, spoke, &app, &user, &ctx, now(), None);
+            }
+        });
+    }
+}
 
 /// What one push did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! Owns locking and the rebuild on `reset`. It does not serve HTTP (`api`) nor start servers (`Sim`).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -148,6 +149,10 @@ pub(crate) struct Shared {
     pub token_ttl: Duration,
     /// Whether API calls with a DPoP token must carry the resource server's nonce.
     pub api_dpop_nonce: bool,
+    /// How long an Org2Org push waits before it runs (zero: before the triggering call answers).
+    pub push_delay: Duration,
+    /// Bumped by every `reset`, so a push scheduled before one does not act on the rebuilt world.
+    generation: AtomicU64,
 }
 
 impl Shared {
@@ -159,6 +164,11 @@ impl Shared {
     ) -> Result<Shared, SimError> {
         let [hub_url, spoke_url] = urls;
         let world = build_world(&scenario, config.seed, &hub_url)?;
+        // `config.scenario` was moved out into `scenario`: take the seed's service apps from there.
+        let mut oauth_clients = config.oauth_clients.clone();
+        if let Scenario::Seed(seed) = &scenario {
+            oauth_clients.extend(seed.service_apps.iter().cloned());
+        }
         Ok(Shared {
             initial: (scenario, config.seed, hub_url.clone()),
             world: RwLock::new(world),
@@ -171,9 +181,11 @@ impl Shared {
                     config,
                 ),
             ],
-            oauth_clients: config.oauth_clients.clone(),
+            oauth_clients,
             token_ttl: config.token_ttl,
             api_dpop_nonce: config.api_dpop_nonce,
+            push_delay: config.push_delay,
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -193,8 +205,14 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The current generation of the world (see `reset`).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     /// Restores the initial state and clears records and rate-limit windows.
     pub(crate) fn reset(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         let (scenario, seed, hub_url) = &self.initial;
         match build_world(scenario, *seed, hub_url) {
             Ok(world) => *self.write_world() = world,
