@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::logs::{self, user_target, Happened};
 use super::model::{now, OrgName, UserStatus};
+use super::route::decode_segment;
 use super::runtime::Shared;
 use super::seed::{dump_org, parse_user};
 use super::{Faults, SimError};
@@ -171,7 +172,14 @@ pub(crate) fn handle(
         }
         serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
     };
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+    // Decoded like Okta's own path parameters, so a login may be sent percent-encoded here too.
+    let segs: Vec<String> = path
+        .trim_end_matches('/')
+        .split('/')
+        .skip(2)
+        .map(decode_segment)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let done = || reply(StatusCode::OK, json!({ "ok": true }));
     match (method.as_str(), segs.as_slice()) {
         ("POST", ["users", user, "complete_reset"]) => {

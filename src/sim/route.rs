@@ -167,7 +167,7 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, StatusCode> {
 
 /// Percent-decodes one path segment as Okta does (`anita%40example.com` is `anita@example.com`); `+`
 /// stays a plus, as in any path. Bytes that are not UTF-8 become U+FFFD and so match nothing.
-fn decode_segment(seg: &str) -> String {
+pub(crate) fn decode_segment(seg: &str) -> String {
     let bytes = seg.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -410,3 +410,65 @@ fn remedy_sim_refuses_a_service_app_key_that_is_not_a_public_jwk() {
         assert!(stderr.contains(says), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn the_resource_server_can_demand_a_dpop_nonce() {
+    let signing = es256(21);
+    let dpop = es256(22);
+    let h = Harness::start(SimConfig {
+        api_dpop_nonce: true,
+        ..config(
+            vec![client("0oanonce", &signing, "k1", &["okta.users.read"])],
+            Duration::from_secs(3600),
+        )
+    })
+    .await;
+    let (_, _, nonce) = token_request(
+        &h,
+        &signing,
+        "k1",
+        "0oanonce",
+        &dpop,
+        None,
+        "okta.users.read",
+    )
+    .await;
+    let (status, body, _) = token_request(
+        &h,
+        &signing,
+        "k1",
+        "0oanonce",
+        &dpop,
+        nonce.as_deref(),
+        "okta.users.read",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let url = format!("{}/api/v1/users", h.base(Hub));
+    let call = |nonce: Option<String>| {
+        let (h, dpop, token, url) = (&h, &dpop, &token, &url);
+        async move {
+            h.http
+                .get(url)
+                .header("authorization", format!("DPoP {token}"))
+                .header(
+                    "DPoP",
+                    proof(dpop, "GET", url, nonce.as_deref(), Some(token)),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let challenged = call(None).await;
+    assert_eq!(challenged.status(), 401);
+    let www = challenged.headers()["www-authenticate"].to_str().unwrap();
+    assert!(www.contains("error=\"use_dpop_nonce\""), "{www}");
+    let api_nonce = challenged.headers()["dpop-nonce"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(Some(api_nonce.as_str()), nonce.as_deref());
+    assert_eq!(call(Some(api_nonce)).await.status(), 200);
+}

@@ -36,6 +36,15 @@ async fn a_percent_encoded_login_or_id_names_the_same_user() {
     let spelled: String = id.chars().map(|c| format!("%{:02X}", c as u32)).collect();
     let r = h.get(Hub, &format!("/api/v1/users/{spelled}")).await;
     assert_eq!(r.body["id"], Value::from(id.as_str()));
+    // The control API decodes its path the same way.
+    let r = h
+        .post(
+            Hub,
+            &format!("/__sim/users/{encoded}/patch"),
+            json!({"profile": {"nickName": "encoded"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     // `+` stays a plus in a path: no such login.
     let plus = login.replace('.', "+");
     assert_eq!(
