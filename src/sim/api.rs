@@ -208,13 +208,7 @@ async fn okta_request(
         base: rt.base_url.as_str(),
         query,
         body,
-        events: EventCtx {
-            actor: principal.actor(rt),
-            request_id: request_id.to_string(),
-            user_agent: header_text(headers, "user-agent").unwrap_or_default(),
-            uri: path.to_string(),
-            debug: serde_json::Map::new(),
-        },
+        events: event_context(rt, &principal, request_id, path, headers),
         now: now(),
         if_match: header_text(headers, "if-match"),
         if_none_match: header_text(headers, "if-none-match"),
@@ -229,6 +223,23 @@ async fn okta_request(
         dispatch_read(&shared.read_world(), &route, &call)
     };
     ex.finish(outcome, rate)
+}
+
+/// What every event the call writes says about who made it and how.
+fn event_context(
+    rt: &OrgRuntime,
+    principal: &Principal,
+    request_id: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> EventCtx {
+    EventCtx {
+        actor: principal.actor(rt),
+        request_id: request_id.to_string(),
+        user_agent: header_text(headers, "user-agent").unwrap_or_default(),
+        uri: path.to_string(),
+        debug: serde_json::Map::new(),
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
