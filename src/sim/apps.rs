@@ -7,23 +7,25 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::api::{not_found, parse_body, parse_expr, validation, Call, OktaError, Page, Reply};
+use super::api::Invocation;
 use super::logs::{self, app_target, app_user_target, user_target, Happened};
 use super::model::{AppUser, Org, OrgName};
+use super::params::parse_expr;
 use super::push::push;
 use super::query::{json_path_values, Op};
-use super::World;
+use super::response::{item, not_found, parse_body, validation, Answer, ApiError, ListPage};
+use super::runtime::World;
 
-fn app_not_found(id: &str) -> OktaError {
+fn app_not_found(id: &str) -> ApiError {
     not_found(id, "AppInstance")
 }
 
-fn app_user_not_found(id: &str) -> OktaError {
+fn app_user_not_found(id: &str) -> ApiError {
     not_found(id, "AppUser")
 }
 
 /// The assignment of `user` to `app`: 404 for an unknown app, then for an unassigned user.
-fn find_app_user<'a>(org: &'a Org, app: &str, user: &str) -> Result<&'a AppUser, OktaError> {
+fn find_app_user<'a>(org: &'a Org, app: &str, user: &str) -> Result<&'a AppUser, ApiError> {
     if !org.apps.contains_key(app) {
         return Err(app_not_found(app));
     }
@@ -37,7 +39,7 @@ fn find_app_user_mut<'a>(
     org: &'a mut Org,
     app: &str,
     user: &str,
-) -> Result<&'a mut AppUser, OktaError> {
+) -> Result<&'a mut AppUser, ApiError> {
     if !org.apps.contains_key(app) {
         return Err(app_not_found(app));
     }
@@ -49,12 +51,12 @@ fn find_app_user_mut<'a>(
 
 /// Cursor pagination over an id-ordered map.
 fn page_after<'a, V: 'a>(
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     entries: impl Iterator<Item = (&'a String, V)>,
     limit: usize,
     mut keep: impl FnMut(&V) -> bool,
     mut render: impl FnMut(&V) -> Value,
-) -> Page {
+) -> ListPage {
     let after = call.query.get("after");
     let mut items = Vec::new();
     let mut last = None;
@@ -67,7 +69,7 @@ fn page_after<'a, V: 'a>(
             more = true;
             break;
         }
-        items.push(super::api::item(&render(&v)));
+        items.push(item(&render(&v)));
         last = Some(id.clone());
     }
     let next = match (more, last) {
@@ -79,7 +81,7 @@ fn page_after<'a, V: 'a>(
         }
         _ => None,
     };
-    Page::new(items, next)
+    ListPage::new(items, next)
 }
 
 fn app_filter_allow(attr: &str, op: Op) -> bool {
@@ -87,7 +89,7 @@ fn app_filter_allow(attr: &str, op: Op) -> bool {
 }
 
 /// `GET /api/v1/apps` with `filter` (`name eq "okta_org2org"`, `status eq`), `q` (label prefix).
-pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
+pub(crate) fn list(org: &Org, call: &Invocation<'_>) -> Result<ListPage, ApiError> {
     let limit = call.query.limit(20, 200)?;
     let filter = parse_expr(call.query.get("filter"), &app_filter_allow)?;
     let q = call.query.get("q").map(str::to_lowercase);
@@ -109,12 +111,18 @@ pub(crate) fn list(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
     ))
 }
 
-pub(crate) fn get(org: &Org, call: &Call<'_>, id: &str) -> Result<Reply, OktaError> {
+pub(crate) fn get(org: &Org, call: &Invocation<'_>, id: &str) -> Result<Answer, ApiError> {
     let app = org.apps.get(id).ok_or_else(|| app_not_found(id))?;
-    Ok(Reply::ok(org.render_app(call.base, app)))
+    Ok(Answer::ok(org.render_app(call.base, app)))
 }
 
-fn render_app_user(org: &Org, call: &Call<'_>, app: &str, au: &AppUser, expand: bool) -> Value {
+fn render_app_user(
+    org: &Org,
+    call: &Invocation<'_>,
+    app: &str,
+    au: &AppUser,
+    expand: bool,
+) -> Value {
     let mut v = au.render(call.base, app);
     if expand {
         if let Some(u) = org.users.get(&au.id) {
@@ -124,12 +132,16 @@ fn render_app_user(org: &Org, call: &Call<'_>, app: &str, au: &AppUser, expand: 
     v
 }
 
-fn expand_user(call: &Call<'_>) -> bool {
+fn expand_user(call: &Invocation<'_>) -> bool {
     call.query.get("expand") == Some("user")
 }
 
 /// `GET /api/v1/apps/{appId}/users` (`limit` ≤ 500, `after`, `q` prefix of userName, `expand=user`).
-pub(crate) fn list_users(org: &Org, call: &Call<'_>, app: &str) -> Result<Page, OktaError> {
+pub(crate) fn list_users(
+    org: &Org,
+    call: &Invocation<'_>,
+    app: &str,
+) -> Result<ListPage, ApiError> {
     if !org.apps.contains_key(app) {
         return Err(app_not_found(app));
     }
@@ -152,12 +164,12 @@ pub(crate) fn list_users(org: &Org, call: &Call<'_>, app: &str) -> Result<Page, 
 
 pub(crate) fn get_user(
     org: &Org,
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     app: &str,
     user: &str,
-) -> Result<Reply, OktaError> {
+) -> Result<Answer, ApiError> {
     let au = find_app_user(org, app, user)?;
-    Ok(Reply::ok(render_app_user(
+    Ok(Answer::ok(render_app_user(
         org,
         call,
         app,
@@ -167,13 +179,13 @@ pub(crate) fn get_user(
 }
 
 /// Whether a change to this app user makes the spoke push to the hub.
-fn pushes(call: &Call<'_>, org: &Org, app: &str) -> bool {
+fn pushes(call: &Invocation<'_>, org: &Org, app: &str) -> bool {
     call.org == OrgName::Spoke && org.org2org_app() == Some(app)
 }
 
 fn membership_event(
     org: &mut Org,
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     app: &str,
     user: &str,
     event_type: &str,
@@ -201,25 +213,45 @@ fn membership_event(
     );
 }
 
-fn run_push(world: &mut World, call: &Call<'_>, app: &str, user: &str) {
-    let (hub, spoke) = world.hub_and_spoke();
-    push(hub, spoke, app, user, &call.events, call.now, None);
+/// Pushes now, or with a push delay marks the app user `SYNCING` and leaves the push to run later.
+fn run_push(world: &mut World, call: &Invocation<'_>, app: &str, user: &str) {
+    if call.push_delay.is_zero() {
+        let (hub, spoke) = world.hub_and_spoke();
+        push(hub, spoke, app, user, &call.events, call.now, None);
+        return;
+    }
+    if let Some(au) = world
+        .org_mut(call.org)
+        .app_users
+        .get_mut(app)
+        .and_then(|m| m.get_mut(user))
+    {
+        au.sync_state = "SYNCING".into();
+        au.last_updated = call.now;
+    }
+    call.deferred
+        .borrow_mut()
+        .push((app.to_string(), user.to_string()));
 }
 
 fn reply_app_user(
     world: &World,
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     app: &str,
     user: &str,
-) -> Result<Reply, OktaError> {
+) -> Result<Answer, ApiError> {
     let org = world.org(call.org);
     let au = find_app_user(org, app, user)?;
-    Ok(Reply::ok(render_app_user(org, call, app, au, false)))
+    Ok(Answer::ok(render_app_user(org, call, app, au, false)))
 }
 
 /// `POST /api/v1/apps/{appId}/users`: assigns (or re-assigns) a user; on the spoke's Org2Org app
-/// this pushes to the hub before answering (Okta does it in the background, usually within seconds).
-pub(crate) fn assign(world: &mut World, call: &Call<'_>, app: &str) -> Result<Reply, OktaError> {
+/// this pushes to the hub, before answering or, with a push delay, in the background as Okta does.
+pub(crate) fn assign(
+    world: &mut World,
+    call: &Invocation<'_>,
+    app: &str,
+) -> Result<Answer, ApiError> {
     let body = parse_body(call.body)?;
     let org = world.org_mut(call.org);
     if !org.apps.contains_key(app) {
@@ -298,10 +330,10 @@ pub(crate) fn assign(world: &mut World, call: &Call<'_>, app: &str) -> Result<Re
 /// user in `ERROR` of the spoke's Org2Org app this retries the push.
 pub(crate) fn update_user(
     world: &mut World,
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     app: &str,
     user: &str,
-) -> Result<Reply, OktaError> {
+) -> Result<Answer, ApiError> {
     let body = parse_body(call.body)?;
     let org = world.org_mut(call.org);
     let au = find_app_user_mut(org, app, user)?;
@@ -325,13 +357,13 @@ pub(crate) fn update_user(
 /// `DELETE /api/v1/apps/{appId}/users/{userId}`; group-scoped assignments cannot be removed alone.
 pub(crate) fn unassign(
     world: &mut World,
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     app: &str,
     user: &str,
-) -> Result<Reply, OktaError> {
+) -> Result<Answer, ApiError> {
     let org = world.org_mut(call.org);
     if find_app_user(org, app, user)?.scope == "GROUP" {
-        return Err(OktaError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "E0000046",
             "Deactivate application for user forbidden",
@@ -351,7 +383,7 @@ pub(crate) fn unassign(
     if let Some(m) = org.app_users.get_mut(app) {
         m.remove(user);
     }
-    Ok(Reply::Empty(StatusCode::NO_CONTENT))
+    Ok(Answer::Empty(StatusCode::NO_CONTENT))
 }
 
 fn group_filter_allow(attr: &str, op: Op) -> bool {
@@ -359,7 +391,7 @@ fn group_filter_allow(attr: &str, op: Op) -> bool {
 }
 
 /// `GET /api/v1/groups` (`q` name prefix, `filter`/`search`, `limit`, `after`).
-pub(crate) fn list_groups(org: &Org, call: &Call<'_>) -> Result<Page, OktaError> {
+pub(crate) fn list_groups(org: &Org, call: &Invocation<'_>) -> Result<ListPage, ApiError> {
     let limit = call.query.limit(10_000, 10_000)?;
     let expr = parse_expr(
         call.query.get("search").or(call.query.get("filter")),
@@ -383,16 +415,20 @@ pub(crate) fn list_groups(org: &Org, call: &Call<'_>) -> Result<Page, OktaError>
     ))
 }
 
-pub(crate) fn get_group(org: &Org, call: &Call<'_>, id: &str) -> Result<Reply, OktaError> {
+pub(crate) fn get_group(org: &Org, call: &Invocation<'_>, id: &str) -> Result<Answer, ApiError> {
     let g = org
         .groups
         .get(id)
         .ok_or_else(|| not_found(id, "UserGroup"))?;
-    Ok(Reply::ok(org.render_group(call.base, g)))
+    Ok(Answer::ok(org.render_group(call.base, g)))
 }
 
 /// `GET /api/v1/groups/{id}/users` (`limit` ≤ 1000, `after`).
-pub(crate) fn group_users(org: &Org, call: &Call<'_>, id: &str) -> Result<Page, OktaError> {
+pub(crate) fn group_users(
+    org: &Org,
+    call: &Invocation<'_>,
+    id: &str,
+) -> Result<ListPage, ApiError> {
     if !org.groups.contains_key(id) {
         return Err(not_found(id, "UserGroup"));
     }
@@ -411,11 +447,11 @@ pub(crate) fn group_users(org: &Org, call: &Call<'_>, id: &str) -> Result<Page, 
 /// `PUT` / `DELETE /api/v1/groups/{groupId}/users/{userId}`: adds or removes a member.
 pub(crate) fn group_membership(
     org: &mut Org,
-    call: &Call<'_>,
+    call: &Invocation<'_>,
     group: &str,
     user: &str,
     add: bool,
-) -> Result<Reply, OktaError> {
+) -> Result<Answer, ApiError> {
     if !org.groups.contains_key(group) {
         return Err(not_found(group, "UserGroup"));
     }
@@ -462,5 +498,5 @@ pub(crate) fn group_membership(
             },
         );
     }
-    Ok(Reply::Empty(StatusCode::NO_CONTENT))
+    Ok(Answer::Empty(StatusCode::NO_CONTENT))
 }

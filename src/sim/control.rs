@@ -11,8 +11,10 @@ use serde_json::{json, Value};
 
 use super::logs::{self, user_target, Happened};
 use super::model::{now, OrgName, UserStatus};
+use super::route::decode_segment;
+use super::runtime::Shared;
 use super::seed::{dump_org, parse_user};
-use super::{Faults, Shared, SimError};
+use super::{Faults, SimError};
 
 fn merge_patch(target: &mut Value, patch: &Value) {
     match (target, patch) {
@@ -146,6 +148,13 @@ fn sim_error(e: SimError) -> Response {
     fail(status, &e.to_string())
 }
 
+/// Faults from a control request's body, read and checked (rates 0-1, bounded latency).
+fn checked_faults(body: Value) -> Result<Faults, String> {
+    let faults = serde_json::from_value::<Faults>(body).map_err(|e| e.to_string())?;
+    faults.validate().map_err(|e| e.to_string())?;
+    Ok(faults)
+}
+
 /// Serves one `/__sim/` request.
 pub(crate) fn handle(
     shared: &Shared,
@@ -164,36 +173,15 @@ pub(crate) fn handle(
     if !authorized {
         return fail(StatusCode::UNAUTHORIZED, "the org's SSWS token is required");
     }
-    let json_body = || -> Result<Value, String> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(json!({}));
-        }
-        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
-    };
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
-    let done = || reply(StatusCode::OK, json!({ "ok": true }));
+    // Decoded like Okta's own path parameters, so a login may be sent percent-encoded here too.
+    let segs: Vec<String> = path
+        .trim_end_matches('/')
+        .split('/')
+        .skip(2)
+        .map(decode_segment)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (method.as_str(), segs.as_slice()) {
-        ("POST", ["users", user, "complete_reset"]) => {
-            let body = match json_body() {
-                Ok(b) => b,
-                Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
-            };
-            let password = body["password"].as_str().map(str::to_string);
-            match complete_reset(shared, org, user, password) {
-                Ok(()) => done(),
-                Err(e) => sim_error(e),
-            }
-        }
-        ("POST", ["users", user, "patch"]) => {
-            let body = match json_body() {
-                Ok(b) => b,
-                Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
-            };
-            match patch_user(shared, org, user, &body) {
-                Ok(()) => done(),
-                Err(e) => sim_error(e),
-            }
-        }
         ("GET", ["requests"]) => reply(
             StatusCode::OK,
             serde_json::to_value(rt.requests()).unwrap_or(Value::Null),
@@ -203,23 +191,51 @@ pub(crate) fn handle(
             serde_json::to_value(rt.counters()).unwrap_or(Value::Null),
         ),
         ("GET", ["state"]) => reply(StatusCode::OK, dump(shared, org)),
-        ("POST", ["faults"]) => {
-            let body = match json_body() {
-                Ok(b) => b,
-                Err(m) => return fail(StatusCode::BAD_REQUEST, &m),
-            };
-            match serde_json::from_value::<Faults>(body) {
+        ("POST", ["reset"]) => {
+            shared.reset();
+            done()
+        }
+        ("POST", rest) => match json_body(body) {
+            Ok(body) => post(shared, org, rest, &body),
+            Err(m) => fail(StatusCode::BAD_REQUEST, &m),
+        },
+        _ => fail(StatusCode::NOT_FOUND, "no such control endpoint"),
+    }
+}
+
+/// A control request's JSON body; an empty one is `{}`.
+fn json_body(body: &[u8]) -> Result<Value, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+fn done() -> Response {
+    reply(StatusCode::OK, json!({ "ok": true }))
+}
+
+/// The control calls that take a JSON body.
+fn post(shared: &Shared, org: OrgName, segs: &[&str], body: &Value) -> Response {
+    let outcome = match segs {
+        ["users", user, "complete_reset"] => {
+            let password = body["password"].as_str().map(str::to_string);
+            complete_reset(shared, org, user, password)
+        }
+        ["users", user, "patch"] => patch_user(shared, org, user, body),
+        ["faults"] => {
+            return match checked_faults(body.clone()) {
                 Ok(f) => {
-                    rt.set_faults(f);
+                    shared.runtime(org).set_faults(f);
                     done()
                 }
                 Err(e) => fail(StatusCode::BAD_REQUEST, &format!("invalid faults: {e}")),
             }
         }
-        ("POST", ["reset"]) => {
-            shared.reset();
-            done()
-        }
-        _ => fail(StatusCode::NOT_FOUND, "no such control endpoint"),
+        _ => return fail(StatusCode::NOT_FOUND, "no such control endpoint"),
+    };
+    match outcome {
+        Ok(()) => done(),
+        Err(e) => sim_error(e),
     }
 }

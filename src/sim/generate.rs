@@ -12,6 +12,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+mod names;
+mod objects;
+
+use names::{DEPARTMENTS, FIRST, LAST};
+use objects::{group_json, org2org_app};
+
 use super::logs::{self, app_target, app_user_target, user_target, EventCtx, Happened};
 use super::model::{now, AppUser, Org, OrgName, ProviderType, User, UserStatus};
 use super::push::push;
@@ -80,79 +86,6 @@ pub fn lookup_demo_scenario() -> GenerateSpec {
         anchor: None,
     }
 }
-
-const FIRST: &[&str] = &[
-    "Ada",
-    "Alan",
-    "Grace",
-    "Linus",
-    "Barbara",
-    "Dennis",
-    "Edsger",
-    "Frances",
-    "Guido",
-    "Hedy",
-    "Ivan",
-    "Jean",
-    "Ken",
-    "Leslie",
-    "Margaret",
-    "Niklaus",
-    "Radia",
-    "Shafi",
-    "Tim",
-    "Vint",
-    "Whitfield",
-    "Yukihiro",
-    "Sophie",
-    "Donald",
-    "Katherine",
-    "John",
-    "Mary",
-    "Robert",
-    "Anita",
-    "Bjarne",
-];
-const LAST: &[&str] = &[
-    "Lovelace",
-    "Turing",
-    "Hopper",
-    "Torvalds",
-    "Liskov",
-    "Ritchie",
-    "Dijkstra",
-    "Allen",
-    "Rossum",
-    "Lamarr",
-    "Sutherland",
-    "Sammet",
-    "Thompson",
-    "Lamport",
-    "Hamilton",
-    "Wirth",
-    "Perlman",
-    "Goldwasser",
-    "Berners-Lee",
-    "Cerf",
-    "Diffie",
-    "Matsumoto",
-    "Wilson",
-    "Knuth",
-    "Johnson",
-    "McCarthy",
-    "Keller",
-    "Kahn",
-    "Borg",
-    "Stroustrup",
-];
-const DEPARTMENTS: &[&str] = &[
-    "Engineering",
-    "Sales",
-    "Finance",
-    "Support",
-    "Marketing",
-    "Legal",
-];
 
 /// System Log retention in Okta: older events do not exist.
 const LOG_RETENTION_DAYS: i64 = 90;
@@ -344,6 +277,8 @@ impl Gen {
         self.user(OrgName::Hub, profile, status, provider, password, created);
     }
 
+    /// One spoke user assigned to the Org2Org app, its hub counterpart as `kind` wants it, and the
+    /// push that follows (which fails for every kind but `Healthy`).
     fn assignment(&mut self, app: &str, group: &str, kind: Kind, group_scoped: bool, index: usize) {
         let prefix = if kind == Kind::ProtectedAdmin {
             "admin."
@@ -371,62 +306,9 @@ impl Gen {
             password,
             spoke_created,
         );
-        let hub_created = assigned - Duration::days(self.rng.gen_range(1..80));
-        let mut hub_profile = profile;
-        hub_profile.insert("department".into(), json!("Imported"));
-        let hub_user = |status, provider: ProviderType| (status, provider);
-        let existing = match kind {
-            Kind::Federation | Kind::ProtectedAdmin => {
-                Some(hub_user(UserStatus::Active, ProviderType::Federation))
-            }
-            Kind::NotActive if index.is_multiple_of(2) => {
-                Some(hub_user(UserStatus::Recovery, ProviderType::Okta))
-            }
-            Kind::NotActive => Some(hub_user(UserStatus::Provisioned, ProviderType::Okta)),
-            Kind::Deprovisioned => Some(hub_user(UserStatus::Deprovisioned, ProviderType::Okta)),
-            Kind::Suspended => Some(hub_user(UserStatus::Suspended, ProviderType::Okta)),
-            Kind::Healthy if self.rng.gen_bool(0.2) => {
-                Some(hub_user(UserStatus::Active, ProviderType::Okta))
-            }
-            _ => None,
-        };
-        if let Some((status, provider)) = existing {
-            let password = (provider == ProviderType::Okta
-                && matches!(
-                    status,
-                    UserStatus::Active | UserStatus::Suspended | UserStatus::Deprovisioned
-                ))
-            .then(|| self.strong_password());
-            self.user(
-                OrgName::Hub,
-                hub_profile,
-                status,
-                provider,
-                password,
-                hub_created,
-            );
-        }
-        self.spoke
-            .app_users
-            .entry(app.to_string())
-            .or_default()
-            .insert(
-                spoke_id.clone(),
-                AppUser {
-                    id: spoke_id.clone(),
-                    external_id: None,
-                    created: assigned,
-                    last_updated: assigned,
-                    status_changed: assigned,
-                    password_changed: None,
-                    last_sync: None,
-                    scope: if group_scoped { "GROUP" } else { "USER" }.into(),
-                    status: "STAGED".into(),
-                    sync_state: "SYNCING".into(),
-                    user_name: login.clone(),
-                    profile: Map::new(),
-                },
-            );
+        self.hub_counterpart(profile, kind, index, assigned);
+        let scope = if group_scoped { "GROUP" } else { "USER" };
+        self.assign_on_spoke(app, &spoke_id, &login, scope, assigned);
         if group_scoped {
             self.spoke
                 .group_members
@@ -435,25 +317,7 @@ impl Gen {
                 .insert(spoke_id.clone());
         }
         let ctx = self.ctx(admin_actor("spoke"));
-        let label = self.spoke.app_label(app);
-        if let Some(u) = self.spoke.users.get(&spoke_id) {
-            let targets = vec![
-                app_user_target(&spoke_id, &login),
-                app_target(app, &label),
-                user_target(u),
-            ];
-            logs::write(
-                &mut self.spoke,
-                assigned,
-                &ctx,
-                Happened {
-                    event_type: "application.user_membership.add",
-                    display: "Add user to application membership",
-                    targets,
-                    failure: None,
-                },
-            );
-        }
+        self.membership_event(app, &spoke_id, &login, &ctx, assigned);
         let transient = (kind == Kind::Missing).then_some(if index.is_multiple_of(2) {
             "Internal Server Error"
         } else {
@@ -470,6 +334,113 @@ impl Gen {
             transient,
         );
     }
+
+    /// The hub user already there before the push, as the failure `kind` needs it (none for a
+    /// missing hub user, and for most healthy assignments).
+    fn hub_counterpart(
+        &mut self,
+        mut profile: Map<String, Value>,
+        kind: Kind,
+        index: usize,
+        assigned: DateTime<Utc>,
+    ) {
+        let hub_created = assigned - Duration::days(self.rng.gen_range(1..80));
+        profile.insert("department".into(), json!("Imported"));
+        let existing = match kind {
+            Kind::Federation | Kind::ProtectedAdmin => {
+                Some((UserStatus::Active, ProviderType::Federation))
+            }
+            Kind::NotActive if index.is_multiple_of(2) => {
+                Some((UserStatus::Recovery, ProviderType::Okta))
+            }
+            Kind::NotActive => Some((UserStatus::Provisioned, ProviderType::Okta)),
+            Kind::Deprovisioned => Some((UserStatus::Deprovisioned, ProviderType::Okta)),
+            Kind::Suspended => Some((UserStatus::Suspended, ProviderType::Okta)),
+            Kind::Healthy if self.rng.gen_bool(0.2) => {
+                Some((UserStatus::Active, ProviderType::Okta))
+            }
+            _ => None,
+        };
+        let Some((status, provider)) = existing else {
+            return;
+        };
+        let password = (provider == ProviderType::Okta
+            && matches!(
+                status,
+                UserStatus::Active | UserStatus::Suspended | UserStatus::Deprovisioned
+            ))
+        .then(|| self.strong_password());
+        self.user(
+            OrgName::Hub,
+            profile,
+            status,
+            provider,
+            password,
+            hub_created,
+        );
+    }
+
+    /// The app user of a fresh assignment, STAGED and SYNCING until the push decides.
+    fn assign_on_spoke(
+        &mut self,
+        app: &str,
+        spoke_id: &str,
+        login: &str,
+        scope: &str,
+        assigned: DateTime<Utc>,
+    ) {
+        self.spoke
+            .app_users
+            .entry(app.to_string())
+            .or_default()
+            .insert(
+                spoke_id.to_string(),
+                AppUser {
+                    id: spoke_id.to_string(),
+                    external_id: None,
+                    created: assigned,
+                    last_updated: assigned,
+                    status_changed: assigned,
+                    password_changed: None,
+                    last_sync: None,
+                    scope: scope.into(),
+                    status: "STAGED".into(),
+                    sync_state: "SYNCING".into(),
+                    user_name: login.to_string(),
+                    profile: Map::new(),
+                },
+            );
+    }
+
+    fn membership_event(
+        &mut self,
+        app: &str,
+        spoke_id: &str,
+        login: &str,
+        ctx: &EventCtx,
+        assigned: DateTime<Utc>,
+    ) {
+        let label = self.spoke.app_label(app);
+        let Some(u) = self.spoke.users.get(spoke_id) else {
+            return;
+        };
+        let targets = vec![
+            app_user_target(spoke_id, login),
+            app_target(app, &label),
+            user_target(u),
+        ];
+        logs::write(
+            &mut self.spoke,
+            assigned,
+            ctx,
+            Happened {
+                event_type: "application.user_membership.add",
+                display: "Add user to application membership",
+                targets,
+                failure: None,
+            },
+        );
+    }
 }
 
 /// Generates both orgs as a seed. `hub_url` is written into the Org2Org app's settings.
@@ -484,6 +455,7 @@ pub fn generate(spec: &GenerateSpec, seed: u64, hub_url: &str) -> SeedData {
         anchor: Some(anchor),
         hub: dump_org(&hub),
         spoke: dump_org(&spoke),
+        service_apps: Vec::new(),
     }
 }
 
@@ -502,17 +474,7 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
     for _ in 0..spec.hub_users {
         g.background_hub_user();
     }
-    // Hub groups: everyone, and one per department.
-    let everyone = g.hub.new_id("00g");
-    let mut groups = vec![(everyone.clone(), "Everyone".to_string(), "BUILT_IN")];
-    for d in DEPARTMENTS {
-        groups.push((g.hub.new_id("00g"), (*d).to_string(), "OKTA_GROUP"));
-    }
-    for (id, name, kind) in &groups {
-        g.hub
-            .groups
-            .insert(id.clone(), group_json(id, name, kind, epoch));
-    }
+    let groups = hub_groups(&mut g.hub, epoch);
     let spoke_group = g.spoke.new_id("00g");
     g.spoke.groups.insert(
         spoke_group.clone(),
@@ -522,6 +484,19 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
     g.spoke
         .apps
         .insert(app.clone(), org2org_app(&app, hub_url, epoch));
+    let kinds = assignment_kinds(spec);
+    let failing = kinds.iter().filter(|k| **k != Kind::Healthy).count();
+    for (i, kind) in kinds.iter().enumerate() {
+        let group_scoped = i < failing && i < spec.group_assigned;
+        g.assignment(&app, &spoke_group, *kind, group_scoped, i);
+    }
+    hub_memberships(&mut g.hub, &groups);
+    (g.hub, g.spoke)
+}
+
+/// The kind of every assignment: the failing ones first, in a fixed order, then healthy ones up to
+/// `spoke_assignments`.
+fn assignment_kinds(spec: &GenerateSpec) -> Vec<Kind> {
     let mut kinds = Vec::new();
     for (n, k) in [
         (spec.federation_collisions, Kind::Federation),
@@ -539,13 +514,28 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
         Kind::Healthy,
         spec.spoke_assignments.saturating_sub(failing),
     ));
-    for (i, kind) in kinds.iter().enumerate() {
-        let group_scoped = i < failing && i < spec.group_assigned;
-        g.assignment(&app, &spoke_group, *kind, group_scoped, i);
+    kinds
+}
+
+/// The hub's groups: Everyone (first), and one per department; (id, name) pairs.
+fn hub_groups(hub: &mut Org, epoch: DateTime<Utc>) -> Vec<(String, String)> {
+    let mut groups = vec![(hub.new_id("00g"), "Everyone".to_string(), "BUILT_IN")];
+    for d in DEPARTMENTS {
+        groups.push((hub.new_id("00g"), (*d).to_string(), "OKTA_GROUP"));
     }
-    // Group memberships of the hub, after every user exists.
-    let members: Vec<(String, String)> = g
-        .hub
+    for (id, name, kind) in &groups {
+        hub.groups
+            .insert(id.clone(), group_json(id, name, kind, epoch));
+    }
+    groups.into_iter().map(|(id, name, _)| (id, name)).collect()
+}
+
+/// Every hub user joins Everyone and their department's group, once every user exists.
+fn hub_memberships(hub: &mut Org, groups: &[(String, String)]) {
+    let Some((everyone, _)) = groups.first() else {
+        return;
+    };
+    let members: Vec<(String, String)> = hub
         .users
         .values()
         .map(|u| {
@@ -558,57 +548,14 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
         })
         .collect();
     for (id, dept) in members {
-        g.hub
-            .group_members
+        hub.group_members
             .entry(everyone.clone())
             .or_default()
             .insert(id.clone());
-        if let Some((gid, _, _)) = groups.iter().find(|(_, n, _)| *n == dept) {
-            g.hub
-                .group_members
-                .entry(gid.clone())
-                .or_default()
-                .insert(id);
+        if let Some((gid, _)) = groups.iter().find(|(_, n)| *n == dept) {
+            hub.group_members.entry(gid.clone()).or_default().insert(id);
         }
     }
-    (g.hub, g.spoke)
-}
-
-fn group_json(id: &str, name: &str, kind: &str, at: DateTime<Utc>) -> Value {
-    let ts = super::model::ts(at);
-    json!({
-        "id": id,
-        "created": ts,
-        "lastUpdated": ts,
-        "lastMembershipUpdated": ts,
-        "objectClass": ["okta:user_group"],
-        "type": kind,
-        "profile": { "name": name, "description": format!("{name} (generated)") },
-    })
-}
-
-fn org2org_app(id: &str, hub_url: &str, at: DateTime<Utc>) -> Value {
-    let ts = super::model::ts(at);
-    json!({
-        "id": id,
-        "name": "okta_org2org",
-        "label": "Hub Org",
-        "status": "ACTIVE",
-        "lastUpdated": ts,
-        "created": ts,
-        "accessibility": { "selfService": false },
-        "visibility": { "autoSubmitToolbar": false, "hide": { "iOS": false, "web": false }, "appLinks": { "login": true } },
-        "features": ["PUSH_NEW_USERS", "PUSH_PASSWORD_UPDATES", "PUSH_PROFILE_UPDATES", "PUSH_USER_DEACTIVATION", "REACTIVATE_USERS", "IMPORT_NEW_USERS", "IMPORT_PROFILE_UPDATES"],
-        "signOnMode": "SAML_2_0",
-        "credentials": {
-            "userNameTemplate": { "template": "${source.login}", "type": "BUILT_IN" },
-            "signing": { "kid": "sim-signing-key" },
-        },
-        "settings": {
-            "app": { "baseUrl": hub_url, "acsUrl": format!("{hub_url}/sso/saml2/0oa1hubsamlidp000001"), "audRestriction": "https://www.okta.com/saml2/service-provider/sim" },
-            "notifications": { "vpn": { "network": { "connection": "DISABLED" } } },
-        },
-    })
 }
 
 #[cfg(test)]

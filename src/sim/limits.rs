@@ -96,11 +96,52 @@ pub struct FaultSpec {
     pub error_rate: f64,
     /// Share of requests whose connection is dropped without a response (0.0–1.0).
     pub drop_rate: f64,
-    /// Added latency in milliseconds before answering.
+    /// Added latency in milliseconds before answering (at most [`MAX_FAULT_LATENCY_MS`]).
     pub latency_ms: u64,
 }
 
+/// The longest latency a fault may add: a minute, Okta's own request timeout scale; more would only
+/// hang every request.
+pub const MAX_FAULT_LATENCY_MS: u64 = 60_000;
+
+/// Why fault settings were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FaultError {
+    #[error("`{field}` of {scope} is {value}: a share of requests must be between 0 and 1")]
+    Rate {
+        scope: String,
+        field: &'static str,
+        value: f64,
+    },
+    #[error("`latency_ms` of {scope} is {value}: at most {MAX_FAULT_LATENCY_MS} ms")]
+    Latency { scope: String, value: u64 },
+}
+
 impl FaultSpec {
+    /// Checks the rates are shares (0-1, not NaN) and the latency is at most
+    /// [`MAX_FAULT_LATENCY_MS`]; `scope` names the spec in the error.
+    fn validate(&self, scope: &str) -> Result<(), FaultError> {
+        for (field, value) in [
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(FaultError::Rate {
+                    scope: scope.to_string(),
+                    field,
+                    value,
+                });
+            }
+        }
+        if self.latency_ms > MAX_FAULT_LATENCY_MS {
+            return Err(FaultError::Latency {
+                scope: scope.to_string(),
+                value: self.latency_ms,
+            });
+        }
+        Ok(())
+    }
+
     fn is_none(&self) -> bool {
         self.error_rate <= 0.0 && self.drop_rate <= 0.0 && self.latency_ms == 0
     }
@@ -115,6 +156,15 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Checks every spec (see [`FaultSpec`]'s limits).
+    pub fn validate(&self) -> Result<(), FaultError> {
+        self.default.validate("the default")?;
+        for (bucket, spec) in &self.buckets {
+            spec.validate(&format!("bucket `{bucket}`"))?;
+        }
+        Ok(())
+    }
+
     fn spec(&self, bucket: &str) -> &FaultSpec {
         self.buckets.get(bucket).unwrap_or(&self.default)
     }
@@ -281,6 +331,42 @@ mod tests {
         let a = run();
         assert_eq!(a, run());
         assert!(a.contains(&FaultDecision::Error) && a.contains(&FaultDecision::Pass));
+    }
+
+    #[test]
+    fn fault_settings_out_of_range_are_refused() {
+        let with = |spec: FaultSpec| Faults {
+            buckets: BTreeMap::from([("users".to_string(), spec)]),
+            ..Faults::default()
+        };
+        let rate = with(FaultSpec {
+            error_rate: 5.0,
+            ..FaultSpec::default()
+        });
+        assert_eq!(
+            rate.validate().unwrap_err().to_string(),
+            "`error_rate` of bucket `users` is 5: a share of requests must be between 0 and 1"
+        );
+        let nan = with(FaultSpec {
+            drop_rate: f64::NAN,
+            ..FaultSpec::default()
+        });
+        assert!(nan.validate().is_err());
+        let slow = Faults {
+            default: FaultSpec {
+                latency_ms: u64::MAX,
+                ..FaultSpec::default()
+            },
+            ..Faults::default()
+        };
+        assert!(matches!(slow.validate(), Err(FaultError::Latency { .. })));
+        assert!(with(FaultSpec {
+            error_rate: 1.0,
+            drop_rate: 0.0,
+            latency_ms: MAX_FAULT_LATENCY_MS,
+        })
+        .validate()
+        .is_ok());
     }
 
     #[test]

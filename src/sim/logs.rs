@@ -8,9 +8,10 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
-use super::api::{bad_request, parse_expr, OktaError, Page, Query};
 use super::model::{ts, Org, User};
+use super::params::{parse_expr, QueryParams};
 use super::query::{self, Op};
+use super::response::{bad_request, item, ApiError, ListPage};
 
 /// Who caused an event and through which request, copied into every event the request writes.
 #[derive(Debug, Clone)]
@@ -157,7 +158,7 @@ pub(crate) fn fill_event_defaults(event: &mut Value) {
     }
 }
 
-fn parse_time(q: &Query, key: &str) -> Result<Option<DateTime<Utc>>, OktaError> {
+fn parse_time(q: &QueryParams, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     match q.get(key) {
         None => Ok(None),
         Some(s) => DateTime::parse_from_rfc3339(s)
@@ -175,7 +176,7 @@ fn log_allow(attr: &str, op: Op) -> bool {
 /// `GET /api/v1/logs`: events between `since` (default 7 days ago) and `until` (default now).
 /// Ascending order without `until` is a polling request: like Okta it always returns a `next` link,
 /// even on an empty page, so clients must stop on an empty page.
-pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, OktaError> {
+pub(crate) fn list(org: &Org, q: &QueryParams, now: DateTime<Utc>) -> Result<ListPage, ApiError> {
     let since = parse_time(q, "since")?.unwrap_or(now - Duration::days(7));
     let until = parse_time(q, "until")?;
     let limit = q.limit(100, 1000)?;
@@ -225,7 +226,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
             more = true;
             break;
         }
-        items.push(super::api::item(&e.json));
+        items.push(item(&e.json));
         last_key = Some(key);
     }
     let polling = !descending && until.is_none();
@@ -237,7 +238,7 @@ pub(crate) fn list(org: &Org, q: &Query, now: DateTime<Utc>) -> Result<Page, Okt
     } else {
         None
     };
-    Ok(Page::new(items, next))
+    Ok(ListPage::new(items, next))
 }
 
 fn parse_cursor(s: &str) -> Option<(i64, u64)> {

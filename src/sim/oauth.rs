@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::api::{unauthorized, OktaError, Reply, Route};
 use super::model::{IdGen, OrgName};
-use super::{OrgRuntime, Shared};
+use super::response::{unauthorized, Answer, ApiError};
+use super::route::Route;
+use super::runtime::{lock, OrgRuntime, Shared};
 
 /// A registered OAuth service app: its id, the public JWK that verifies its client assertions, and
 /// the scopes it was granted.
@@ -29,6 +30,31 @@ pub struct OAuthClient {
     pub client_id: String,
     pub public_jwk: Value,
     pub scopes: Vec<String>,
+}
+
+impl OAuthClient {
+    /// Checks the app can authenticate: a client id, a public EC or RSA JWK (no private part), and
+    /// at least one scope.
+    pub fn validate(&self) -> Result<(), String> {
+        let id = &self.client_id;
+        if id.trim().is_empty() {
+            return Err("a service app has an empty `client_id`".into());
+        }
+        if self.public_jwk.get("d").is_some() {
+            return Err(format!(
+                "`{id}`: `public_jwk` holds a private key; register only the public part"
+            ));
+        }
+        if jwk_thumbprint(&self.public_jwk).is_none() {
+            return Err(format!(
+                "`{id}`: `public_jwk` is not a public EC or RSA JWK"
+            ));
+        }
+        if self.scopes.is_empty() {
+            return Err(format!("`{id}`: no scopes granted"));
+        }
+        Ok(())
+    }
 }
 
 struct IssuedToken {
@@ -40,7 +66,10 @@ struct IssuedToken {
 
 /// Per-org OAuth state.
 pub(crate) struct OAuthState {
+    /// The authorization server's nonce (token requests).
     nonce: String,
+    /// The resource server's nonce (API calls, when `SimConfig::api_dpop_nonce` asks for one).
+    api_nonce: String,
     tokens: HashMap<String, IssuedToken>,
     seen_jti: HashSet<String>,
     ids: IdGen,
@@ -49,8 +78,11 @@ pub(crate) struct OAuthState {
 impl OAuthState {
     pub(crate) fn new(seed: u64, org: OrgName) -> Self {
         let mut ids = IdGen::new(seed, 200 + org.index() as u64);
+        // Its own stream, so requiring it changes no other id.
+        let api_nonce = IdGen::new(seed, 300 + org.index() as u64).alnum(32);
         OAuthState {
             nonce: ids.alnum(32),
+            api_nonce,
             tokens: HashMap::new(),
             seen_jti: HashSet::new(),
             ids,
@@ -175,8 +207,8 @@ fn verify_proof(
     Ok((jkt, claims))
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Reply {
-    Reply::Json(
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Answer {
+    Answer::Json(
         status,
         json!({ "error": error, "error_description": description }),
         Vec::new(),
@@ -247,7 +279,7 @@ pub(crate) fn token(
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Reply, OktaError> {
+) -> Result<Answer, ApiError> {
     let rt = shared.runtime(org);
     let token_url = format!("{}{path}", rt.base_url);
     let form: HashMap<String, String> = url::form_urlencoded::parse(body)
@@ -268,45 +300,61 @@ pub(crate) fn token(
             "The client_assertion_type is invalid.",
         ));
     }
-    let mut st = super::lock(&rt.oauth);
+    let mut st = lock(&rt.oauth);
     let client = match verify_assertion(shared, field("client_assertion"), &token_url, &mut st) {
         Ok(c) => c,
         Err(e) => return Ok(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e)),
     };
+    let jkt = match token_proof(headers, method, &token_url, &mut st) {
+        Ok(jkt) => jkt,
+        Err(refusal) => return Ok(refusal),
+    };
+    let scopes = match granted_scopes(client, field("scope")) {
+        Ok(s) => s,
+        Err(refusal) => return Ok(refusal),
+    };
+    Ok(issue(&mut st, client, scopes, jkt, shared.token_ttl))
+}
+
+/// The DPoP proof of a token request, which must carry the authorization server's nonce; returns the
+/// key's thumbprint the token is bound to, or the refusal.
+fn token_proof(
+    headers: &HeaderMap,
+    method: &Method,
+    token_url: &str,
+    st: &mut OAuthState,
+) -> Result<String, Answer> {
     let Some(proof) = header_str(headers, "dpop") else {
-        return Ok(oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_dpop_proof",
             "The DPoP proof JWT header is missing.",
         ));
     };
     let nonce = st.nonce.clone();
-    let jkt = match verify_proof(proof, method.as_str(), &token_url, Some(&nonce), &mut st) {
-        Ok((jkt, _)) => jkt,
-        Err(ProofError::NeedNonce) => {
-            return Ok(Reply::Json(
-                StatusCode::BAD_REQUEST,
-                json!({
-                    "error": "use_dpop_nonce",
-                    "error_description": "Authorization server requires nonce in DPoP proof.",
-                }),
-                vec![("dpop-nonce", nonce)],
-            ))
-        }
-        Err(ProofError::Invalid(m)) => {
-            return Ok(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_dpop_proof",
-                &m,
-            ))
-        }
-    };
-    let requested: Vec<String> = field("scope")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    match verify_proof(proof, method.as_str(), token_url, Some(&nonce), st) {
+        Ok((jkt, _)) => Ok(jkt),
+        Err(ProofError::NeedNonce) => Err(Answer::Json(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "error": "use_dpop_nonce",
+                "error_description": "Authorization server requires nonce in DPoP proof.",
+            }),
+            vec![("dpop-nonce", nonce)],
+        )),
+        Err(ProofError::Invalid(m)) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_dpop_proof",
+            &m,
+        )),
+    }
+}
+
+/// The requested scopes, all of which the client must have been granted.
+fn granted_scopes(client: &OAuthClient, scope: &str) -> Result<Vec<String>, Answer> {
+    let requested: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
     if requested.is_empty() {
-        return Ok(oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             "The authorization server requires the 'scope' parameter.",
@@ -318,36 +366,47 @@ pub(crate) fn token(
         .map(String::as_str)
         .collect();
     if !denied.is_empty() {
-        return Ok(oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             &format!("The following scopes are not allowed: {}", denied.join(" ")),
         ));
     }
+    Ok(requested)
+}
+
+/// Issues a DPoP-bound access token.
+fn issue(
+    st: &mut OAuthState,
+    client: &OAuthClient,
+    scopes: Vec<String>,
+    jkt: String,
+    ttl: std::time::Duration,
+) -> Answer {
     let access_token = st.ids.alnum(48);
-    let ttl = shared.token_ttl;
+    let scope = scopes.join(" ");
     st.tokens.insert(
         access_token.clone(),
         IssuedToken {
             client_id: client.client_id.clone(),
-            scopes: requested.clone(),
+            scopes,
             jkt,
             expires: Instant::now() + ttl,
         },
     );
-    Ok(Reply::Json(
+    Answer::Json(
         StatusCode::OK,
         json!({
             "token_type": "DPoP",
             "expires_in": ttl.as_secs(),
             "access_token": access_token,
-            "scope": requested.join(" "),
+            "scope": scope,
         }),
         vec![
             ("cache-control", "no-store".into()),
             ("pragma", "no-cache".into()),
         ],
-    ))
+    )
 }
 
 fn has_scope(granted: &[String], needed: &str) -> bool {
@@ -360,7 +419,7 @@ fn dpop_challenge(error: &str, description: &str) -> String {
 }
 
 /// Authenticates an Okta API call by SSWS token or DPoP-bound access token, enforcing the route's
-/// scope for the latter.
+/// scope for the latter, and the resource server's nonce when the simulator asks for one.
 pub(crate) fn authenticate(
     shared: &Shared,
     org: OrgName,
@@ -368,7 +427,7 @@ pub(crate) fn authenticate(
     path: &str,
     headers: &HeaderMap,
     route: &Route,
-) -> Result<Principal, OktaError> {
+) -> Result<Principal, ApiError> {
     let rt = shared.runtime(org);
     let auth = header_str(headers, "authorization").unwrap_or("");
     if let Some(token) = auth.strip_prefix("SSWS ") {
@@ -380,7 +439,7 @@ pub(crate) fn authenticate(
     let Some(access) = auth.strip_prefix("DPoP ") else {
         return Err(unauthorized());
     };
-    let mut st = super::lock(&rt.oauth);
+    let mut st = lock(&rt.oauth);
     let (client_id, scopes, jkt) = match st.tokens.get(access) {
         Some(t) if t.expires > Instant::now() => {
             (t.client_id.clone(), t.scopes.clone(), t.jkt.clone())
@@ -397,14 +456,26 @@ pub(crate) fn authenticate(
         return Err(refuse("The DPoP proof JWT header is missing."));
     };
     let htu = format!("{}{path}", rt.base_url);
-    let claims = match verify_proof(proof, method.as_str(), &htu, None, &mut st) {
+    let nonce = shared.api_dpop_nonce.then(|| st.api_nonce.clone());
+    let claims = match verify_proof(proof, method.as_str(), &htu, nonce.as_deref(), &mut st) {
         Ok((proof_jkt, _)) if proof_jkt != jkt => {
             return Err(refuse(
                 "The DPoP proof key does not match the access token.",
             ))
         }
         Ok((_, claims)) => claims,
-        Err(ProofError::NeedNonce) => return Err(refuse("A DPoP nonce is required.")),
+        Err(ProofError::NeedNonce) => {
+            let mut e = unauthorized();
+            e.headers.push((
+                "www-authenticate",
+                dpop_challenge(
+                    "use_dpop_nonce",
+                    "Resource server requires nonce in DPoP proof.",
+                ),
+            ));
+            e.headers.push(("dpop-nonce", st.api_nonce.clone()));
+            return Err(e);
+        }
         Err(ProofError::Invalid(m)) => return Err(refuse(&m)),
     };
     let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(access.as_bytes()));
@@ -413,9 +484,21 @@ pub(crate) fn authenticate(
             "The DPoP proof `ath` does not match the access token.",
         ));
     }
+    check_scope(rt, path, route, &scopes)?;
+    Ok(Principal::Client(client_id))
+}
+
+/// Refuses (403 `E0000006` with Okta's `insufficient_scope` challenge) a token without the scope the
+/// route needs.
+fn check_scope(
+    rt: &OrgRuntime,
+    path: &str,
+    route: &Route,
+    scopes: &[String],
+) -> Result<(), ApiError> {
     let needed = route.scope();
-    if !has_scope(&scopes, needed) {
-        let mut e = OktaError::new(
+    if !has_scope(scopes, needed) {
+        let mut e = ApiError::new(
             StatusCode::FORBIDDEN,
             "E0000006",
             "You do not have permission to perform the requested action",
@@ -429,5 +512,5 @@ pub(crate) fn authenticate(
         ));
         return Err(e);
     }
-    Ok(Principal::Client(client_id))
+    Ok(())
 }

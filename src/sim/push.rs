@@ -3,15 +3,45 @@
 //!
 //! Owns matching (by `externalId`, then by login), hub user creation with the synced password, the
 //! password-sync rules (FEDERATION and non-ACTIVE hub users fail, the hub policy applies), linking, and
-//! the events both orgs write. It does not handle the HTTP call that triggered it (`apps`).
+//! the events both orgs write, and the scheduling of a delayed push. It does not handle the HTTP call
+//! that triggered it (`apps`).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{bad_status, OktaError};
 use super::logs::{self, app_target, user_target, EventCtx, Happened};
-use super::model::{Org, ProviderType, User, UserStatus};
+use super::model::{now, Org, ProviderType, User, UserStatus};
+use super::response::{bad_status, ApiError};
+use super::runtime::Shared;
 use super::users::check_password;
+
+/// Runs each deferred push (app id, user id) after the simulator's push delay, on a task of its own,
+/// unless the world was reset meanwhile or the user is no longer waiting for a push (`SYNCING`).
+pub(crate) fn schedule(shared: &Arc<Shared>, pending: Vec<(String, String)>, ctx: &EventCtx) {
+    for (app, user) in pending {
+        let shared = Arc::clone(shared);
+        let ctx = ctx.clone();
+        let generation = shared.generation();
+        tokio::spawn(async move {
+            tokio::time::sleep(shared.push_delay).await;
+            if shared.generation() != generation {
+                return;
+            }
+            let mut world = shared.write_world();
+            let (hub, spoke) = world.hub_and_spoke();
+            let waiting = spoke
+                .app_users
+                .get(&app)
+                .and_then(|m| m.get(&user))
+                .is_some_and(|au| au.sync_state == "SYNCING");
+            if waiting {
+                push(hub, spoke, &app, &user, &ctx, now(), None);
+            }
+        });
+    }
+}
 
 /// What one push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +63,7 @@ fn org2org_actor(spoke_app_id: &str) -> Value {
 }
 
 /// The hub call Org2Org makes to set the password of an existing hub user.
-fn set_hub_password(hub: &Org, u: &User, password: &str) -> Result<(), OktaError> {
+fn set_hub_password(hub: &Org, u: &User, password: &str) -> Result<(), ApiError> {
     if u.provider_type == ProviderType::Okta && u.status != UserStatus::Active {
         return Err(bad_status());
     }
@@ -72,8 +102,8 @@ pub(crate) fn push(
         .filter(|id| hub.users.contains_key(*id))
         .map(str::to_string)
         .or_else(|| hub.user_id(&app_user.user_name));
-    let result: Result<String, OktaError> = match (transient, matched) {
-        (Some(reason), _) => Err(OktaError::new(
+    let result: Result<String, ApiError> = match (transient, matched) {
+        (Some(reason), _) => Err(ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             "E0000009",
             reason,
@@ -83,36 +113,7 @@ pub(crate) fn push(
     };
     let label = spoke.app_label(app_id);
     let targets = vec![app_target(app_id, &label), user_target(&spoke_user)];
-    let outcome = match result {
-        Ok(hub_id) => {
-            if let Some(au) = spoke
-                .app_users
-                .get_mut(app_id)
-                .and_then(|m| m.get_mut(user_id))
-            {
-                au.external_id = Some(hub_id.clone());
-                au.set_status("PROVISIONED", at);
-                au.sync_state = "SYNCHRONIZED".into();
-                au.last_sync = Some(at);
-                au.password_changed = spoke_user.password.as_ref().map(|_| at);
-            }
-            PushOutcome::Linked(hub_id)
-        }
-        Err(e) => {
-            if let Some(au) = spoke
-                .app_users
-                .get_mut(app_id)
-                .and_then(|m| m.get_mut(user_id))
-            {
-                if au.external_id.is_none() {
-                    au.set_status("STAGED", at);
-                }
-                au.sync_state = "ERROR".into();
-                au.last_updated = at;
-            }
-            PushOutcome::Failed(e.reason())
-        }
-    };
+    let outcome = settle(spoke, app_id, user_id, &spoke_user, result, at);
     let (display, failure) = match &outcome {
         PushOutcome::Linked(_) => ("Push user to external application", None),
         PushOutcome::Failed(r) => ("Push user to external application", Some(r.as_str())),
@@ -131,13 +132,51 @@ pub(crate) fn push(
     outcome
 }
 
+/// Records the push's result on the spoke's app user: linked and SYNCHRONIZED, or ERROR (STAGED
+/// again when it was never linked).
+fn settle(
+    spoke: &mut Org,
+    app_id: &str,
+    user_id: &str,
+    spoke_user: &User,
+    result: Result<String, ApiError>,
+    at: DateTime<Utc>,
+) -> PushOutcome {
+    let au = spoke
+        .app_users
+        .get_mut(app_id)
+        .and_then(|m| m.get_mut(user_id));
+    match result {
+        Ok(hub_id) => {
+            if let Some(au) = au {
+                au.external_id = Some(hub_id.clone());
+                au.set_status("PROVISIONED", at);
+                au.sync_state = "SYNCHRONIZED".into();
+                au.last_sync = Some(at);
+                au.password_changed = spoke_user.password.as_ref().map(|_| at);
+            }
+            PushOutcome::Linked(hub_id)
+        }
+        Err(e) => {
+            if let Some(au) = au {
+                if au.external_id.is_none() {
+                    au.set_status("STAGED", at);
+                }
+                au.sync_state = "ERROR".into();
+                au.last_updated = at;
+            }
+            PushOutcome::Failed(e.reason())
+        }
+    }
+}
+
 fn link_existing(
     hub: &mut Org,
     spoke_user: &User,
     hub_id: &str,
     ctx: &EventCtx,
     at: DateTime<Utc>,
-) -> Result<String, OktaError> {
+) -> Result<String, ApiError> {
     let Some(hub_user) = hub.users.get(hub_id) else {
         return Err(super::users::user_not_found(hub_id));
     };
@@ -181,7 +220,7 @@ fn create_on_hub(
     login: &str,
     ctx: &EventCtx,
     at: DateTime<Utc>,
-) -> Result<String, OktaError> {
+) -> Result<String, ApiError> {
     let mut profile = serde_json::Map::new();
     for key in ["firstName", "lastName", "email"] {
         if let Some(v) = spoke_user.profile.get(key) {

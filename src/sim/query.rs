@@ -1,8 +1,14 @@
 //! Okta's `search` / `filter` expression subset (SCIM-like): parsing and evaluation.
 //!
-//! Owns the grammar (`attr op "value"`, `attr pr`, `and`, `or`, `not`, parentheses) and comparison
-//! semantics (case-insensitive values for `search`, RFC 3339 timestamps compared as time). It does not
-//! know which attributes an endpoint allows: callers pass an [`Allow`] check and a field resolver.
+//! Owns the grammar (`attr op "value"`, `attr pr`, `and`, `or`, `not`, parentheses), its limits and
+//! comparison semantics (case-insensitive values for `search`, RFC 3339 timestamps compared as time).
+//! It does not know which attributes an endpoint allows: callers pass an [`Allow`] check and a field
+//! resolver.
+//!
+//! The parser is recursive, and so are evaluation and dropping of the tree, so input is bounded before
+//! any of them runs: at most [`MAX_LEN`] bytes (checked before lexing), [`MAX_DEPTH`] levels of
+//! parentheses and `not`, and [`MAX_TERMS`] comparisons. Anything past a limit is refused like any
+//! other bad expression (Okta's `E0000031`), so a hostile `search=` cannot exhaust the stack.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -18,7 +24,20 @@ pub enum QueryError {
     Unterminated,
     #[error("operator `{op}` is not supported on `{attr}`")]
     NotAllowed { attr: String, op: String },
+    #[error("the expression is {len} bytes long: at most {MAX_LEN}")]
+    TooLong { len: usize },
+    #[error("the expression nests parentheses and `not` deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("the expression has more than {MAX_TERMS} comparisons")]
+    TooManyTerms,
 }
+
+/// Longest expression accepted, in bytes (Okta documents no figure; real filters are far shorter).
+pub(crate) const MAX_LEN: usize = 4096;
+/// Deepest nesting of parentheses and `not` accepted.
+pub(crate) const MAX_DEPTH: usize = 32;
+/// Most comparisons in one expression; with [`MAX_DEPTH`] this bounds the tree's height.
+pub(crate) const MAX_TERMS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -130,6 +149,9 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     pos: usize,
     allow: Allow<'a>,
+    /// Parentheses and `not` open around the current position.
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser<'_> {
@@ -155,16 +177,30 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    /// Enters one level of nesting, refusing past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(QueryError::TooDeep);
+        }
+        self.depth += 1;
+        let out = inner(self);
+        self.depth -= 1;
+        out
+    }
+
     fn unary(&mut self) -> Result<Expr, QueryError> {
         if self.peek_word("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            return self.nested(|p| Ok(Expr::Not(Box::new(p.unary()?))));
         }
         match self.toks.get(self.pos).cloned() {
             None => Err(QueryError::UnexpectedEnd),
             Some(Tok::Open) => {
                 self.pos += 1;
-                let e = self.or()?;
+                let e = self.nested(Self::or)?;
                 match self.toks.get(self.pos) {
                     Some(Tok::Close) => {
                         self.pos += 1;
@@ -175,6 +211,10 @@ impl Parser<'_> {
                 }
             }
             Some(Tok::Word(attr)) => {
+                self.terms += 1;
+                if self.terms > MAX_TERMS {
+                    return Err(QueryError::TooManyTerms);
+                }
                 self.pos += 1;
                 let op = match self.toks.get(self.pos) {
                     Some(Tok::Word(o)) => {
@@ -228,12 +268,17 @@ fn tok_text(t: &Tok) -> String {
     }
 }
 
-/// Parses an expression, checking every comparison against `allow`.
+/// Parses an expression within the limits, checking every comparison against `allow`.
 pub(crate) fn parse(input: &str, allow: Allow<'_>) -> Result<Expr, QueryError> {
+    if input.len() > MAX_LEN {
+        return Err(QueryError::TooLong { len: input.len() });
+    }
     let mut p = Parser {
         toks: lex(input)?,
         pos: 0,
         allow,
+        depth: 0,
+        terms: 0,
     };
     let e = p.or()?;
     match p.toks.get(p.pos) {
@@ -369,5 +414,29 @@ mod tests {
         assert_eq!(parse(r#"a eq"#, &any), Err(QueryError::UnexpectedEnd));
         assert_eq!(parse(r#"a eq "x"#, &any), Err(QueryError::Unterminated));
         assert!(parse(r#"(a eq "x""#, &any).is_err());
+    }
+
+    #[test]
+    fn limits_refuse_deep_long_and_wide_expressions() {
+        let deep = format!(
+            "{}a eq \"x\"{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(parse(&deep, &any), Err(QueryError::TooDeep));
+        let at_limit = format!(
+            "{}a eq \"x\"{}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        );
+        assert!(parse(&at_limit, &any).is_ok());
+        let nots = format!("{}a pr", "not ".repeat(MAX_DEPTH + 1));
+        assert_eq!(parse(&nots, &any), Err(QueryError::TooDeep));
+        let open_only = "(".repeat(2_000);
+        assert_eq!(parse(&open_only, &any), Err(QueryError::TooDeep));
+        let long = "not ".repeat(5_000);
+        assert_eq!(parse(&long, &any), Err(QueryError::TooLong { len: 20_000 }));
+        let wide = vec!["a pr"; MAX_TERMS + 1].join(" or ");
+        assert_eq!(parse(&wide, &any), Err(QueryError::TooManyTerms));
     }
 }

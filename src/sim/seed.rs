@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::logs::fill_event_defaults;
 use super::model::{now, AppUser, Org, OrgName, PasswordPolicy, ProviderType, User, UserStatus};
-use super::SimError;
+use super::{OAuthClient, SimError};
 
 /// The JSON seed file of `remedy sim --seed-file` and [`super::Scenario::Seed`].
 ///
@@ -31,6 +31,11 @@ use super::SimError;
 /// - `logs`: Okta LogEvent objects; `published` is required, they are served in `published` order.
 /// - `password_policy`: the policy checked when a password is set (defaults to Okta's default policy).
 ///
+/// Optional top-level `service_apps`: OAuth service apps registered on both orgs, each
+/// `{"client_id": "0oa...", "public_jwk": {...public EC or RSA JWK, with its "kid"...}, "scopes":
+/// ["okta.users.read", ...]}` (as [`super::OAuthClient`]), so private-key JWT and DPoP can be tried
+/// from a seed file alone.
+///
 /// Optional top-level `anchor` (RFC 3339): the "now" the data was recorded at. When set, loading moves
 /// every timestamp by (load time − anchor), so a recorded scenario always looks recent (its failures
 /// stay inside a collector's `since: 7d`).
@@ -43,6 +48,8 @@ pub struct SeedData {
     pub hub: SeedOrg,
     #[serde(default)]
     pub spoke: SeedOrg,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_apps: Vec<OAuthClient>,
 }
 
 /// One org of a [`SeedData`] file; see there for the meaning of each field.
@@ -66,6 +73,7 @@ impl SeedData {
             anchor: self.anchor,
             hub: compact_org(&self.hub),
             spoke: compact_org(&self.spoke),
+            service_apps: self.service_apps.clone(),
         }
     }
 
@@ -110,8 +118,23 @@ impl SeedData {
             Some(a) => format!("  \"anchor\": {},\n", line(&super::model::ts(a))),
             None => String::new(),
         };
+        let service_apps = if self.service_apps.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ",\n  \"service_apps\": {}",
+                list(
+                    &self
+                        .service_apps
+                        .iter()
+                        .map(|c| serde_json::to_value(c).unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                    "  "
+                )
+            )
+        };
         format!(
-            "{{\n{anchor}  \"hub\": {{\n{}\n  }},\n  \"spoke\": {{\n{}\n  }}\n}}\n",
+            "{{\n{anchor}  \"hub\": {{\n{}\n  }},\n  \"spoke\": {{\n{}\n  }}{service_apps}\n}}\n",
             org(&self.hub),
             org(&self.spoke)
         )
@@ -439,22 +462,7 @@ fn load_org(
         org.put_user(user);
     }
     for doc in &seed.groups {
-        let id = require_id(doc, "group")?;
-        let mut group = doc.clone();
-        let stamp = json!(super::model::ts(at));
-        for key in ["created", "lastUpdated", "lastMembershipUpdated"] {
-            if group.get(key).is_none() {
-                group[key] = stamp.clone();
-            } else {
-                shift_field(&mut group, key, shift);
-            }
-        }
-        if group.get("objectClass").is_none() {
-            group["objectClass"] = json!(["okta:user_group"]);
-        }
-        if group.get("type").is_none() {
-            group["type"] = json!("OKTA_GROUP");
-        }
+        let (id, group) = load_group(doc, at, shift)?;
         org.groups.insert(id, group);
     }
     for (group, members) in &seed.group_members {
@@ -492,17 +500,49 @@ fn load_org(
         org.app_users.insert(app.clone(), map);
     }
     for doc in &seed.logs {
-        let published = doc["published"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc) + shift)
-            .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
-        let mut event = doc.clone();
-        event["published"] = json!(super::model::ts(published));
-        fill_event_defaults(&mut event);
+        let (published, event) = load_event(doc, shift)?;
         org.push_event(published, event);
     }
     Ok(org)
+}
+
+/// A seed group with its timestamps moved by `shift` (or stamped `at` when missing) and Okta's defaults
+/// filled in.
+fn load_group(
+    doc: &Value,
+    at: DateTime<Utc>,
+    shift: Duration,
+) -> Result<(String, Value), SimError> {
+    let id = require_id(doc, "group")?;
+    let mut group = doc.clone();
+    let stamp = json!(super::model::ts(at));
+    for key in ["created", "lastUpdated", "lastMembershipUpdated"] {
+        if group.get(key).is_none() {
+            group[key] = stamp.clone();
+        } else {
+            shift_field(&mut group, key, shift);
+        }
+    }
+    if group.get("objectClass").is_none() {
+        group["objectClass"] = json!(["okta:user_group"]);
+    }
+    if group.get("type").is_none() {
+        group["type"] = json!("OKTA_GROUP");
+    }
+    Ok((id, group))
+}
+
+/// A seed log event moved by `shift`, with the fields a seed may leave out filled in.
+fn load_event(doc: &Value, shift: Duration) -> Result<(DateTime<Utc>, Value), SimError> {
+    let published = doc["published"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc) + shift)
+        .ok_or_else(|| SimError::Seed("a log event has no valid `published`".into()))?;
+    let mut event = doc.clone();
+    event["published"] = json!(super::model::ts(published));
+    fill_event_defaults(&mut event);
+    Ok((published, event))
 }
 
 /// Dumps an org into its seed form, in a deterministic order (ids ascending, events by publication).

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Hostile filters and fault settings, refused cleanly.
+mod bounds;
 // `remedy sim` as a black box.
 mod cli;
 // Every implemented operation's success and error bodies against the spec.
@@ -14,6 +16,8 @@ mod limits;
 mod oauth;
 // The Org2Org remediation stories, through HTTP alone.
 mod org2org;
+// Percent-encoded path parameters and `If-Match`.
+mod requests;
 // Seed files: the committed demo seed, load and dump.
 mod seedfile;
 // Users API semantics: pagination, search, filter, lifecycle, logs, control API, generator.

@@ -604,7 +604,6 @@ async fn deleting_an_active_user_takes_two_calls() {
 /// `update_user` with the ETag of an earlier read is refused (412) once the user changed in between, so
 /// the executor never overwrites drift.
 #[tokio::test]
-#[ignore = "needs simulator: If-Match on POST /api/v1/users/{id} (the simulator ignores it)"]
 async fn a_stale_etag_is_refused() {
     let sim = start(sim_config()).await;
     let hub = hub(&sim);

@@ -239,13 +239,11 @@ async fn a_failing_token_endpoint_is_retried_because_nothing_was_sent_to_the_api
 /// Okta may also demand a nonce on API calls (401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`
 /// and a `DPoP-Nonce` header); the client stores it and repeats the call once with a proof carrying it.
 #[tokio::test]
-#[ignore = "needs simulator: a use_dpop_nonce challenge on API calls (the simulator asks for nonces only at the token endpoint)"]
 async fn a_resource_server_nonce_challenge_is_answered() {
-    let sim = start(oauth_sim(
-        "test-ec-pkcs8.pem",
-        ALL_SCOPES,
-        Duration::from_secs(3600),
-    ))
+    let sim = start(SimConfig {
+        api_dpop_nonce: true,
+        ..oauth_sim("test-ec-pkcs8.pem", ALL_SCOPES, Duration::from_secs(3600))
+    })
     .await;
     let client = oauth_client(&sim.hub_url(), "test-ec-pkcs8.pem", "0oaRemedy", ALL_SCOPES);
     client.get_user("nobody@example.com").await.unwrap();

@@ -348,3 +348,127 @@ async fn rs256_assertions_and_token_expiry() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn service_apps_of_a_seed_file_get_dpop_tokens() {
+    let signing = es256(11);
+    let dpop = es256(12);
+    let mut seed = super::fixture("story-seed.json");
+    seed.service_apps = vec![client("0oaseeded", &signing, "k9", &["okta.users.read"])];
+    // Through the file format: written, then read back.
+    let seed: okta_remedy::sim::SeedData = serde_json::from_str(&seed.to_file_text()).unwrap();
+    assert_eq!(seed.service_apps.len(), 1);
+    let h = Harness::seeded(seed).await;
+    let request = |nonce: Option<String>| {
+        let (h, signing, dpop) = (&h, &signing, &dpop);
+        async move {
+            token_request(
+                h,
+                signing,
+                "k9",
+                "0oaseeded",
+                dpop,
+                nonce.as_deref(),
+                "okta.users.read",
+            )
+            .await
+        }
+    };
+    let (status, _, nonce) = request(None).await;
+    assert_eq!(status, 400);
+    let (status, body, _) = request(nonce).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let (status, users, _) = api(&h, &dpop, token, "/api/v1/users?limit=1", false).await;
+    assert_eq!((status, users.as_array().unwrap().len()), (200, 1));
+}
+
+#[test]
+fn remedy_sim_refuses_a_service_app_key_that_is_not_a_public_jwk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut private = es256(13).jwk;
+    private["d"] = json!("c2VjcmV0");
+    for (jwk, says) in [
+        (
+            private,
+            "invalid service app: `0oaflag`: `public_jwk` holds a private key",
+        ),
+        (
+            json!({"kty": "oct", "k": "c2VjcmV0"}),
+            "invalid service app: `0oaflag`: `public_jwk` is not a public EC or RSA JWK",
+        ),
+    ] {
+        let path = dir.path().join("key.json");
+        std::fs::write(&path, jwk.to_string()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"))
+            .args(["sim", "--service-app", "0oaflag", "--service-app-jwk"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn the_resource_server_can_demand_a_dpop_nonce() {
+    let signing = es256(21);
+    let dpop = es256(22);
+    let h = Harness::start(SimConfig {
+        api_dpop_nonce: true,
+        ..config(
+            vec![client("0oanonce", &signing, "k1", &["okta.users.read"])],
+            Duration::from_secs(3600),
+        )
+    })
+    .await;
+    let (_, _, nonce) = token_request(
+        &h,
+        &signing,
+        "k1",
+        "0oanonce",
+        &dpop,
+        None,
+        "okta.users.read",
+    )
+    .await;
+    let (status, body, _) = token_request(
+        &h,
+        &signing,
+        "k1",
+        "0oanonce",
+        &dpop,
+        nonce.as_deref(),
+        "okta.users.read",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let url = format!("{}/api/v1/users", h.base(Hub));
+    let call = |nonce: Option<String>| {
+        let (h, dpop, token, url) = (&h, &dpop, &token, &url);
+        async move {
+            h.http
+                .get(url)
+                .header("authorization", format!("DPoP {token}"))
+                .header(
+                    "DPoP",
+                    proof(dpop, "GET", url, nonce.as_deref(), Some(token)),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let challenged = call(None).await;
+    assert_eq!(challenged.status(), 401);
+    let www = challenged.headers()["www-authenticate"].to_str().unwrap();
+    assert!(www.contains("error=\"use_dpop_nonce\""), "{www}");
+    let api_nonce = challenged.headers()["dpop-nonce"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(Some(api_nonce.as_str()), nonce.as_deref());
+    assert_eq!(call(Some(api_nonce)).await.status(), 200);
+}

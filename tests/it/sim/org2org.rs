@@ -1,4 +1,4 @@
-//! The Org2Org stories of DESIGN section 1, driven through HTTP alone (control calls included).
+//! The Org2Org remediation stories, driven through HTTP alone (control calls included).
 
 use okta_remedy::sim::OrgName::{Hub, Spoke};
 use serde_json::{json, Value};
@@ -259,4 +259,84 @@ async fn group_scoped_assignments_cannot_be_unassigned_alone() {
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.body["errorCode"], "E0000046");
+}
+
+/// Polls the app user until its `syncState` leaves `SYNCING`, with a deadline; returns it.
+async fn settled(h: &Harness, app: &str, user: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = h
+            .get(Spoke, &format!("/api/v1/apps/{app}/users/{user}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.body["syncState"] != "SYNCING" {
+            return r.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push never ran: {}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_a_push_delay_the_push_runs_in_the_background() {
+    let h = Harness::start(okta_remedy::sim::SimConfig {
+        scenario: okta_remedy::sim::Scenario::Seed(fixture("story-seed.json")),
+        push_delay: std::time::Duration::from_millis(200),
+        ..okta_remedy::sim::SimConfig::default()
+    })
+    .await;
+    let app = h.org2org_app().await;
+    let pat = "00uspokepat000000001";
+    let r = h
+        .post(
+            Spoke,
+            &format!("/api/v1/apps/{app}/users"),
+            json!({ "id": pat, "scope": "USER", "credentials": { "userName": "pat.jones@example.com" } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Answered before the push: SYNCING, and no push event yet.
+    assert_eq!(r.body["syncState"], "SYNCING");
+    assert_eq!(r.body["status"], "STAGED");
+    let before = push_events(&h).await;
+    let failed = settled(&h, &app, pat).await;
+    assert_eq!(failed["syncState"], "ERROR");
+    assert_eq!(push_events(&h).await, before + 1);
+
+    // Fixed on the hub, then retried: SYNCING again, then linked.
+    let hub_user = h.get(Hub, "/api/v1/users/pat.jones@example.com").await;
+    let id = hub_user.body["id"].as_str().unwrap().to_string();
+    let reset = h
+        .post(
+            Hub,
+            &format!("/api/v1/users/{id}/lifecycle/reset_password?sendEmail=false"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reset.status, 200);
+    h.sim.complete_password_reset(Hub, &id).unwrap();
+    let retry = h
+        .post(
+            Spoke,
+            &format!("/api/v1/apps/{app}/users/{pat}"),
+            json!({ "profile": {} }),
+        )
+        .await;
+    assert_eq!(retry.body["syncState"], "SYNCING");
+    let linked = settled(&h, &app, pat).await;
+    assert_eq!(linked["syncState"], "SYNCHRONIZED", "{linked}");
+    assert_eq!(linked["externalId"], Value::from(id.as_str()));
+}
+
+/// How many Org2Org push events the spoke logged.
+async fn push_events(h: &Harness) -> usize {
+    log_lines(h, Spoke)
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("application.provision.user.push"))
+        .count()
 }
