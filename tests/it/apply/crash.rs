@@ -96,7 +96,7 @@ async fn uninterrupted(env: &Env, sim: &Sim, cfg: &str, journal: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_twenty_points_then_resume_equals_an_uninterrupted_run() {
     let spec = crash_spec();
-    crash_and_resume(config(&spec), config(&spec), 20, 20261129).await;
+    crash_and_resume(config(&spec), config(&spec), 20, 30, 20261129).await;
 }
 
 /// `cargo test --test it torture -- --ignored --nocapture` (minutes): the figures in RELIABILITY.md.
@@ -109,19 +109,22 @@ async fn torture_a_hundred_kills_under_faults_and_rate_limits() {
         .and_then(|k| k.parse().ok())
         .unwrap_or(100);
     let started = std::time::Instant::now();
-    let runs = crash_and_resume(hostile(&spec), config(&spec), kills, 7).await;
+    // Kills come after 1 to 4 mutating requests, so a hundred fit in one plan.
+    let runs = crash_and_resume(hostile(&spec), config(&spec), kills, 4, 7).await;
     eprintln!(
         "torture: {kills} kills in {runs} runs under faults and 429s, {:.0} s",
         started.elapsed().as_secs_f64()
     );
 }
 
-/// Kills `remedy apply` `kills` times (seeded points) on `env_config`'s simulator and runs it to the
-/// end; compares with an uninterrupted run on `reference_config`. Returns how many runs it took.
+/// Kills `remedy apply` `kills_wanted` times (seeded points: after 1 to `max_gap` mutating requests,
+/// or a short delay) on `env_config`'s simulator and runs it to the end; compares with an
+/// uninterrupted run on `reference_config`. Returns how many runs it took.
 async fn crash_and_resume(
     env_config: SimConfig,
     reference_config: SimConfig,
     kills_wanted: usize,
+    max_gap: usize,
     seed: u64,
 ) -> usize {
     let faulty = env_config.faults.default.error_rate > 0.0;
@@ -179,7 +182,7 @@ async fn crash_and_resume(
         if kills < kills_wanted + 4 {
             // Alternate kill points: after the N-th next mutating request, or after a short delay.
             let by_delay = kills % 3 == 2;
-            let target = mutation_count(&env.sim) + rng.gen_range(1..=30);
+            let target = mutation_count(&env.sim) + rng.gen_range(1..=max_gap);
             let delay = Duration::from_millis(rng.gen_range(5..120));
             let started = tokio::time::Instant::now();
             let mut exited = false;
