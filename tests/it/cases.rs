@@ -89,14 +89,14 @@ fn plan(
     rb: &Rulebook,
     file: &str,
     now: DateTime<Utc>,
-) -> Result<okta_remedy::plan::Plan, okta_remedy::cli::PlanFileError> {
+) -> Result<okta_remedy::plan::Plan, okta_remedy::pipeline::PlanFileError> {
     let source = Source {
         kind: "file".into(),
         subjects_kind: word(rb.subjects.kind),
         path: Some(file.to_string()),
         ..Source::default()
     };
-    okta_remedy::cli::plan_from_reader(rb, File::open(file).unwrap(), file, now, source)
+    okta_remedy::pipeline::plan_from_reader(rb, File::open(file).unwrap(), file, now, source)
 }
 
 /// One line per step with what the executor relies on: safety, order and preconditions.
@@ -402,8 +402,8 @@ fn collect_error_subjects_are_unknown() {
         subjects_kind: "org2org_assignment".into(),
         ..Source::default()
     };
-    let p =
-        okta_remedy::cli::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source).unwrap();
+    let p = okta_remedy::pipeline::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source)
+        .unwrap();
     assert_eq!(
         p.summary.steps,
         0,
