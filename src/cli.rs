@@ -8,6 +8,7 @@ mod check;
 mod error;
 mod explain;
 mod invocation;
+mod logging;
 mod plan;
 mod print;
 mod rules;
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use error::CliError;
 use invocation::Invocation;
+pub use logging::LogFormat;
 
 /// Exit codes of `remedy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,12 @@ pub struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// More log detail on stderr: -v info, -vv debug, -vvv trace (`RUST_LOG` takes precedence).
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log line format on stderr (`json`: one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -233,7 +241,9 @@ pub enum RulesCommand {
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    run(Cli::parse()).into()
+    let cli = Cli::parse();
+    logging::install(cli.verbose, cli.log_format);
+    run(cli).into()
 }
 
 /// Checks the arguments, runs the command and reports its error, if any.

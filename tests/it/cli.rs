@@ -896,3 +896,94 @@ async fn snapshot_plans_at_its_own_time() {
     );
     assert!(a == b, "the offline plan differs from the live plan");
 }
+
+/// With the Okta SDK chain (no `remedy.yaml`) the one org takes the name the rulebook gives it, so the
+/// plan's orgs and request counts agree (`default` and `hub` before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_chain_org_takes_the_rulebooks_name() {
+    let env =
+        super::apply::Env::generated(super::apply::seed_spec(), "rules/locked-out-users.yaml")
+            .await;
+    let out = env
+        .command(&["--output", "json", "plan", "--rules", "rules.yaml"])
+        .env("HOME", env.dir.path())
+        .env("OKTA_CLIENT_ORGURL", env.sim.hub_url())
+        .env("OKTA_CLIENT_TOKEN", env.sim.hub_token())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let orgs: Vec<&String> = plan["source"]["orgs"].as_object().unwrap().keys().collect();
+    assert_eq!(orgs, ["hub"]);
+    let requests = plan["source"]["requests"].as_object().unwrap();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.keys().all(|k| k.starts_with("hub ")),
+        "{requests:?}"
+    );
+}
+
+/// Runs `remedy ARGS` in `env`'s directory with a terminal as stdin (through `script`), typing
+/// `answer`; returns what the terminal showed.
+async fn on_terminal(env: &super::apply::Env, args: &str, answer: &str) -> String {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_remedy"));
+    let dir = env.dir.path().to_path_buf();
+    let answer = answer.to_string();
+    // The simulator runs on this test's runtime: the child is waited for off it.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env_remove("REMEDY_CONFIG")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+/// On a terminal the approval prompt comes after the config is checked, and lists each destructive
+/// step (subject, action) before asking; before, one blanket question came first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_prompt_lists_destructive_steps_after_checking_config() {
+    let env = super::apply::Env::generated(
+        super::apply::seed_spec(),
+        "tests/fixtures/apply/guards.yaml",
+    )
+    .await;
+    env.plan().await;
+    let bad_config = on_terminal(&env, "apply plan.json --config missing.yaml", "yes\n").await;
+    assert!(!bad_config.contains("Type `yes`"), "{bad_config}");
+    assert!(bad_config.contains("missing.yaml"), "{bad_config}");
+    assert!(super::apply::mutations(&env.sim).is_empty());
+
+    let declined = on_terminal(&env, "apply plan.json --config remedy.yaml", "no\n").await;
+    let (listed, _) = declined.split_once("Type `yes`").expect("a prompt");
+    assert!(listed.contains("2 destructive steps:"), "{declined}");
+    let recreates = listed
+        .lines()
+        .filter(|l| l.contains("delete_recreate on hub"))
+        .count();
+    assert_eq!(recreates, 2, "{declined}");
+    assert!(
+        !super::apply::mutations(&env.sim)
+            .keys()
+            .any(|k| k.starts_with("hub DELETE /api/v1/users/")),
+        "declined: nobody is deleted"
+    );
+}
