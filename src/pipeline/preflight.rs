@@ -7,9 +7,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::catalogue;
 use super::orgs::Roles;
 use crate::plan::{Plan, PlanError};
-use crate::rulebook::{self, Rulebook, RulebookError};
+use crate::rulebook::{Rulebook, RulebookError};
 
 /// Why a plan may not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +39,7 @@ pub struct Prepared {
     pub roles: Roles,
 }
 
-/// Reads the plan at `plan_path` and loads its rulebook. The rulebook must be unchanged since the plan
+/// Reads the plan at `plan_path` and loads its rulebook (a file, or a shipped rulebook by name). The rulebook must be unchanged since the plan
 /// was made unless `allow_rulebook_change`; either way it must load, since it names the orgs.
 pub fn prepare_apply(
     plan_path: &Path,
@@ -51,7 +52,7 @@ pub fn prepare_apply(
         plan_id: plan.plan_id.clone(),
     };
     // Compared before parsing, so an edited rulebook is reported as changed, not as broken.
-    let bytes = std::fs::read(path).map_err(|source| PreflightError::ReadRulebook {
+    let bytes = catalogue::read(path).map_err(|source| PreflightError::ReadRulebook {
         path: plan.rulebook.path.clone(),
         source,
     })?;
@@ -59,7 +60,7 @@ pub fn prepare_apply(
     if !pinned && !allow_rulebook_change {
         return Err(changed());
     }
-    let rulebook = rulebook::load(path)?;
+    let rulebook = catalogue::load(path)?;
     // The file could have been replaced between the two reads.
     if pinned && rulebook.sha256 != plan.rulebook.sha256 && !allow_rulebook_change {
         return Err(changed());
