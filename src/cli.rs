@@ -11,6 +11,7 @@ mod invocation;
 mod logging;
 mod plan;
 mod print;
+mod progress;
 mod rules;
 
 use std::path::PathBuf;

@@ -3,14 +3,13 @@
 //! the orgs, draws progress on a terminal and prints.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::check::load_rulebook;
 use super::invocation::{LiveRun, PlanRun, SnapshotRun, SubjectsFrom};
+use super::progress::CollectProgress;
 use super::{print, CliError, Exit, Output};
 use crate::collect::{Collection, Progress};
 use crate::pipeline::{self, LiveOptions, OrgDirectory, Roles};
@@ -104,32 +103,9 @@ fn collect(
         full_scan: live.full_scan,
         concurrency: live.concurrency,
     };
-    let bar = (!live.quiet && output == Output::Text && print::stderr_is_terminal()).then(spinner);
-    let pages = AtomicUsize::new(0);
-    let report = |p: Progress| {
-        let Some(b) = &bar else { return };
-        match p {
-            Progress::Phase(m) => b.set_message(m.to_string()),
-            Progress::Page { items } => {
-                let n = pages.fetch_add(1, Ordering::Relaxed) + 1;
-                b.set_message(format!("page {n} ({items} items)"));
-            }
-            Progress::Subject { done, total } => b.set_message(format!("subjects {done}/{total}")),
-        }
-    };
+    let progress = CollectProgress::new(live.quiet, output);
+    let report = |p: Progress| progress.report(p);
     let result = print::block_on(pipeline::collect_live(rb, &orgs, &opts, &report))?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    progress.finish();
     Ok(result?)
-}
-
-fn spinner() -> indicatif::ProgressBar {
-    let b = indicatif::ProgressBar::new_spinner();
-    b.enable_steady_tick(Duration::from_millis(120));
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    b
 }

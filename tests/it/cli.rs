@@ -680,6 +680,12 @@ async fn user_plan_applies_with_only_its_org_configured() {
         ])
         .await;
     assert_eq!(plan.code, 0, "{}", plan.transcript());
+    // Off a terminal, progress is plain lines on stderr (it used to be nothing).
+    assert!(
+        plan.stderr.contains("collecting: listing users\n"),
+        "{}",
+        plan.stderr
+    );
     let applied = env
         .remedy(&["apply", "plan.json", "--config", "hub-only.yaml"])
         .await;
@@ -868,6 +874,7 @@ async fn snapshot_plans_at_its_own_time() {
     args.extend(live);
     let planned = env.remedy(&args).await;
     assert_eq!(planned.code, 0, "{}", planned.transcript());
+    assert_eq!(planned.stderr, "", "--quiet: no progress");
     let mut args = vec![
         "snapshot",
         "--rules",
