@@ -91,19 +91,20 @@ fn init(shipped: &Shipped, dir: &Path, output: Output) -> Result<(), CliError> {
             });
         }
     }
+    let mut written = Vec::new();
     for (path, text) in &files {
         if path.exists() {
             continue;
         }
         std::fs::write(path, text).map_err(write_err(path))?;
+        written.push(path.display().to_string());
     }
-    let written: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
     match output {
         Output::Json => print::json(&json!({ "written": written })),
         Output::Text => print::text(&format!(
             "wrote {}\ncheck it with: remedy test {}\n",
             written.join(", "),
-            written[0]
+            files[0].0.display()
         )),
     }
 }

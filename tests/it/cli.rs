@@ -994,3 +994,64 @@ async fn approval_prompt_lists_destructive_steps_after_checking_config() {
         "declined: nobody is deleted"
     );
 }
+
+/// A plan made from a shipped rulebook by name applies: the preflight finds the pinned rulebook in
+/// the binary, not in the working directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_of_a_shipped_rulebook_applies_by_name() {
+    let env =
+        super::apply::Env::generated(super::apply::seed_spec(), "rules/locked-out-users.yaml")
+            .await;
+    let plan = env
+        .remedy(&[
+            "plan",
+            "--rules",
+            "org2org-password-sync",
+            "--config",
+            "remedy.yaml",
+            "--out",
+            "plan.json",
+            "--quiet",
+        ])
+        .await;
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    let applied = env.apply(&[]).await;
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    assert!(!super::apply::mutations(&env.sim).is_empty());
+}
+
+/// `-vvv --log-format json`: the library's trace lines reach stderr as JSON, one object a line, and
+/// no API token is among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_trace_level_as_json_without_secrets() {
+    let env = super::apply::Env::generated(
+        super::apply::seed_spec(),
+        "rules/org2org-password-sync.yaml",
+    )
+    .await;
+    let run = env
+        .remedy(&[
+            "-vvv",
+            "--log-format",
+            "json",
+            "plan",
+            "--rules",
+            "rules.yaml",
+            "--config",
+            "remedy.yaml",
+            "--quiet",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "okta request" && l["level"] == "DEBUG"));
+    for token in [env.sim.hub_token(), env.sim.spoke_token()] {
+        assert!(!run.stderr.contains(token), "a token is in the log");
+    }
+}
