@@ -231,7 +231,8 @@ pub enum RulesCommand {
     List,
     /// Print a shipped rulebook.
     Show { name: String },
-    /// Write a shipped rulebook, its test cases and the rulebook schema into DIR, to start from.
+    /// Write a shipped rulebook, its test cases, their reviewed decisions and the rulebook schema into
+    /// DIR, to start from.
     Init {
         name: String,
         /// Where to write (created if missing); default: the working directory.

@@ -127,9 +127,22 @@ fn test_one(
         let report = json!({ "file": f.display().to_string(), "error": msg });
         return Ok((false, Some(report)));
     }
+    if run.snapshot && catalogue::shipped_named(f).is_some() {
+        let msg = format!(
+            "{}: `--snapshot` compares with a `.snap` file beside the rulebook; a shipped rulebook has none here (copy it with `remedy rules init {}`)",
+            f.display(),
+            f.display()
+        );
+        if output == Output::Text {
+            eprintln!("error: {msg}");
+        }
+        let report = json!({ "file": f.display().to_string(), "error": msg });
+        return Ok((false, Some(report)));
+    }
     let results = review::run_cases(rb, run.now);
     let mut ok = results.iter().all(|r| r.passed);
     let mut snap = None;
+    let mut snapshot_error = None;
     if run.snapshot {
         let body = review::decisions_snapshot(rb, &results);
         match review::check_snapshot(f, &body, run.accept) {
@@ -145,15 +158,23 @@ fn test_one(
             }
             Err(e) => {
                 ok = false;
-                eprintln!(
-                    "error: cannot write the decision snapshot for {}: {e}",
+                let msg = format!(
+                    "cannot write the decision snapshot for {}: {e}",
                     f.display()
                 );
+                if output == Output::Text {
+                    eprintln!("error: {msg}");
+                }
+                snapshot_error = Some(msg);
             }
         }
     }
     if output == Output::Json {
-        let report = json!({ "file": f.display().to_string(), "cases": results, "snapshot": snap });
+        let mut report =
+            json!({ "file": f.display().to_string(), "cases": results, "snapshot": snap });
+        if let Some(msg) = snapshot_error {
+            report["error"] = json!(msg);
+        }
         return Ok((ok, Some(report)));
     }
     let mut text = review::render_results(&f.display().to_string(), &results);

@@ -58,7 +58,8 @@ fn list(output: Output) -> Result<(), CliError> {
 /// The schema the written rulebook's header points at, beside it.
 const SCHEMA_FILE: &str = "rulebook.schema.json";
 
-/// Writes `NAME.yaml`, `NAME.tests.yaml` and the schema into `dir`, refusing to overwrite a file.
+/// Writes `NAME.yaml`, `NAME.tests.yaml`, its reviewed decisions `NAME.snap` and the schema into
+/// `dir`, refusing to overwrite a file.
 fn init(shipped: &Shipped, dir: &Path, output: Output) -> Result<(), CliError> {
     let schema = serde_json::to_string_pretty(&crate::rulebook::schema::rulebook_schema())? + "\n";
     // The shipped header points into the repository (`../docs/...`); the copy points beside itself.
@@ -69,13 +70,17 @@ fn init(shipped: &Shipped, dir: &Path, output: Output) -> Result<(), CliError> {
         }
         _ => format!("{header}\n{}", shipped.rulebook),
     };
-    let tests = shipped.tests.replace(
-        &format!("rules/{}.yaml", shipped.name),
-        &format!("{}.yaml", shipped.name),
+    // References to `rules/NAME.yaml` name the copy beside them.
+    let (shipped_path, copy) = (
+        format!("rules/{}.yaml", shipped.name),
+        format!("{}.yaml", shipped.name),
     );
-    let files: [(PathBuf, &str); 3] = [
-        (dir.join(format!("{}.yaml", shipped.name)), &rulebook),
+    let tests = shipped.tests.replace(&shipped_path, &copy);
+    let decisions = shipped.decisions.replace(&shipped_path, &copy);
+    let files: [(PathBuf, &str); 4] = [
+        (dir.join(&copy), &rulebook),
         (dir.join(format!("{}.tests.yaml", shipped.name)), &tests),
+        (dir.join(format!("{}.snap", shipped.name)), &decisions),
         (dir.join(SCHEMA_FILE), &schema),
     ];
     let write_err = |path: &Path| {
@@ -84,7 +89,7 @@ fn init(shipped: &Shipped, dir: &Path, output: Output) -> Result<(), CliError> {
     };
     std::fs::create_dir_all(dir).map_err(write_err(dir))?;
     // The schema is shared by every rulebook in the directory: an existing one is kept.
-    for (path, _) in &files[..2] {
+    for (path, _) in &files[..3] {
         if path.exists() {
             return Err(CliError::Exists {
                 path: path.display().to_string(),

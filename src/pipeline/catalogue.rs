@@ -14,6 +14,8 @@ pub struct Shipped {
     pub rulebook: &'static str,
     /// The sidecar `NAME.tests.yaml`.
     pub tests: &'static str,
+    /// The reviewed decisions of its cases, `NAME.snap` (`remedy test --snapshot`).
+    pub decisions: &'static str,
 }
 
 macro_rules! shipped {
@@ -22,6 +24,7 @@ macro_rules! shipped {
             name: $name,
             rulebook: include_str!(concat!("../../rules/", $name, ".yaml")),
             tests: include_str!(concat!("../../rules/", $name, ".tests.yaml")),
+            decisions: include_str!(concat!("../../rules/", $name, ".snap")),
         }),*]
     };
 }

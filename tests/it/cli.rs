@@ -775,9 +775,15 @@ fn shipped_rulebooks_work_from_any_directory() {
     assert_eq!(init.code, 0, "{}", init.stderr);
     let test = remedy_in(
         &dir.path().join("mine"),
-        &["test", "locked-out-users.yaml", "--now", NOW],
+        &["test", "locked-out-users.yaml", "--snapshot", "--now", NOW],
     );
     assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    assert!(
+        test.stdout
+            .contains("decisions unchanged (locked-out-users.snap)"),
+        "{}",
+        test.stdout
+    );
     let header = std::fs::read_to_string(dir.path().join("mine/locked-out-users.yaml")).unwrap();
     assert!(header.starts_with("# yaml-language-server: $schema=rulebook.schema.json\n"));
     assert!(dir.path().join("mine/rulebook.schema.json").exists());
