@@ -1,38 +1,41 @@
 //! `remedy demo`: the whole product in one command with no Okta and no setup. Starts the simulator
-//! in-process with a realistic scenario, plans the shipped seed rulebook against it, applies the plan,
-//! simulates the affected users completing their password reset, resumes, and ends with a before/after
-//! table. It uses the same collector, planner and executor as the real commands; it only adds the
-//! simulator and the narration.
+//! in-process with a realistic scenario, plans a shipped rulebook (embedded, so it runs from any
+//! directory) against it, applies the plan, simulates the affected users completing their password
+//! reset, resumes, and ends with a before/after table. Planning and applying go through the same
+//! `pipeline` and executor as `remedy plan` and `remedy apply`; the demo adds only the simulator and
+//! the narration.
+
+mod story;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::apply::{self, journal::Journal, ApplyOptions, SubjectState};
+use crate::apply::{self, journal::Journal, ApplyOptions, ApplySummary};
 use crate::collect::{self, CollectOptions};
-use crate::engine::evaluate;
 use crate::okta::{Auth, ClientLimits, OktaClient, OrgConfig, Secret};
-use crate::plan::{render::render_limited, PlanBuilder};
-use crate::rulebook;
+use crate::pipeline::{self, catalogue, Clients, Roles};
+use crate::plan::Plan;
+use crate::rulebook::{Rulebook, RulebookError};
 use crate::sim::{lookup_demo_scenario, OrgName, Scenario, Sim, SimConfig};
+use story::Story;
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("simulator: {0}")]
     Sim(#[from] crate::sim::SimError),
-    #[error("{0}")]
-    Rulebook(String),
+    #[error(transparent)]
+    Rulebook(#[from] RulebookError),
+    #[error("the simulator's URL `{url}` is not valid: {message}")]
+    SimUrl { url: String, message: String },
     #[error(transparent)]
     Okta(#[from] crate::okta::OktaError),
     #[error(transparent)]
-    Collect(#[from] collect::CollectError),
-    #[error(transparent)]
-    Plan(#[from] crate::plan::PlanError),
+    Live(#[from] pipeline::LiveError),
     #[error(transparent)]
     Apply(#[from] apply::ApplyError),
     #[error(transparent)]
@@ -48,8 +51,8 @@ pub enum DemoError {
 /// Arguments of `remedy demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// The rulebook to run.
-    #[arg(long, default_value = "rules/org2org-password-sync.yaml")]
+    /// The rulebook to run: the name of a shipped one (`remedy rules list`) or a file.
+    #[arg(long, default_value = catalogue::DEMO_RULEBOOK)]
     pub rules: PathBuf,
     /// Where the plan, journal and audit log are written (emptied first).
     #[arg(long)]
@@ -59,34 +62,39 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-struct Style {
-    color: bool,
+/// The files the demo writes, in its directory.
+struct Files {
+    plan: PathBuf,
+    journal: PathBuf,
+    audit: PathBuf,
+    manual_retries: PathBuf,
 }
 
-impl Style {
-    fn head(&self, text: &str) -> String {
-        if self.color {
-            format!("\n\x1b[1;36m▶ {text}\x1b[0m")
-        } else {
-            format!("\n== {text}")
+impl Files {
+    fn in_dir(dir: &Path) -> Files {
+        Files {
+            plan: dir.join("plan.json"),
+            journal: dir.join("plan.journal.sqlite"),
+            audit: dir.join("plan.audit.jsonl"),
+            manual_retries: dir.join("plan.manual-retries.txt"),
         }
     }
 }
 
+/// Failing Org2Org assignments in the simulator's spoke, by login.
 fn failing(sim: &Sim) -> BTreeMap<String, Value> {
     let spoke = sim.dump(OrgName::Spoke);
     let mut out = BTreeMap::new();
-    if let Some(apps) = spoke.get("app_users").and_then(Value::as_object) {
-        for users in apps.values() {
-            for au in users.as_array().into_iter().flatten() {
-                if collect::is_failing(au) {
-                    let login = au
-                        .pointer("/credentials/userName")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_string();
-                    out.insert(login, au.clone());
-                }
+    let apps = spoke.get("app_users").and_then(Value::as_object);
+    for users in apps.into_iter().flat_map(|a| a.values()) {
+        for au in users.as_array().into_iter().flatten() {
+            if collect::is_failing(au) {
+                let login = au
+                    .pointer("/credentials/userName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                out.insert(login, au.clone());
             }
         }
     }
@@ -96,13 +104,28 @@ fn failing(sim: &Sim) -> BTreeMap<String, Value> {
 fn client(name: &str, url: &str, token: &str) -> Result<OktaClient, DemoError> {
     let base_url = url
         .parse()
-        .map_err(|e| DemoError::Rulebook(format!("simulator URL `{url}`: {e}")))?;
+        .map_err(|e: url::ParseError| DemoError::SimUrl {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
     Ok(OktaClient::new(OrgConfig {
         name: name.to_string(),
         base_url,
         auth: Auth::Ssws(Secret::new(token)),
         limits: ClientLimits::default(),
     })?)
+}
+
+/// Clients for the orgs the rulebook names, the hub role played by the simulator's hub org and the
+/// spoke role by its spoke org.
+fn connect(sim: &Sim, rb: &Rulebook) -> Result<Clients, DemoError> {
+    Ok(match Roles::of(&rb.subjects) {
+        Roles::Single(org) => Clients::single(client(&org, &sim.hub_url(), sim.hub_token())?),
+        Roles::HubSpoke { hub, spoke } => Clients::pair(
+            client(&hub, &sim.hub_url(), sim.hub_token())?,
+            client(&spoke, &sim.spoke_url(), sim.spoke_token())?,
+        ),
+    })
 }
 
 fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
@@ -116,213 +139,121 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
     std::fs::create_dir_all(dir).map_err(err)
 }
 
+/// Plans the rulebook against the simulator through the same pipeline as `remedy plan`, and saves it.
+async fn plan(rb: &Rulebook, orgs: &Clients, files: &Files) -> Result<Plan, DemoError> {
+    let opts = CollectOptions {
+        now: Utc::now(),
+        full_scan: false,
+        concurrency: 8,
+    };
+    let (plan, _) = pipeline::plan_live(rb, orgs, &opts, &|_| {}).await?;
+    pipeline::write_private(&files.plan, plan.to_json().as_bytes()).map_err(|source| {
+        DemoError::Dir {
+            path: files.plan.display().to_string(),
+            source,
+        }
+    })?;
+    Ok(plan)
+}
+
+/// The apply run, twice: before and after the users set their passwords.
+struct Executor<'a> {
+    plan: &'a Plan,
+    rulebook: &'a Rulebook,
+    orgs: &'a Clients,
+    journal: Journal,
+    opts: ApplyOptions,
+}
+
+impl Executor<'_> {
+    async fn run(&self) -> Result<ApplySummary, DemoError> {
+        let (hub, spoke) = (self.orgs.hub(), self.orgs.spoke());
+        Ok(apply::apply(
+            self.plan,
+            self.rulebook,
+            hub,
+            spoke,
+            &self.journal,
+            &self.opts,
+        )
+        .await?)
+    }
+}
+
 /// Runs the demo, printing as it goes; `color` when stdout is a terminal.
 pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
-    let started = Instant::now();
-    let st = Style { color };
+    let mut story = Story::new(color);
     let dir = args
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("remedy-demo"));
     prepare_dir(&dir)?;
-    let rb = rulebook::load(&args.rules).map_err(|e| DemoError::Rulebook(e.render()))?;
+    let files = Files::in_dir(&dir);
+    let rb = catalogue::load(&args.rules)?;
     let spec = lookup_demo_scenario();
-    println!(
-        "{}",
-        st.head("Starting the Okta simulator (no real Okta is contacted)")
-    );
+    story.head("Starting the Okta simulator (no real Okta is contacted)");
     let sim = Sim::start(SimConfig {
         seed: args.seed,
         scenario: Scenario::Generate(spec.clone()),
         ..SimConfig::default()
     })
     .await?;
-    println!(
-        "hub   {}  ({} users)\nspoke {}  (Org2Org app `okta_org2org`, {} assignments)",
-        sim.hub_url(),
-        spec.hub_users,
-        sim.spoke_url(),
-        spec.spoke_assignments
-    );
-    let before = failing(&sim);
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    println!(
-        "{} assignments fail to provision (syncState ERROR, or STAGED and never linked)",
-        before.len()
-    );
-    let hub = client("hub", &sim.hub_url(), sim.hub_token())?;
-    let spoke = client("spoke", &sim.spoke_url(), sim.spoke_token())?;
+    story.simulator(&sim, &spec);
+    story.before = failing(&sim);
+    story.failing_before();
+    let orgs = connect(&sim, &rb)?;
 
-    println!(
-        "{}",
-        st.head(&format!("remedy plan --rules {}", args.rules.display()))
-    );
-    let now = Utc::now();
-    let opts = CollectOptions {
-        now,
-        full_scan: false,
-        concurrency: 8,
+    story.head(&format!("remedy plan --rules {}", args.rules.display()));
+    let plan = plan(&rb, &orgs, &files).await?;
+    story.planned(&plan, &files.plan);
+
+    let executor = Executor {
+        plan: &plan,
+        rulebook: &rb,
+        orgs: &orgs,
+        journal: Journal::open(
+            &files.journal,
+            &plan.plan_id,
+            &plan.checksum,
+            &plan.rulebook.sha256,
+        )?,
+        opts: ApplyOptions {
+            approve_destructive: false,
+            concurrency: 8,
+            max_actions: None,
+            reset_urls: None,
+            manual_retries: files.manual_retries.clone(),
+            audit_log: files.audit.clone(),
+            poll_interval: Duration::from_millis(50),
+            progress: None,
+            operator: Some("remedy demo".into()),
+        },
     };
-    let mut collection = collect::collect(&rb, &hub, &spoke, &opts, &|_| {}).await?;
-    for c in [&hub, &spoke] {
-        collection
-            .source
-            .orgs
-            .insert(c.org_name().to_string(), c.base_url().to_string());
-    }
-    for (org, c) in [("hub", &hub), ("spoke", &spoke)] {
-        for (endpoint, n) in c.request_counts() {
-            collection
-                .source
-                .requests
-                .insert(format!("{org} {endpoint}"), n);
-        }
-    }
-    let collect_requests: u64 = collection.source.requests.values().sum();
-    let mut builder = PlanBuilder::new(&rb, now, collection.source.clone());
-    for (i, s) in collection.subjects.iter().enumerate() {
-        let d = evaluate(&rb, s, now, i);
-        if let (crate::engine::Verdict::Matched, Some(r)) = (d.verdict, d.matched.first()) {
-            *reasons.entry(r.0.clone()).or_default() += 1;
-        }
-        builder.add(s, &d);
-    }
-    let plan = builder.finish()?;
-    print!("{}", render_limited(&plan, Some(4)));
-    let plan_path = dir.join("plan.json");
-    std::fs::write(&plan_path, plan.to_json()).map_err(|source| DemoError::Dir {
-        path: plan_path.display().to_string(),
-        source,
-    })?;
-    println!("(full plan: remedy show {})", plan_path.display());
-
-    let journal_path = dir.join("plan.journal.sqlite");
-    let audit_path = dir.join("plan.audit.jsonl");
-    let journal = Journal::open(
-        &journal_path,
-        &plan.plan_id,
-        &plan.checksum,
-        &plan.rulebook.sha256,
-    )?;
-    let apply_opts = ApplyOptions {
-        approve_destructive: false,
-        concurrency: 8,
-        max_actions: None,
-        reset_urls: None,
-        manual_retries: dir.join("plan.manual-retries.txt"),
-        audit_log: audit_path.clone(),
-        poll_interval: std::time::Duration::from_millis(50),
-        progress: None,
-        operator: Some("remedy demo".into()),
-    };
-    println!(
-        "{}",
-        st.head(&format!("remedy apply {}", plan_path.display()))
-    );
-    let first = apply::apply(&plan, &rb, &hub, &spoke, &journal, &apply_opts).await?;
-    println!(
-        "{} done, {} waiting for users to set a password, {} failed, {} protected",
-        first.count(SubjectState::Done),
-        first.count(SubjectState::Waiting),
-        first.count(SubjectState::Failed),
-        first.count(SubjectState::Protected)
-    );
-
-    let waiting: Vec<String> = first
-        .subjects
+    story.head(&format!("remedy apply {}", files.plan.display()));
+    let first = executor.run().await?;
+    story.first_apply(&first);
+    let waiting = story::waiting(&first);
+    story.head(&format!(
+        "{} users open their reset email and set a password (simulated)",
+        waiting.len()
+    ));
+    let completed = waiting
         .iter()
-        .filter(|s| s.state == SubjectState::Waiting)
-        .map(|s| s.subject.clone())
-        .collect();
-    println!(
-        "{}",
-        st.head(&format!(
-            "{} users open their reset email and set a password (simulated)",
-            waiting.len()
-        ))
-    );
-    let mut completed = 0;
-    for login in &waiting {
-        if sim.complete_password_reset(OrgName::Hub, login).is_ok() {
-            completed += 1;
-        }
-    }
-    println!("{completed} hub users are now ACTIVE with a password");
+        .filter(|login| sim.complete_password_reset(OrgName::Hub, login).is_ok())
+        .count();
+    story.say(&format!(
+        "{completed} hub users are now ACTIVE with a password"
+    ));
 
-    println!(
-        "{}",
-        st.head(&format!(
-            "remedy apply {}  (resumes from the journal)",
-            plan_path.display()
-        ))
-    );
-    let second = apply::apply(&plan, &rb, &hub, &spoke, &journal, &apply_opts).await?;
-    print!(
-        "{}",
-        apply::render_summary(&second, &journal_path, &audit_path)
-            .lines()
-            .filter(|l| !l.starts_with("  done"))
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
-    );
-
-    let after = failing(&sim);
-    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
-    for r in journal.steps()? {
-        if r.state == apply::journal::StepState::Done {
-            *actions.entry(r.action.clone()).or_default() += 1;
-        }
-    }
-    let total_requests: u64 =
-        hub.request_counts().values().sum::<u64>() + spoke.request_counts().values().sum::<u64>();
-    let repaired = before.keys().filter(|k| !after.contains_key(*k)).count();
-    let mut table = String::new();
-    let _ = writeln!(table, "{}", st.head("Before and after"));
-    let _ = writeln!(table, "  {:<52} {:>8} {:>8}", "", "before", "after");
-    let _ = writeln!(
-        table,
-        "  {:<52} {:>8} {:>8}",
-        "failing Org2Org assignments",
-        before.len(),
-        after.len()
-    );
-    let _ = writeln!(table, "  {:<52} {:>8}", "repaired", repaired);
-    for (rule, n) in &reasons {
-        let _ = writeln!(table, "    matched {:<42} {:>8}", rule, n);
-    }
-    let _ = writeln!(
-        table,
-        "  {:<52} {:>8}",
-        "protected (never touched)", plan.summary.protected
-    );
-    let _ = writeln!(table, "  actions taken:");
-    for (a, n) in &actions {
-        let _ = writeln!(table, "    {:<50} {:>8}", a, n);
-    }
-    let _ = writeln!(
-        table,
-        "  {:<52} {:>8}",
-        "Okta requests while planning", collect_requests
-    );
-    let _ = writeln!(
-        table,
-        "  {:<52} {:>8}",
-        "Okta requests in all", total_requests
-    );
-    print!("{table}");
-    if !after.is_empty() {
-        println!("\nStill failing, by design (a person decides): policy mismatches and deprovisioned or suspended hub users were reported, admins are protected:");
-        for login in after.keys().take(20) {
-            println!("  {login}");
-        }
-    }
-    println!(
-        "\nJournal:   {}\nAudit log: {}\nPlan:      {}\nFinished in {:.1} s.",
-        journal_path.display(),
-        audit_path.display(),
-        plan_path.display(),
-        started.elapsed().as_secs_f64()
-    );
+    story.head(&format!(
+        "remedy apply {}  (resumes from the journal)",
+        files.plan.display()
+    ));
+    let second = executor.run().await?;
+    story.second_apply(&second, &files.journal, &files.audit);
+    story.after = failing(&sim);
+    story.results(&plan, &executor.journal, &orgs)?;
+    story.files(&files.journal, &files.audit, &files.plan);
     sim.shutdown().await;
     Ok(())
 }

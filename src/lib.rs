@@ -11,6 +11,7 @@ pub mod demo;
 pub mod diagnostic;
 pub mod engine;
 pub mod okta;
+pub mod pipeline;
 pub mod plan;
 pub mod review;
 pub mod rulebook;

@@ -89,9 +89,9 @@ fn plan(
     rb: &Rulebook,
     file: &str,
     now: DateTime<Utc>,
-) -> Result<okta_remedy::plan::Plan, okta_remedy::cli::PlanFileError> {
+) -> Result<okta_remedy::plan::Plan, okta_remedy::pipeline::PlanFileError> {
     let source = Source::file(rb.subjects.kind, Some(file.to_string()));
-    okta_remedy::cli::plan_from_reader(rb, File::open(file).unwrap(), file, now, source)
+    okta_remedy::pipeline::plan_from_reader(rb, File::open(file).unwrap(), file, now, source)
 }
 
 /// One line per step with what the executor relies on: safety, order and preconditions.
@@ -393,8 +393,8 @@ fn collect_error_subjects_are_unknown() {
     assert_eq!(d.verdict, okta_remedy::engine::Verdict::Unknown);
     assert!(d.actions(&rb).is_empty());
     let source = Source::file(okta_remedy::rulebook::SubjectKind::Org2orgAssignment, None);
-    let p =
-        okta_remedy::cli::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source).unwrap();
+    let p = okta_remedy::pipeline::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source)
+        .unwrap();
     assert_eq!(
         p.summary.steps,
         0,

@@ -632,3 +632,432 @@ fn windows_edited_rulebook_loads() {
         hex::encode(sha2::Sha256::digest(&bytes)).as_str()
     );
 }
+
+/// A hub-only `remedy.yaml` for `env`'s simulator.
+fn hub_only_config(env: &super::apply::Env) -> PathBuf {
+    let path = env.path("hub-only.yaml");
+    let text = format!(
+        "orgs:\n  hub: {{ orgUrl: '{}', token: {} }}\n",
+        env.sim.hub_url(),
+        env.sim.hub_token()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A `kind: user` plan needs only its one org: planned and applied with a config naming the hub alone
+/// (the spoke used to be required, guessed from the plan's action names).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_plan_applies_with_only_its_org_configured() {
+    use okta_remedy::sim::{generate, OrgName, Scenario, SimConfig};
+    let mut seed = generate(&super::apply::seed_spec(), 4242, "http://127.0.0.1:0");
+    seed.anchor = None;
+    let locked_at = (chrono::Utc::now() - chrono::TimeDelta::hours(3)).to_rfc3339();
+    let user = seed
+        .hub
+        .users
+        .iter_mut()
+        .find(|u| u["status"] == "ACTIVE" && u["credentials"]["provider"]["type"] == "OKTA")
+        .unwrap();
+    user["status"] = "LOCKED_OUT".into();
+    user["statusChanged"] = locked_at.into();
+    let id = user["id"].as_str().unwrap().to_string();
+    let config = SimConfig {
+        scenario: Scenario::Seed(seed),
+        ..SimConfig::default()
+    };
+    let env = super::apply::Env::start(config, "rules/locked-out-users.yaml").await;
+    hub_only_config(&env);
+    let plan = env
+        .remedy(&[
+            "plan",
+            "--rules",
+            "rules.yaml",
+            "--config",
+            "hub-only.yaml",
+            "--out",
+            "plan.json",
+        ])
+        .await;
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    // Off a terminal, progress is plain lines on stderr (it used to be nothing).
+    assert!(
+        plan.stderr.contains("collecting: listing users\n"),
+        "{}",
+        plan.stderr
+    );
+    let applied = env
+        .remedy(&["apply", "plan.json", "--config", "hub-only.yaml"])
+        .await;
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    assert!(applied.stdout.contains("1 done"), "{}", applied.stdout);
+    let unlocks: Vec<_> = env
+        .sim
+        .requests(OrgName::Hub)
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/lifecycle/unlock"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(unlocks, [format!("/api/v1/users/{id}/lifecycle/unlock")]);
+    assert!(super::apply::mutations(&env.sim)
+        .keys()
+        .all(|k| k.starts_with("hub ")));
+}
+
+/// An Org2Org rulebook with only the Okta SDK chain configured (one org) says it needs a
+/// `remedy.yaml`, instead of failing later on a missing app.
+#[test]
+fn org2org_rulebook_needs_two_orgs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(["plan", "--rules", SEED, "--now", NOW])
+        .current_dir(crate_root())
+        .env_remove("REMEDY_CONFIG")
+        .env("HOME", dir.path())
+        .env("OKTA_CLIENT_ORGURL", "http://127.0.0.1:9")
+        .env("OKTA_CLIENT_TOKEN", "not-a-real-token")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .starts_with("error: this rulebook needs two orgs (hub and spoke): use a remedy.yaml"),
+        "{stderr}"
+    );
+}
+
+/// The shipped rulebooks are embedded: the demo's rulebook and `--rules NAME` work from any
+/// directory, and `remedy rules` lists, shows and copies them.
+#[test]
+fn shipped_rulebooks_work_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = crate_root().join(EXAMPLES);
+    let plan = remedy_in(
+        dir.path(),
+        &[
+            "--output",
+            "json",
+            "plan",
+            "--rules",
+            "org2org-password-sync",
+            "--subjects",
+            examples.to_str().unwrap(),
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    // The same plan as from the file in rules/, but for the rulebook's recorded path.
+    let from_file = plan_seed(EXAMPLES, &["--output", "json"]);
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&plan.stdout).unwrap(),
+        serde_json::from_str(&from_file.stdout).unwrap(),
+    );
+    assert_eq!(a["rulebook"]["path"], "org2org-password-sync");
+    assert_eq!(a["rulebook"]["sha256"], b["rulebook"]["sha256"]);
+    assert_eq!(a["steps"], b["steps"]);
+
+    let list = remedy_in(dir.path(), &["rules", "list"]);
+    assert_eq!(list.code, 0);
+    insta::assert_snapshot!("rules_list", list.transcript());
+    let show = remedy_in(dir.path(), &["rules", "show", "locked-out-users"]);
+    assert_eq!(show.code, 0);
+    assert_eq!(
+        show.stdout,
+        std::fs::read_to_string(crate_root().join("rules/locked-out-users.yaml")).unwrap()
+    );
+    let unknown = remedy_in(dir.path(), &["rules", "show", "no-such"]);
+    assert_eq!(unknown.code, 1);
+    insta::assert_snapshot!("rules_show_unknown", unknown.transcript());
+
+    let init = remedy_in(dir.path(), &["rules", "init", "locked-out-users", "mine"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let test = remedy_in(
+        &dir.path().join("mine"),
+        &["test", "locked-out-users.yaml", "--snapshot", "--now", NOW],
+    );
+    assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    assert!(
+        test.stdout
+            .contains("decisions unchanged (locked-out-users.snap)"),
+        "{}",
+        test.stdout
+    );
+    let header = std::fs::read_to_string(dir.path().join("mine/locked-out-users.yaml")).unwrap();
+    assert!(header.starts_with("# yaml-language-server: $schema=rulebook.schema.json\n"));
+    assert!(dir.path().join("mine/rulebook.schema.json").exists());
+    let again = remedy_in(dir.path(), &["rules", "init", "locked-out-users", "mine"]);
+    assert_eq!(again.code, 1, "never overwrites");
+}
+
+/// With `--output json` every error is one JSON document on stdout and nothing on stderr; in text
+/// it is one `error:` line on stderr.
+#[test]
+fn errors_are_json_with_output_json() {
+    let cases: [&[&str]; 4] = [
+        &[
+            "plan",
+            "--rules",
+            SEED,
+            "--subjects",
+            EXAMPLES,
+            "--now",
+            "yesterday",
+        ],
+        &[
+            "plan",
+            "--rules",
+            SEED,
+            "--subjects",
+            "no-such.jsonl",
+            "--now",
+            NOW,
+        ],
+        &["show", "no-such-plan.json"],
+        &[
+            "explain",
+            "--rules",
+            "tests/rulebook_errors/bad-regex.yaml",
+            "--subject",
+            EXAMPLES,
+        ],
+    ];
+    let mut transcripts = String::new();
+    for args in cases {
+        let text = remedy(args);
+        assert_eq!(text.code, 1);
+        assert_eq!(text.stdout, "");
+        let mut json_args = vec!["--output", "json"];
+        json_args.extend(args);
+        let json = remedy(&json_args);
+        assert_eq!(json.code, 1);
+        assert_eq!(json.stderr, "", "{args:?}");
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(v["ok"], false);
+        transcripts.push_str(&format!(
+            "$ remedy {}\n{}\n",
+            json_args.join(" "),
+            json.transcript()
+        ));
+    }
+    insta::assert_snapshot!("errors_as_json", transcripts);
+}
+
+/// `--detailed-exitcode` is 2 only when a step changes Okta: a plan of reports alone is 0.
+#[test]
+fn detailed_exitcode_ignores_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(crate_root().join(EXAMPLES)).unwrap();
+    // The password-policy look-alike: its rule only reports.
+    let line = text.lines().nth(3).unwrap();
+    let file = dir.path().join("report-only.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let run = plan_seed(
+        file.to_str().unwrap(),
+        &["--detailed-exitcode", "--output", "json"],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        plan["summary"]["by_action"],
+        serde_json::json!({ "report": 1 })
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// An offline plan of a `remedy snapshot` file is made at the snapshot's own time, so without
+/// `--now` it reproduces the live plan byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_plans_at_its_own_time() {
+    let env = super::apply::Env::generated(
+        super::apply::seed_spec(),
+        "rules/org2org-password-sync.yaml",
+    )
+    .await;
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let live = ["--config", "remedy.yaml", "--now", &now, "--quiet"];
+    let mut args = vec!["plan", "--rules", "rules.yaml", "--out", "live.json"];
+    args.extend(live);
+    let planned = env.remedy(&args).await;
+    assert_eq!(planned.code, 0, "{}", planned.transcript());
+    assert_eq!(planned.stderr, "", "--quiet: no progress");
+    let mut args = vec![
+        "snapshot",
+        "--rules",
+        "rules.yaml",
+        "--out",
+        "subjects.jsonl",
+    ];
+    args.extend(live);
+    let snap = env.remedy(&args).await;
+    assert_eq!(snap.code, 0, "{}", snap.transcript());
+    let offline = env
+        .remedy(&[
+            "plan",
+            "--rules",
+            "rules.yaml",
+            "--subjects",
+            "subjects.jsonl",
+            "--out",
+            "offline.json",
+        ])
+        .await;
+    assert_eq!(offline.code, 0, "{}", offline.transcript());
+    let (a, b) = (
+        std::fs::read(env.path("live.json")).unwrap(),
+        std::fs::read(env.path("offline.json")).unwrap(),
+    );
+    assert!(a == b, "the offline plan differs from the live plan");
+}
+
+/// With the Okta SDK chain (no `remedy.yaml`) the one org takes the name the rulebook gives it, so the
+/// plan's orgs and request counts agree (`default` and `hub` before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_chain_org_takes_the_rulebooks_name() {
+    let env =
+        super::apply::Env::generated(super::apply::seed_spec(), "rules/locked-out-users.yaml")
+            .await;
+    let out = env
+        .command(&["--output", "json", "plan", "--rules", "rules.yaml"])
+        .env("HOME", env.dir.path())
+        .env("OKTA_CLIENT_ORGURL", env.sim.hub_url())
+        .env("OKTA_CLIENT_TOKEN", env.sim.hub_token())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let orgs: Vec<&String> = plan["source"]["orgs"].as_object().unwrap().keys().collect();
+    assert_eq!(orgs, ["hub"]);
+    let requests = plan["source"]["requests"].as_object().unwrap();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.keys().all(|k| k.starts_with("hub ")),
+        "{requests:?}"
+    );
+}
+
+/// Runs `remedy ARGS` in `env`'s directory with a terminal as stdin (through `script`), typing
+/// `answer`; returns what the terminal showed.
+async fn on_terminal(env: &super::apply::Env, args: &str, answer: &str) -> String {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_remedy"));
+    let dir = env.dir.path().to_path_buf();
+    let answer = answer.to_string();
+    // The simulator runs on this test's runtime: the child is waited for off it.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env_remove("REMEDY_CONFIG")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+/// On a terminal the approval prompt comes after the config is checked, and lists each destructive
+/// step (subject, action) before asking; before, one blanket question came first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_prompt_lists_destructive_steps_after_checking_config() {
+    let env = super::apply::Env::generated(
+        super::apply::seed_spec(),
+        "tests/fixtures/apply/guards.yaml",
+    )
+    .await;
+    env.plan().await;
+    let bad_config = on_terminal(&env, "apply plan.json --config missing.yaml", "yes\n").await;
+    assert!(!bad_config.contains("Type `yes`"), "{bad_config}");
+    assert!(bad_config.contains("missing.yaml"), "{bad_config}");
+    assert!(super::apply::mutations(&env.sim).is_empty());
+
+    let declined = on_terminal(&env, "apply plan.json --config remedy.yaml", "no\n").await;
+    let (listed, _) = declined.split_once("Type `yes`").expect("a prompt");
+    assert!(listed.contains("2 destructive steps:"), "{declined}");
+    let recreates = listed
+        .lines()
+        .filter(|l| l.contains("delete_recreate on hub"))
+        .count();
+    assert_eq!(recreates, 2, "{declined}");
+    assert!(
+        !super::apply::mutations(&env.sim)
+            .keys()
+            .any(|k| k.starts_with("hub DELETE /api/v1/users/")),
+        "declined: nobody is deleted"
+    );
+}
+
+/// A plan made from a shipped rulebook by name applies: the preflight finds the pinned rulebook in
+/// the binary, not in the working directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_of_a_shipped_rulebook_applies_by_name() {
+    let env =
+        super::apply::Env::generated(super::apply::seed_spec(), "rules/locked-out-users.yaml")
+            .await;
+    let plan = env
+        .remedy(&[
+            "plan",
+            "--rules",
+            "org2org-password-sync",
+            "--config",
+            "remedy.yaml",
+            "--out",
+            "plan.json",
+            "--quiet",
+        ])
+        .await;
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    let applied = env.apply(&[]).await;
+    assert_eq!(applied.code, 0, "{}", applied.transcript());
+    assert!(!super::apply::mutations(&env.sim).is_empty());
+}
+
+/// `-vvv --log-format json`: the library's trace lines reach stderr as JSON, one object a line, and
+/// no API token is among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_trace_level_as_json_without_secrets() {
+    let env = super::apply::Env::generated(
+        super::apply::seed_spec(),
+        "rules/org2org-password-sync.yaml",
+    )
+    .await;
+    let run = env
+        .remedy(&[
+            "-vvv",
+            "--log-format",
+            "json",
+            "plan",
+            "--rules",
+            "rules.yaml",
+            "--config",
+            "remedy.yaml",
+            "--quiet",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "okta request" && l["level"] == "DEBUG"));
+    for token in [env.sim.hub_token(), env.sim.spoke_token()] {
+        assert!(!run.stderr.contains(token), "a token is in the log");
+    }
+}

@@ -1,15 +1,16 @@
-//! `remedy demo` runs to the end on its own, repairs what the rulebook can repair, and says where its
-//! journal and audit log are.
+//! `remedy demo` runs to the end on its own from any directory, repairs what the rulebook can repair,
+//! and says where its journal and audit log are.
 
 use std::process::Command;
 
 #[test]
 fn demo_repairs_the_fixable_failures() {
     let dir = tempfile::tempdir().unwrap();
+    // Run outside the repository: the demo's rulebook is built into the binary.
     let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
         .args(["demo", "--dir"])
-        .arg(dir.path())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg(dir.path().join("out"))
+        .current_dir(dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -45,8 +46,9 @@ fn demo_repairs_the_fixable_failures() {
         "{stdout}"
     );
     assert!(stdout.contains("0 failed"), "{stdout}");
-    assert!(dir.path().join("plan.journal.sqlite").exists());
-    let audit = std::fs::read_to_string(dir.path().join("plan.audit.jsonl")).unwrap();
+    let out_dir = dir.path().join("out");
+    assert!(out_dir.join("plan.journal.sqlite").exists());
+    let audit = std::fs::read_to_string(out_dir.join("plan.audit.jsonl")).unwrap();
     assert!(
         audit.lines().count() >= 50,
         "audit log has {} lines",
@@ -54,6 +56,6 @@ fn demo_repairs_the_fixable_failures() {
     );
     assert!(stdout.contains(&format!(
         "Audit log: {}",
-        dir.path().join("plan.audit.jsonl").display()
+        out_dir.join("plan.audit.jsonl").display()
     )));
 }

@@ -1,0 +1,108 @@
+//! Every way a command fails, and the one place failures are reported: as text on stderr, or with
+//! `--output json` as the run's one JSON document on stdout (`{"ok": false, "error": ...}`, plus the
+//! located `diagnostics` when a rulebook is at fault). Reports of a completed run that found problems
+//! (a failing test, an invalid rulebook among several) are output, not errors.
+
+use serde_json::json;
+
+use super::{Exit, Output};
+use crate::apply::journal::JournalError;
+use crate::apply::{ApplyError, RestoreError};
+use crate::pipeline::{LiveError, OrgError, PlanFileError, PreflightError};
+use crate::plan::PlanError;
+use crate::rulebook::RulebookError;
+use crate::subject::SubjectError;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("`--{flag} {value}` is not an RFC 3339 timestamp: {message}")]
+    Timestamp {
+        flag: &'static str,
+        value: String,
+        message: String,
+    },
+    #[error("`--{flag} {value}`: {message}")]
+    Argument {
+        flag: &'static str,
+        value: String,
+        message: &'static str,
+    },
+    #[error(transparent)]
+    Rulebook(#[from] RulebookError),
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` already exists; remove it or choose another directory")]
+    Exists { path: String },
+    #[error("`{file}` has no subject at index {index}")]
+    NoSubject { file: String, index: usize },
+    #[error("no shipped rulebook named `{name}` (shipped: {known})")]
+    UnknownShipped { name: String, known: String },
+    #[error(transparent)]
+    Subjects(#[from] SubjectError),
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Orgs(#[from] OrgError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error(transparent)]
+    Sim(#[from] crate::sim::SimError),
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot write the output: {0}")]
+    Stdout(#[source] std::io::Error),
+    #[error("cannot encode the output as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl CliError {
+    /// The rulebook error behind this one, whose diagnostics are shown located.
+    fn rulebook(&self) -> Option<&RulebookError> {
+        match self {
+            CliError::Rulebook(e) | CliError::Preflight(PreflightError::Rulebook(e)) => Some(e),
+            CliError::Demo(crate::demo::DemoError::Rulebook(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Reports `e` and returns the exit code for it.
+pub fn report(e: &CliError, output: Output) -> Exit {
+    match (output, e.rulebook()) {
+        (Output::Text, Some(rb)) => eprint!("{}", rb.render()),
+        (Output::Text, None) => eprintln!("error: {e}"),
+        (Output::Json, rb) => {
+            let mut doc = json!({ "ok": false, "error": e.to_string() });
+            if let Some(rb) = rb {
+                doc["diagnostics"] = json!(rb.diagnostics());
+            }
+            if let Err(write) = super::print::json(&doc) {
+                eprintln!("error: {e} ({write})");
+            }
+        }
+    }
+    Exit::Error
+}

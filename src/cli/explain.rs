@@ -1,0 +1,122 @@
+//! `remedy explain`: why each rule did or did not match one subject, rendered for a person or as the
+//! engine's decision in JSON. The decision is `engine`'s, explanation lines `review`'s.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::check::load_rulebook;
+use super::invocation::ExplainRun;
+use super::{print, CliError, Exit, Output};
+use crate::engine::{evaluate, Decision, Verdict};
+use crate::review::explanation_lines;
+use crate::rulebook::Rulebook;
+use crate::subject::{self, FieldTree, SubjectError};
+
+pub fn explain(run: &ExplainRun, output: Output) -> Result<Exit, CliError> {
+    let rb = load_rulebook(&run.rules, output)?;
+    let subject = read_subject(&run.subjects, run.index)?;
+    let decision = evaluate(&rb, &subject, run.now, run.index);
+    match output {
+        Output::Json => print::serialized(&decision)?,
+        Output::Text => print::text(&render(&rb, &decision))?,
+    }
+    Ok(Exit::Ok)
+}
+
+/// Subject `index` of `file`: a single JSON object is one subject; otherwise an array or JSON Lines.
+fn read_subject(file: &Path, index: usize) -> Result<Value, CliError> {
+    let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
+        path: file.display().to_string(),
+        source,
+    })?;
+    let single = serde_json::from_str::<Value>(&text)
+        .ok()
+        .filter(Value::is_object);
+    if let Some(v) = single {
+        return (index == 0)
+            .then_some(v)
+            .ok_or_else(|| CliError::NoSubject {
+                file: file.display().to_string(),
+                index,
+            });
+    }
+    let mut found = None;
+    subject::for_each(
+        text.as_bytes(),
+        &file.display().to_string(),
+        &FieldTree::everything(),
+        |i, v| {
+            if i == index {
+                found = Some(v);
+            }
+            Ok::<(), SubjectError>(())
+        },
+    )?;
+    found.ok_or_else(|| CliError::NoSubject {
+        file: file.display().to_string(),
+        index,
+    })
+}
+
+fn verdict_line(decision: &Decision) -> String {
+    match decision.verdict {
+        Verdict::Matched => format!(
+            "matched {}",
+            decision
+                .matched
+                .iter()
+                .map(|r| r.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Verdict::NoMatch => "no rule matched".to_string(),
+        Verdict::Unknown => {
+            "unknown: the subject could not be read fully (`collect_error`)".to_string()
+        }
+        Verdict::Protected => format!(
+            "protected by guards.protect[{}]",
+            decision.protected_by.unwrap_or(0)
+        ),
+    }
+}
+
+fn render(rb: &Rulebook, decision: &Decision) -> String {
+    let mut out = format!("subject {}: {}\n", decision.subject, verdict_line(decision));
+    let lines_of = |e, out: &mut String| {
+        let mut lines = Vec::new();
+        explanation_lines(e, 1, &mut lines);
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    };
+    if !decision.protect_trace.is_empty() {
+        out.push_str("\nguards.protect:\n");
+        for e in &decision.protect_trace {
+            lines_of(e, &mut out);
+        }
+    }
+    for t in &decision.rules {
+        let outcome = serde_json::to_value(t.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!("\nrule {}: {outcome}\n", t.rule));
+        lines_of(&t.explanation, &mut out);
+    }
+    let actions = decision.actions(rb);
+    if !actions.is_empty() {
+        out.push_str("\nactions:\n");
+        for (rule, a) in actions {
+            out.push_str(&format!("  {} on {}  [{rule}]\n", a.name(), a.org));
+        }
+    }
+    let skipped = rb.rules.len() - decision.rules.len();
+    if skipped > 0 {
+        out.push_str(&format!(
+            "\n({skipped} later rules not tried: first match wins)\n"
+        ));
+    }
+    out
+}

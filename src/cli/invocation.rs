@@ -1,0 +1,257 @@
+//! Each command's arguments checked once, into the values the commands run on: timestamps parsed,
+//! counts in range, default paths (journal, audit log) derived. Nothing past this module sees a raw
+//! argument string. Checks that need the files themselves (a rulebook's content) happen where the
+//! files are read.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::{ApplyArgs, CliError, Command, LiveArgs, RulesCommand};
+
+/// A command with checked arguments.
+pub enum Invocation {
+    Validate(Vec<PathBuf>),
+    Test(TestRun),
+    Explain(ExplainRun),
+    Plan(PlanRun),
+    Snapshot(SnapshotRun),
+    Show(PathBuf),
+    Apply(ApplyRun),
+    /// The journal to show.
+    Status(PathBuf),
+    Restore(RestoreRun),
+    Rules(RulesCommand),
+    Schema,
+    Completions(clap_complete::Shell),
+    Sim(crate::sim::SimArgs),
+    Demo(crate::demo::DemoArgs),
+}
+
+/// `remedy test`.
+pub struct TestRun {
+    pub rulebooks: Vec<PathBuf>,
+    pub snapshot: bool,
+    pub accept: bool,
+    /// For cases that give no `now`.
+    pub now: DateTime<Utc>,
+}
+
+/// `remedy explain`.
+pub struct ExplainRun {
+    pub rules: PathBuf,
+    pub subjects: PathBuf,
+    pub index: usize,
+    pub now: DateTime<Utc>,
+}
+
+/// Where `remedy plan` reads subjects.
+pub enum SubjectsFrom {
+    File(PathBuf),
+    Live(LiveRun),
+}
+
+/// `remedy plan`.
+pub struct PlanRun {
+    pub rules: PathBuf,
+    pub from: SubjectsFrom,
+    pub out: Option<PathBuf>,
+    /// `None`: the current time, or a snapshot file's own.
+    pub now: Option<DateTime<Utc>>,
+    pub detailed_exitcode: bool,
+}
+
+/// How to collect live.
+pub struct LiveRun {
+    pub config: Option<PathBuf>,
+    pub full_scan: bool,
+    pub concurrency: usize,
+    pub quiet: bool,
+}
+
+/// `remedy snapshot`.
+pub struct SnapshotRun {
+    pub rules: PathBuf,
+    pub out: PathBuf,
+    pub now: DateTime<Utc>,
+    pub live: LiveRun,
+}
+
+/// `remedy apply`.
+pub struct ApplyRun {
+    pub plan: PathBuf,
+    pub approve_destructive: bool,
+    pub concurrency: usize,
+    pub journal: PathBuf,
+    pub audit_log: PathBuf,
+    pub manual_retries: PathBuf,
+    pub reset_urls: Option<PathBuf>,
+    pub max_actions: Option<u64>,
+    pub allow_rulebook_change: bool,
+    pub config: Option<PathBuf>,
+}
+
+/// `remedy restore`.
+pub struct RestoreRun {
+    pub journal: PathBuf,
+    pub user: String,
+    pub org: String,
+    pub config: Option<PathBuf>,
+}
+
+impl Invocation {
+    /// Checks `command`'s arguments.
+    pub fn check(command: Command) -> Result<Invocation, CliError> {
+        Ok(match command {
+            Command::Validate { rulebooks } => Invocation::Validate(rulebooks),
+            Command::Explain {
+                rules,
+                subject,
+                subject_index,
+                now,
+            } => Invocation::Explain(ExplainRun {
+                rules,
+                subjects: subject,
+                index: subject_index,
+                now: now_or_clock(now.as_deref())?,
+            }),
+            Command::Test {
+                rulebooks,
+                snapshot,
+                accept,
+                now,
+            } => Invocation::Test(TestRun {
+                rulebooks,
+                snapshot,
+                accept,
+                now: now_or_clock(now.as_deref())?,
+            }),
+            Command::Plan {
+                rules,
+                subjects,
+                out,
+                now,
+                detailed_exitcode,
+                live,
+            } => Invocation::Plan(PlanRun {
+                rules,
+                from: match subjects {
+                    Some(file) => SubjectsFrom::File(file),
+                    None => SubjectsFrom::Live(LiveRun::check(live)?),
+                },
+                out,
+                now: now.as_deref().map(timestamp).transpose()?,
+                detailed_exitcode,
+            }),
+            Command::Snapshot {
+                rules,
+                out,
+                now,
+                live,
+            } => Invocation::Snapshot(SnapshotRun {
+                rules,
+                out,
+                now: now_or_clock(now.as_deref())?,
+                live: LiveRun::check(live)?,
+            }),
+            Command::Show { plan } => Invocation::Show(plan),
+            Command::Apply(args) => Invocation::Apply(ApplyRun::check(args)?),
+            Command::Status { path } => Invocation::Status(journal_of(&path)),
+            Command::Restore {
+                journal,
+                user,
+                org,
+                config,
+            } => Invocation::Restore(RestoreRun {
+                journal,
+                user,
+                org,
+                config,
+            }),
+            Command::Rules(c) => Invocation::Rules(c),
+            Command::Schema => Invocation::Schema,
+            Command::Completions { shell } => Invocation::Completions(shell),
+            Command::Sim(args) => Invocation::Sim(args),
+            Command::Demo(args) => Invocation::Demo(args),
+        })
+    }
+}
+
+impl LiveRun {
+    fn check(live: LiveArgs) -> Result<LiveRun, CliError> {
+        Ok(LiveRun {
+            concurrency: at_least_one("concurrency", live.concurrency)?,
+            config: live.config,
+            full_scan: live.full_scan,
+            quiet: live.quiet,
+        })
+    }
+}
+
+impl ApplyRun {
+    fn check(args: ApplyArgs) -> Result<ApplyRun, CliError> {
+        let journal = args
+            .journal
+            .unwrap_or_else(|| with_suffix(&args.plan, ".journal.sqlite"));
+        Ok(ApplyRun {
+            concurrency: at_least_one("concurrency", args.concurrency)?,
+            audit_log: args
+                .audit_log
+                .unwrap_or_else(|| with_suffix(&journal, ".audit.jsonl")),
+            manual_retries: with_suffix(&journal, ".manual-retries.txt"),
+            journal,
+            plan: args.plan,
+            approve_destructive: args.approve_destructive,
+            reset_urls: args.reset_urls,
+            max_actions: args.max_actions,
+            allow_rulebook_change: args.allow_rulebook_change,
+            config: args.config,
+        })
+    }
+}
+
+/// `--now` parsed as RFC 3339.
+fn timestamp(text: &str) -> Result<DateTime<Utc>, CliError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| CliError::Timestamp {
+            flag: "now",
+            value: text.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// `--now` when given, else the current time.
+fn now_or_clock(text: Option<&str>) -> Result<DateTime<Utc>, CliError> {
+    Ok(text.map(timestamp).transpose()?.unwrap_or_else(Utc::now))
+}
+
+fn at_least_one(flag: &'static str, n: usize) -> Result<usize, CliError> {
+    if n == 0 {
+        return Err(CliError::Argument {
+            flag,
+            value: n.to_string(),
+            message: "must be at least 1",
+        });
+    }
+    Ok(n)
+}
+
+/// The journal a `status` argument names: itself, or a plan's default journal.
+fn journal_of(path: &Path) -> PathBuf {
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        with_suffix(path, ".journal.sqlite")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// `dir/plan.json` → `dir/plan{suffix}` (also from `plan.journal.sqlite` or `plan.sqlite`).
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("plan");
+    let stem = [".journal.sqlite", ".sqlite", ".json"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(name);
+    p.with_file_name(format!("{stem}{suffix}"))
+}

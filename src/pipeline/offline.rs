@@ -1,0 +1,123 @@
+//! Planning from a subjects file (JSON Lines, a JSON array, or a `remedy snapshot` file): subjects
+//! stream through the engine, so a file of millions plans in bounded memory. A snapshot file's header
+//! supplies the source and the time of the live collection it recorded, so the offline plan
+//! reproduces the live one. Collecting live is `live`'s.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::condition::JsonPath;
+use crate::engine::{always_read, evaluate, verdict, verdict_reads, Verdict};
+use crate::plan::{Plan, PlanBuilder, PlanError, Source};
+use crate::rulebook::Rulebook;
+use crate::subject::{self, FieldTree, SubjectError};
+
+/// Why planning from a file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read `{path}`: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Subjects(#[from] SubjectError),
+    #[error("`{path}`: the snapshot header's `{field}` is not valid: {message}")]
+    Header {
+        path: String,
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// What a `remedy snapshot` file's header line records.
+#[derive(Debug, Clone, Default)]
+struct Recorded {
+    source: Option<Source>,
+    now: Option<DateTime<Utc>>,
+}
+
+fn recorded(path: &Path) -> Result<Recorded, PlanFileError> {
+    let Some(header) = subject::read_snapshot_header(path)? else {
+        return Ok(Recorded::default());
+    };
+    let bad = |field, message: String| PlanFileError::Header {
+        path: path.display().to_string(),
+        field,
+        message,
+    };
+    let source = match header.get("source") {
+        Some(s) => Some(
+            serde_json::from_value::<Source>(s.clone())
+                .map_err(|e| bad("source", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let now = match header.get("now").map(|n| n.as_str()) {
+        None => None,
+        Some(None) => return Err(bad("now", "not a string".into())),
+        Some(Some(text)) => Some(
+            DateTime::parse_from_rfc3339(text)
+                .map_err(|e| bad("now", format!("`{text}`: {e}")))?
+                .with_timezone(&Utc),
+        ),
+    };
+    Ok(Recorded { source, now })
+}
+
+/// Plans the subjects in the file at `path`. Without `now`, a snapshot file is planned at the time it
+/// was collected (so it reproduces the live plan), any other file at the current time.
+pub fn plan_from_file(
+    rb: &Rulebook,
+    path: &Path,
+    now: Option<DateTime<Utc>>,
+) -> Result<Plan, PlanFileError> {
+    let display = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| PlanFileError::Open {
+        path: display.clone(),
+        source,
+    })?;
+    let recorded = recorded(path)?;
+    let now = now.or(recorded.now).unwrap_or_else(Utc::now);
+    let source = recorded
+        .source
+        .unwrap_or_else(|| Source::file(rb.subjects.kind, Some(display.clone())));
+    plan_from_reader(rb, file, &display, now, source)
+}
+
+/// Streams subjects from `input` through the engine into a plan, pruning each subject to the fields
+/// the rulebook can read.
+pub fn plan_from_reader(
+    rb: &Rulebook,
+    input: impl std::io::Read,
+    file: &str,
+    now: DateTime<Utc>,
+    source: Source,
+) -> Result<Plan, PlanFileError> {
+    let always = always_read(rb.subjects.kind);
+    let full = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
+    // Most subjects match nothing: they are decided on a smaller read, and only the few that match
+    // (or are protected) are read again in full to be explained and listed.
+    let collect_error = JsonPath::compile("$.collect_error").ok();
+    let quick = FieldTree::from_reads(
+        verdict_reads(rb)
+            .into_iter()
+            .chain(collect_error.iter().map(|p| (p, true))),
+    );
+    let mut builder = PlanBuilder::new(rb, now, source);
+    subject::for_each_staged(input, file, &quick, &full, |i, decided_on, reread| {
+        match verdict(rb, &decided_on, now) {
+            (Verdict::NoMatch, undecided) => builder.add_unmatched(undecided),
+            _ => {
+                let subject = reread()?;
+                builder.add(&subject, &evaluate(rb, &subject, now, i));
+            }
+        }
+        Ok::<(), PlanFileError>(())
+    })?;
+    Ok(builder.finish()?)
+}
