@@ -150,6 +150,20 @@ impl OktaError {
         }
     }
 
+    /// The endpoint of the failed call (`GET /api/v1/users/{id}`), when the error is about one.
+    pub fn call(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) => Some(&e.call),
+            Self::Transport { call, .. }
+            | Self::Timeout { call, .. }
+            | Self::RateLimited { call, .. }
+            | Self::Auth { call, .. }
+            | Self::Decode { call, .. }
+            | Self::InvalidRequest { call, .. } => Some(call),
+            Self::Config(_) => None,
+        }
+    }
+
     /// Okta's `errorCode`, when there is one.
     pub fn code(&self) -> Option<&str> {
         match self {

@@ -9,11 +9,14 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use okta_remedy::collect::{collect, CollectOptions, Progress};
+use okta_remedy::collect::{
+    collect, collect_with, CollectError, CollectOptions, CostModel, Progress,
+};
 use okta_remedy::engine::{evaluate, Verdict};
+use okta_remedy::okta::oauth::ClientKey;
 use okta_remedy::okta::{Auth, ClientLimits, OktaClient, OrgConfig, Secret};
 use okta_remedy::rulebook;
-use okta_remedy::sim::{GenerateSpec, OrgName, Scenario, Sim, SimConfig};
+use okta_remedy::sim::{GenerateSpec, OAuthClient, OrgName, Scenario, Sim, SimConfig};
 
 const SEED_RULES: &str = "rules/org2org-password-sync.yaml";
 
@@ -201,7 +204,7 @@ fn okta_requests(sim: &Sim, org: OrgName) -> BTreeMap<String, usize> {
     out
 }
 
-// Cost grows with failures, not org size: 100,000 hub users, 10,000 assignments, 100 failures.
+// Cost is bounded by failures, not org size: 100,000 hub users, 10,000 assignments, 100 failures.
 #[tokio::test]
 async fn collection_cost_grows_with_failures_not_org_size() {
     let sim = start(GenerateSpec {
@@ -232,23 +235,32 @@ async fn collection_cost_grows_with_failures_not_org_size() {
     assert_eq!(collection.subjects.len(), 100);
     let hub_reqs = okta_requests(&sim, OrgName::Hub);
     let spoke_reqs = okta_requests(&sim, OrgName::Spoke);
-    // No listing of users or assignments; one GET of the hub user and one of the app user per failure.
+    // No listing of hub users; each read in the cheapest form (see `collect/cost.rs`). Before the
+    // cost model this was 100 hub lookups and 100 assignment lookups; now:
+    // - hub: 3 `search` queries joining the 100 logins with `or`, and one ID lookup for each of the 25
+    //   failing users without a hub user (15 policy look-alikes, 10 missing), confirming the absence;
+    // - spoke: the 10,000 assignments in 20 pages of 500 instead of 100 lookups (failures are dense
+    //   enough that every page finds more than one), the apps list, and the log.
     assert_eq!(
         hub_reqs,
-        BTreeMap::from([("GET /api/v1/users/{id}".to_string(), 100)])
+        BTreeMap::from([
+            ("GET /api/v1/users".to_string(), 3),
+            ("GET /api/v1/users/{id}".to_string(), 25)
+        ])
     );
-    assert_eq!(
-        spoke_reqs.get("GET /api/v1/apps/{id}/users/{id}"),
-        Some(&100)
-    );
+    assert_eq!(spoke_reqs.get("GET /api/v1/apps/{id}/users"), Some(&20));
+    assert_eq!(spoke_reqs.get("GET /api/v1/apps/{id}/users/{id}"), None);
     assert_eq!(spoke_reqs.get("GET /api/v1/apps"), Some(&1));
     let log_pages = spoke_reqs.get("GET /api/v1/logs").copied().unwrap_or(0);
     assert!((1..=2).contains(&log_pages), "{spoke_reqs:?}");
     assert_eq!(spoke_reqs.len(), 3, "{spoke_reqs:?}");
+    // Still bounded by the failures, whatever the org size: never more than one request per failure
+    // for the hub users, nor one more than that for the assignments.
+    assert!(hub_reqs.values().sum::<usize>() <= 100);
     // The client's own counts agree and go into the plan.
     let total: u64 =
         hub.request_counts().values().sum::<u64>() + spoke.request_counts().values().sum::<u64>();
-    assert_eq!(total as usize, 200 + 1 + log_pages);
+    assert_eq!(total as usize, 3 + 25 + 20 + 1 + log_pages);
     sim.shutdown().await;
 }
 
@@ -411,5 +423,225 @@ async fn collection_errors_name_the_org_and_the_call() {
         stderr.contains("org `spoke` has no app named `okta_org2org_missing`"),
         "{stderr}"
     );
+    sim.shutdown().await;
+}
+
+const KEY_FILE: &str = "tests/fixtures/okta/test-ec-pkcs8.pem";
+const TOKEN: &str = "POST /oauth2/v1/token";
+
+/// The seed scenario with one OAuth service app registered, granted `scopes`.
+async fn start_with_service_app(scopes: &[&str]) -> Sim {
+    let pem = std::fs::read_to_string(KEY_FILE).unwrap();
+    let key = ClientKey::parse(&Secret::new(pem), Some("test-kid")).unwrap();
+    Sim::start(SimConfig {
+        seed: 11,
+        scenario: Scenario::Generate(GenerateSpec {
+            anchor: Some(anchor()),
+            ..spec()
+        }),
+        oauth_clients: vec![OAuthClient {
+            client_id: "0oaRemedy".into(),
+            public_jwk: key.public_jwk().clone(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A hub client authenticating as the service app, asking for `scopes`.
+fn oauth_hub(sim: &Sim, scopes: &[&str]) -> OktaClient {
+    OktaClient::new(OrgConfig {
+        name: "hub".into(),
+        base_url: sim.hub_url().parse().unwrap(),
+        auth: Auth::PrivateKey {
+            client_id: "0oaRemedy".into(),
+            key: Secret::new(std::fs::read_to_string(KEY_FILE).unwrap()),
+            kid: Some("test-kid".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        },
+        limits: ClientLimits::default(),
+    })
+    .unwrap()
+}
+
+fn live_opts() -> CollectOptions {
+    CollectOptions {
+        now: anchor(),
+        full_scan: false,
+        concurrency: 4,
+    }
+}
+
+// A refused OAuth token stops collection at the first refusal with a typed error naming the org, the
+// endpoint and Okta's error; it never turns every subject into "unknown" (issue 14), and the token
+// endpoint is asked once, not once per subject.
+#[tokio::test]
+async fn a_refused_oauth_token_stops_collection_at_once() {
+    let sim = start_with_service_app(&["okta.users.read"]).await;
+    let rb = rulebook::load(Path::new(SEED_RULES)).unwrap();
+    // Asks for a scope the app was not granted: the token endpoint answers `invalid_scope`.
+    let hub = oauth_hub(&sim, &["okta.users.read", "okta.users.manage"]);
+    let spoke = client("spoke", &sim.spoke_url(), sim.spoke_token());
+    for model in [CostModel::default(), CostModel::lookups_only()] {
+        let e = collect_with(&rb, &hub, &spoke, &live_opts(), &model, &no_progress)
+            .await
+            .unwrap_err();
+        let CollectError::AccessRefused { org, .. } = &e else {
+            panic!("not an access error: {e}");
+        };
+        assert_eq!(org, "hub");
+        let call = e.call().unwrap();
+        assert!(call.starts_with("GET /api/v1/users"), "{call}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("org `hub`") && msg.contains("invalid_scope"),
+            "{msg}"
+        );
+    }
+    // One refused token request (after the DPoP nonce challenge), shared by every reader, and no
+    // API call went out without a token.
+    assert_eq!(
+        hub.request_counts(),
+        BTreeMap::from([(TOKEN.to_string(), 2)])
+    );
+    let token_statuses: Vec<u16> = sim
+        .requests(OrgName::Hub)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(token_statuses, [400, 400]);
+    sim.shutdown().await;
+}
+
+// A token without the scope a read needs (403 E0000006 from the API) stops collection the same way.
+#[tokio::test]
+async fn a_missing_scope_stops_collection_at_once() {
+    let sim = start_with_service_app(&["okta.apps.read"]).await;
+    let rb = rulebook::load(Path::new(SEED_RULES)).unwrap();
+    let hub = oauth_hub(&sim, &["okta.apps.read"]);
+    let spoke = client("spoke", &sim.spoke_url(), sim.spoke_token());
+    let e = collect(&rb, &hub, &spoke, &live_opts(), &no_progress)
+        .await
+        .unwrap_err();
+    let CollectError::AccessRefused { org, source } = &e else {
+        panic!("not an access error: {e}");
+    };
+    assert_eq!((org.as_str(), e.call()), ("hub", Some("GET /api/v1/users")));
+    assert!(source.is_access_denied(), "{source}");
+    assert!(e.to_string().contains("E0000006"), "{e}");
+    // The one search for the hub users was refused, and nothing else was asked.
+    let api: Vec<(String, u16)> = sim
+        .requests(OrgName::Hub)
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert_eq!(api, [("/api/v1/users".to_string(), 403)]);
+    sim.shutdown().await;
+}
+
+// The CLI exits 1 on a refused token, even with `--detailed-exitcode`, names the org and Okta's error,
+// and writes no plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_exits_1_when_the_hub_refuses_the_token() {
+    let sim = start_with_service_app(&["okta.users.read"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let cfg = dir.path().join("remedy.yaml");
+    let key = std::fs::canonicalize(KEY_FILE).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "orgs:\n  hub:\n    orgUrl: {}\n    authorizationMode: PrivateKey\n    clientId: 0oaRemedy\n    privateKey: {}\n    privateKeyId: test-kid\n    scopes: okta.users.read okta.users.manage\n  spoke:\n    orgUrl: {}\n    token: {}\n",
+            sim.hub_url(),
+            key.display(),
+            sim.spoke_url(),
+            sim.spoke_token()
+        ),
+    )
+    .unwrap();
+    let out_file = dir.path().join("plan.json");
+    let out = remedy(&[
+        "plan",
+        "--rules",
+        SEED_RULES,
+        "--config",
+        &s(&cfg),
+        "--now",
+        "2026-11-28T12:00:00Z",
+        "--out",
+        &s(&out_file),
+        "--detailed-exitcode",
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("org `hub`")
+            && stderr.contains("GET /api/v1/users")
+            && stderr.contains("invalid_scope"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("BEGIN"), "the key leaked: {stderr}");
+    assert!(!out_file.exists(), "no plan may be written");
+    let tokens = sim
+        .requests(OrgName::Hub)
+        .iter()
+        .filter(|r| r.path == "/oauth2/v1/token")
+        .count();
+    assert_eq!(
+        tokens, 2,
+        "one token request and its nonce retry, not one per subject"
+    );
+    sim.shutdown().await;
+}
+
+/// A subject without the parts a batched read may render differently from an ID lookup: a user found by
+/// `search` carries its collection `_links` (only `self`), one found by ID the full set.
+fn without_user_links(mut s: Value) -> Value {
+    if let Some(u) = s.get_mut("user").and_then(Value::as_object_mut) {
+        u.remove("_links");
+    }
+    s
+}
+
+// The cost model changes how subjects are read, not what they are: the same subjects (up to the hub
+// user's `_links`) and the same decisions as one ID lookup per read, and as the full scan.
+#[tokio::test]
+async fn batched_reads_collect_the_same_subjects_as_lookups() {
+    let sim = start(spec()).await;
+    let rb = rulebook::load(Path::new(SEED_RULES)).unwrap();
+    let hub = client("hub", &sim.hub_url(), sim.hub_token());
+    let spoke = client("spoke", &sim.spoke_url(), sim.spoke_token());
+    let batched = CostModel {
+        assignments: okta_remedy::collect::ReadForm::Batched,
+        hub_users: okta_remedy::collect::ReadForm::Batched,
+        ..CostModel::default()
+    };
+    let mut runs = Vec::new();
+    for model in [CostModel::lookups_only(), CostModel::default(), batched] {
+        let c = collect_with(&rb, &hub, &spoke, &live_opts(), &model, &no_progress)
+            .await
+            .unwrap();
+        runs.push(c.subjects);
+    }
+    let decisions = |subjects: &[Value]| -> Vec<String> {
+        subjects
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{:?}", evaluate(&rb, s, anchor(), i)))
+            .collect()
+    };
+    assert!(!runs[0].is_empty());
+    let runs: Vec<Vec<Value>> = runs
+        .into_iter()
+        .map(|r| r.into_iter().map(without_user_links).collect())
+        .collect();
+    for run in &runs[1..] {
+        assert_eq!(run, &runs[0]);
+        assert_eq!(decisions(run), decisions(&runs[0]));
+    }
     sim.shutdown().await;
 }
