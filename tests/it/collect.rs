@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use okta_remedy::collect::{
-    collect, collect_with, CollectError, CollectOptions, CostModel, Progress,
+    collect, collect_with, CollectError, CollectOptions, CostModel, Progress, MAX_SEARCH_LEN,
 };
 use okta_remedy::engine::{evaluate, Verdict};
 use okta_remedy::okta::oauth::ClientKey;
@@ -644,4 +644,71 @@ async fn batched_reads_collect_the_same_subjects_as_lookups() {
         assert_eq!(decisions(run), decisions(&runs[0]));
     }
     sim.shutdown().await;
+}
+
+/// The fewest requests that can read `failures` failing assignments among `assignments`, with their
+/// hub users (all present) found by login: the app, the log pages, the cheaper of one lookup per
+/// assignment and the 500-a-page scan, and the fewest `search` queries under the length bound.
+fn cheapest_reads(
+    failures: usize,
+    assignments: usize,
+    log_pages: usize,
+    logins: &[String],
+) -> usize {
+    let longest =
+        logins.iter().map(|l| l.len()).max().unwrap_or(0) + r#"profile.login eq """#.len();
+    let per_query = ((MAX_SEARCH_LEN + 4) / (longest + 4)).min(200);
+    1 + log_pages + failures.min(assignments.div_ceil(500)) + logins.len().div_ceil(per_query)
+}
+
+// Issue 17: planning reads each thing in the cheapest form Okta offers. Dense (1,200 failures among
+// 2,000 assignments, all on FEDERATION hub users: 2,403 requests before the cost model) and sparse
+// (10 failures among 20,000 assignments) plans stay within 1.2x of the cheapest combination of calls.
+#[tokio::test]
+async fn planning_requests_stay_within_1_2x_of_the_cheapest_reads() {
+    // Dense: the app, 2 log pages, 4 scan pages, 32 searches of about 38 logins (before: 2,403).
+    // Sparse: the app, 1 log page, 1 probe page of the scan (it found 1 of the 10, so no more pages),
+    // 9 assignment lookups, 1 search (before: 22).
+    for (failures, assignments, expected) in [(1_200, 2_000, 39), (10, 20_000, 13)] {
+        let sim = start(GenerateSpec {
+            hub_users: 500,
+            spoke_assignments: assignments,
+            federation_collisions: failures,
+            protected_admins: 0,
+            policy_lookalikes: 0,
+            not_active_hub: 0,
+            missing_hub: 0,
+            deprovisioned_hub: 0,
+            suspended_hub: 0,
+            group_assigned: 0,
+            anchor: None,
+        })
+        .await;
+        let rb = rulebook::load(Path::new(SEED_RULES)).unwrap();
+        let hub = client("hub", &sim.hub_url(), sim.hub_token());
+        let spoke = client("spoke", &sim.spoke_url(), sim.spoke_token());
+        let collection = collect(&rb, &hub, &spoke, &live_opts(), &no_progress)
+            .await
+            .unwrap();
+        assert_eq!(collection.subjects.len(), failures);
+        let hub_reqs = okta_requests(&sim, OrgName::Hub);
+        let spoke_reqs = okta_requests(&sim, OrgName::Spoke);
+        let total: usize = hub_reqs.values().sum::<usize>() + spoke_reqs.values().sum::<usize>();
+        let log_pages = spoke_reqs["GET /api/v1/logs"];
+        let logins: Vec<String> = collection
+            .subjects
+            .iter()
+            .map(|s| s["user"]["profile"]["login"].as_str().unwrap().to_string())
+            .collect();
+        let cheapest = cheapest_reads(failures, assignments, log_pages, &logins);
+        assert_eq!(
+            total, expected,
+            "{failures} of {assignments}: {hub_reqs:?} {spoke_reqs:?}"
+        );
+        assert!(
+            total as f64 <= 1.2 * cheapest as f64,
+            "{failures} of {assignments}: {total} requests, the cheapest is {cheapest}"
+        );
+        sim.shutdown().await;
+    }
 }
