@@ -64,24 +64,8 @@ pub(super) async fn collect<H: OktaApi, S: OktaApi>(
     progress(Progress::Phase(
         "reading the hub users of failing assignments",
     ));
-    let keys: BTreeSet<HubKey> = partials
-        .iter()
-        .filter_map(|(_, p)| match p {
-            Partial::Read {
-                assignment,
-                spoke_user,
-            } => shape::hub_key(assignment, spoke_user),
-            Partial::Unreadable { .. } => None,
-        })
-        .collect();
-    let hub_users = hub_users::read(
-        hub,
-        keys.into_iter().collect(),
-        model,
-        opts.concurrency,
-        progress,
-    )
-    .await?;
+    let keys = hub_keys(&partials);
+    let hub_users = hub_users::read(hub, keys, model, opts.concurrency, progress).await?;
     let history = if reads(rb, "$.hub_events") {
         progress(Progress::Phase("reading the hub users' history"));
         Some(hub_history(hub, &hub_users, opts.concurrency).await?)
@@ -182,6 +166,21 @@ async fn with_spoke_users<S: OktaApi>(
         .buffered(concurrency.max(1))
         .try_collect()
         .await
+}
+
+/// The distinct hub keys of the assignments read in full, in order.
+fn hub_keys(partials: &[(UserId, Partial)]) -> Vec<HubKey> {
+    let keys: BTreeSet<HubKey> = partials
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Partial::Read {
+                assignment,
+                spoke_user,
+            } => shape::hub_key(assignment, spoke_user),
+            Partial::Unreadable { .. } => None,
+        })
+        .collect();
+    keys.into_iter().collect()
 }
 
 /// Builds one subject from what was read.
