@@ -1,11 +1,13 @@
 //! OAuth 2.0 for Okta service apps: the client's private key (PEM or JWK, RSA or P-256), the
 //! private-key JWT client assertion (RFC 7523), DPoP proofs (RFC 9449) with an ephemeral P-256 key per
 //! client, and the access-token cache with refresh before expiry and the `use_dpop_nonce` retry.
-//! It does not send API calls (`client.rs` does, asking this module for the `Authorization` and `DPoP`
-//! header values).
+//! It does not send API calls (`client/request.rs` does, asking this module for the `Authorization`
+//! and `DPoP` header values).
 //!
-//! Every key, assertion, proof and token is a [`Secret`] or stays inside this module's private types.
-
+//! Every key, assertion, proof and token is a `Secret` or stays inside this module's private types.
+//! A final refusal by the token endpoint (wrong client, key or scope) is remembered for
+//! [`REFUSAL_HOLD`] and shared by every caller, so a refused client costs one token request, not one
+//! per API call.
 //!
 //! - `oauth/key.rs`: [`ClientKey`] and the client assertion.
 //! - `oauth/dpop.rs`: [`DpopKey`] and DPoP proofs.
