@@ -1,6 +1,8 @@
-//! Collecting from the simulator (issue 5): the seed scenario planned live finds every injected
-//! failure and nothing else, cost grows with failures not org size, a snapshot reproduces the live plan
-//! byte for byte, and collection errors name the org and the call.
+//! Collecting from the simulator (issues 5, 14, 17): the seed scenario planned live finds every
+//! injected failure and nothing else, a snapshot reproduces the live plan byte for byte, collection
+//! errors name the org and the call, refused credentials stop collection at once (library and CLI),
+//! and each read takes the cheapest form (request counts against the cheapest combination of calls,
+//! the same subjects as one lookup per read, searches split when Okta refuses them as too long).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -711,4 +713,185 @@ async fn planning_requests_stay_within_1_2x_of_the_cheapest_reads() {
         );
         sim.shutdown().await;
     }
+}
+
+/// A hub client that refuses, like Okta, any `search` longer than `max` characters (400 E0000031),
+/// to exercise the collector's splitting of batched searches.
+struct ShortSearches {
+    inner: OktaClient,
+    max: usize,
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+mod short_searches {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use okta_remedy::okta::{
+        ActivateOutcome, ApiError, AppId, AppLink, AppQuery, AppUser, AppUserAssignment,
+        AppUserQuery, Application, Fetched, Group, GroupId, LogEvent, LogQuery, NewUser, OktaApi,
+        OktaError, PageStream, ResetOutcome, User, UserId, UserQuery,
+    };
+    use serde_json::Value;
+
+    use super::ShortSearches;
+
+    impl OktaApi for ShortSearches {
+        fn org_name(&self) -> &str {
+            self.inner.org_name()
+        }
+        fn list_users(&self, query: UserQuery) -> PageStream<'_, User> {
+            if query.search.as_ref().is_some_and(|s| s.len() > self.max) {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let e = OktaError::Api(Box::new(ApiError {
+                    status: 400,
+                    code: "E0000031".into(),
+                    summary: "Invalid search criteria.".into(),
+                    causes: vec!["the search is too long".into()],
+                    error_id: None,
+                    request_id: None,
+                    org: self.org_name().into(),
+                    call: "GET /api/v1/users".into(),
+                }));
+                return futures::stream::once(async move { Err(e) }).boxed();
+            }
+            self.inner.list_users(query)
+        }
+        async fn get_user(&self, id: &str) -> Result<Option<Fetched<User>>, OktaError> {
+            self.inner.get_user(id).await
+        }
+        async fn create_user(&self, u: &NewUser, a: bool) -> Result<Fetched<User>, OktaError> {
+            self.inner.create_user(u, a).await
+        }
+        async fn update_user(
+            &self,
+            id: &UserId,
+            partial: &Value,
+            if_match: Option<&str>,
+        ) -> Result<Fetched<User>, OktaError> {
+            self.inner.update_user(id, partial, if_match).await
+        }
+        async fn reset_password(&self, id: &UserId, e: bool) -> Result<ResetOutcome, OktaError> {
+            self.inner.reset_password(id, e).await
+        }
+        async fn deactivate_user(&self, id: &UserId, e: bool) -> Result<Fetched<()>, OktaError> {
+            self.inner.deactivate_user(id, e).await
+        }
+        async fn activate_user(&self, id: &UserId, e: bool) -> Result<ActivateOutcome, OktaError> {
+            self.inner.activate_user(id, e).await
+        }
+        async fn reactivate_user(
+            &self,
+            id: &UserId,
+            e: bool,
+        ) -> Result<ActivateOutcome, OktaError> {
+            self.inner.reactivate_user(id, e).await
+        }
+        async fn unlock_user(&self, id: &UserId) -> Result<Fetched<()>, OktaError> {
+            self.inner.unlock_user(id).await
+        }
+        async fn delete_user(&self, id: &UserId, e: bool) -> Result<Fetched<()>, OktaError> {
+            self.inner.delete_user(id, e).await
+        }
+        async fn user_groups(&self, id: &UserId) -> Result<Vec<Group>, OktaError> {
+            self.inner.user_groups(id).await
+        }
+        async fn user_app_links(&self, id: &UserId) -> Result<Vec<AppLink>, OktaError> {
+            self.inner.user_app_links(id).await
+        }
+        async fn add_user_to_group(
+            &self,
+            g: &GroupId,
+            u: &UserId,
+        ) -> Result<Fetched<()>, OktaError> {
+            self.inner.add_user_to_group(g, u).await
+        }
+        fn list_apps(&self, query: AppQuery) -> PageStream<'_, Application> {
+            self.inner.list_apps(query)
+        }
+        fn list_app_users(&self, app: &AppId, query: AppUserQuery) -> PageStream<'_, AppUser> {
+            self.inner.list_app_users(app, query)
+        }
+        async fn get_app_user(
+            &self,
+            app: &AppId,
+            user: &UserId,
+            expand: bool,
+        ) -> Result<Option<Fetched<AppUser>>, OktaError> {
+            self.inner.get_app_user(app, user, expand).await
+        }
+        async fn assign_app_user(
+            &self,
+            app: &AppId,
+            a: &AppUserAssignment,
+        ) -> Result<Fetched<AppUser>, OktaError> {
+            self.inner.assign_app_user(app, a).await
+        }
+        async fn update_app_user(
+            &self,
+            app: &AppId,
+            user: &UserId,
+            body: &Value,
+        ) -> Result<Fetched<AppUser>, OktaError> {
+            self.inner.update_app_user(app, user, body).await
+        }
+        async fn unassign_app_user(
+            &self,
+            app: &AppId,
+            user: &UserId,
+            e: bool,
+        ) -> Result<Fetched<()>, OktaError> {
+            self.inner.unassign_app_user(app, user, e).await
+        }
+        fn list_logs(&self, query: LogQuery) -> PageStream<'_, LogEvent> {
+            self.inner.list_logs(query)
+        }
+        fn poll_logs(&self, query: LogQuery, interval: Duration) -> PageStream<'_, LogEvent> {
+            self.inner.poll_logs(query, interval)
+        }
+    }
+}
+
+// A search Okta refuses as too long is split in halves until it is accepted; the subjects are the
+// same as with one lookup per hub user, and no search was read as "every user absent".
+#[tokio::test]
+async fn a_search_refused_as_too_long_is_split_until_accepted() {
+    let sim = start(spec()).await;
+    let rb = rulebook::load(Path::new(SEED_RULES)).unwrap();
+    let spoke = client("spoke", &sim.spoke_url(), sim.spoke_token());
+    let plain = client("hub", &sim.hub_url(), sim.hub_token());
+    let expected = collect_with(
+        &rb,
+        &plain,
+        &spoke,
+        &live_opts(),
+        &CostModel::lookups_only(),
+        &no_progress,
+    )
+    .await
+    .unwrap();
+    let hub = ShortSearches {
+        inner: client("hub", &sim.hub_url(), sim.hub_token()),
+        max: 300,
+        refused: Default::default(),
+    };
+    let got = collect(&rb, &hub, &spoke, &live_opts(), &no_progress)
+        .await
+        .unwrap();
+    let strip = |v: Vec<Value>| -> Vec<Value> { v.into_iter().map(without_user_links).collect() };
+    assert_eq!(strip(got.subjects), strip(expected.subjects));
+    let searches = hub.inner.request_counts()["GET /api/v1/users"];
+    let lookups = hub.inner.request_counts()["GET /api/v1/users/{id}"];
+    // 17 logins of about 40 characters: refused whole (17 terms) and in halves (8 and 9), accepted
+    // in quarters (4, 4, 4 and 5 terms).
+    let refused = hub.refused.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (refused, searches),
+        (3, 4),
+        "refused, then accepted searches"
+    );
+    // Only the failing users without a hub user are looked up (2 missing, 3 policy look-alikes).
+    assert_eq!(lookups, 5);
+    sim.shutdown().await;
 }
