@@ -44,7 +44,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::engine::Verdict;
-use crate::okta::{LogEvent, OktaApi, OktaError};
+use crate::okta::OktaApi;
 use crate::plan::{Plan, PlannedSubject, Step};
 use crate::rulebook::Rulebook;
 use actions::{recorded, run_step, Recorded};
@@ -189,15 +189,20 @@ struct Ctx<'a, H, S> {
     /// The plan's `now`: where the System Log window the rulebook reads ends.
     plan_now: DateTime<Utc>,
     /// The spoke's failure events, read once per run when a subject is first justified.
-    events: tokio::sync::OnceCell<BTreeMap<String, Vec<LogEvent>>>,
+    events: tokio::sync::OnceCell<crate::collect::failures::Failures>,
     /// The error that stopped the run; no new subject starts once it is set.
     fatal: Mutex<Option<ApplyError>>,
 }
 
 impl<H: OktaApi, S: OktaApi> Ctx<'_, H, S> {
-    async fn failure_events(&self) -> Result<&BTreeMap<String, Vec<LogEvent>>, OktaError> {
+    async fn failure_events(
+        &self,
+        app_id: &str,
+    ) -> Result<&crate::collect::failures::Failures, crate::collect::CollectError> {
         self.events
-            .get_or_try_init(|| observe::failure_events(self.spoke, self.rulebook, self.plan_now))
+            .get_or_try_init(|| {
+                observe::failure_events(self.spoke, self.rulebook, app_id, self.plan_now)
+            })
             .await
     }
 

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::observe::read_live;
-use super::stop::{okta_failure, Stop};
+use super::stop::Stop;
 use super::Ctx;
 use crate::engine::{evaluate, Verdict};
 use crate::okta::OktaApi;
@@ -23,9 +23,7 @@ pub(super) async fn justify<H: OktaApi, S: OktaApi>(
     planned: &[&Step],
     state: Value,
 ) -> Result<Vec<Step>, Stop> {
-    let live = read_live(ctx, subject, state)
-        .await
-        .map_err(|e| okta_failure(&e))?;
+    let live = read_live(ctx, subject, state).await?;
     let decision = evaluate(ctx.rulebook, &live, ctx.now, 0);
     if decision.subject != subject.key {
         return Err(refused(format!(

@@ -1,47 +1,34 @@
 //! Reading a subject's live state back from Okta in the shape the collector built, and comparing it
 //! with what a step relies on (drift).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use serde_json::{json, Value};
 
+use super::stop::{okta_failure, Stop};
 use super::Ctx;
-use crate::collect::{event_is_for_app, event_user, hub_history, reads, FAILURE_FILTER};
+use crate::collect::failures::{self, Failures};
+use crate::collect::org2org::user_history;
+use crate::collect::{reads, CollectError};
 use crate::condition::JsonPath;
-use crate::okta::{AppId, JsonModel, LogEvent, LogQuery, OktaApi, OktaError, UserId};
+use crate::okta::{AppId, JsonModel, OktaApi, OktaError, UserId};
 use crate::plan::{PlannedSubject, Step};
 use crate::rulebook::{Rulebook, SubjectKind};
 use crate::subject::shape;
 
-/// The spoke's provisioning-failure events since the plan's window opened, by user id: history the
-/// rulebook's conditions read, fetched once per run (a few pages of the System Log) for every
-/// subject that is re-evaluated.
+/// The spoke's provisioning failures for the plan's app since the plan's window opened, by user id:
+/// history the rulebook's conditions read, read once per run (a few pages of the System Log, the
+/// collector's own reader) for every subject that is re-evaluated.
 pub(super) async fn failure_events<S: OktaApi>(
     spoke: &S,
     rulebook: &Rulebook,
+    app_id: &str,
     plan_now: DateTime<Utc>,
-) -> Result<BTreeMap<String, Vec<LogEvent>>, OktaError> {
+) -> Result<Failures, CollectError> {
     let since = chrono::Duration::from_std(rulebook.subjects.since)
         .ok()
         .and_then(|d| plan_now.checked_sub_signed(d))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let mut by_user: BTreeMap<String, Vec<LogEvent>> = BTreeMap::new();
-    let mut pages = spoke.list_logs(LogQuery {
-        since: Some(since),
-        filter: Some(FAILURE_FILTER.to_string()),
-        limit: Some(1000),
-        ..LogQuery::default()
-    });
-    while let Some(page) = pages.try_next().await? {
-        for e in page.items {
-            if let Some(uid) = event_user(&e) {
-                by_user.entry(uid).or_default().push(e);
-            }
-        }
-    }
-    Ok(by_user)
+    failures::read(spoke, app_id, since, Utc::now(), &|_| {}).await
 }
 
 fn id_of(subject: &PlannedSubject, key: &str) -> Option<String> {
@@ -67,7 +54,7 @@ pub(super) async fn read_state<H: OktaApi, S: OktaApi>(
             Some(id) => fetched(ctx.hub.get_user(&id).await?),
             None => Value::Null,
         };
-        return Ok(shape::user(ctx.hub.org_name(), user));
+        return Ok(shape::user_subject(ctx.hub.org_name(), user));
     }
     let Some((app, uid)) = assignment_ids(subject) else {
         return Ok(shape::org2org(
@@ -83,16 +70,8 @@ pub(super) async fn read_state<H: OktaApi, S: OktaApi>(
     // the assignment's `externalId` when linked, else by login. Never by an id the plan names, so an
     // edited id cannot point an action at somebody else.
     let spoke_user = fetched(ctx.spoke.get_user(&uid.0).await?);
-    let external = assignment
-        .get("externalId")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let login = assignment
-        .pointer("/credentials/userName")
-        .and_then(Value::as_str)
-        .or_else(|| spoke_user.pointer("/profile/login").and_then(Value::as_str));
-    let user = match external.or(login) {
-        Some(k) => fetched(ctx.hub.get_user(k).await?),
+    let user = match shape::hub_key(&assignment, &spoke_user) {
+        Some(k) => fetched(ctx.hub.get_user(k.as_str()).await?),
         None => Value::Null,
     };
     Ok(shape::org2org(
@@ -115,38 +94,33 @@ pub(super) async fn read_live<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
     subject: &PlannedSubject,
     state: Value,
-) -> Result<Value, OktaError> {
+) -> Result<Value, Stop> {
     let mut live = state;
     let rb = ctx.rulebook;
+    let okta = |e: OktaError| okta_failure(&e);
     if rb.subjects.kind == SubjectKind::Org2orgAssignment {
-        let events = ctx.failure_events().await?;
         let app = id_of(subject, "app_id").unwrap_or_default();
-        let mine: Vec<Value> = id_of(subject, "app_user_id")
-            .and_then(|uid| events.get(&uid))
-            .map(|evts| {
-                evts.iter()
-                    .filter(|e| event_is_for_app(e, &app))
-                    .map(JsonModel::to_value)
-                    .collect()
-            })
-            .unwrap_or_default();
-        live["events"] = Value::Array(mine);
+        let events = ctx.failure_events(&app).await.map_err(collect_failure)?;
+        live[shape::EVENTS] = match id_of(subject, "app_user_id") {
+            Some(uid) => Value::Array(events.of(&uid)),
+            None => Value::Array(Vec::new()),
+        };
         if reads(rb, "$.hub_events") {
             let user = shape::hub_user(&live).clone();
-            let hub_events = match user.get("id").and_then(Value::as_str) {
-                Some(id) => {
-                    hub_history(ctx.hub, id, user.get("created").and_then(Value::as_str)).await?
-                }
+            let history = match shape::user_id(&user) {
+                Some(id) => user_history(ctx.hub, id, shape::user_created(&user))
+                    .await
+                    .map_err(okta)?,
                 None => Vec::new(),
             };
-            live["hub_events"] = Value::Array(hub_events);
+            shape::set_hub_events(&mut live, Ok(history));
         }
     } else if reads(rb, "$.groups") {
         let groups = match id_of(subject, "user_id") {
-            Some(id) => ctx.hub.user_groups(&UserId(id)).await?,
+            Some(id) => ctx.hub.user_groups(&UserId(id)).await.map_err(okta)?,
             None => Vec::new(),
         };
-        live["groups"] = Value::Array(groups.iter().map(JsonModel::to_value).collect());
+        shape::set_groups(&mut live, groups.iter().map(JsonModel::to_value).collect());
     }
     Ok(live)
 }
@@ -226,4 +200,13 @@ pub(super) fn linked(a: &Value) -> bool {
         && a.get("externalId")
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty())
+}
+
+/// A collection error while re-reading history: a refused credential stops the run, anything else
+/// leaves the subject for the next run.
+fn collect_failure(e: CollectError) -> Stop {
+    match e {
+        CollectError::AccessRefused { .. } => Stop::Fatal(super::ApplyError::Auth(e.to_string())),
+        other => Stop::Transient(format!("{other}; run apply again to resume")),
+    }
 }

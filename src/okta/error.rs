@@ -1,7 +1,7 @@
 //! `OktaError`: every way a call to Okta can fail, typed. It owns the decoding of Okta's error body
 //! (`errorCode`, `errorSummary`, `errorCauses`, `errorId`) and the helpers the product branches on
 //! (`E0000001`, `E0000007`, ...). It deliberately does not decide whether to retry: that is the client's
-//! job (`client.rs`), which alone knows whether a call was idempotent.
+//! job (`client/response.rs`), which alone knows whether a call was idempotent.
 //!
 //! No variant ever carries a secret: request bodies, headers and full URLs with credentials are never
 //! copied into an error, and transport errors keep only reqwest's message without its URL.
@@ -90,9 +90,15 @@ pub enum OktaError {
         attempts: u32,
         request_id: Option<String>,
     },
-    /// Getting an OAuth access token failed, or the token was refused.
-    #[error("{org}: authorization failed: {message}")]
-    Auth { org: String, message: String },
+    /// Credentials could not be attached to `call`: getting an OAuth access token failed (the token
+    /// endpoint refused the client, its key or a scope, or could not be reached), or the API token
+    /// cannot be sent as a header. `message` is Okta's OAuth error, never the credentials.
+    #[error("{org} {call}: authorization failed: {message}")]
+    Auth {
+        org: String,
+        call: String,
+        message: String,
+    },
     /// The client's configuration is unusable.
     #[error(transparent)]
     Config(#[from] Box<ConfigError>),
@@ -141,6 +147,20 @@ impl OktaError {
         match self {
             Self::Api(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// The endpoint of the failed call (`GET /api/v1/users/{id}`), when the error is about one.
+    pub fn call(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) => Some(&e.call),
+            Self::Transport { call, .. }
+            | Self::Timeout { call, .. }
+            | Self::RateLimited { call, .. }
+            | Self::Auth { call, .. }
+            | Self::Decode { call, .. }
+            | Self::InvalidRequest { call, .. } => Some(call),
+            Self::Config(_) => None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` headers. It decides when a request must wait for
 //! the bucket's reset so the client stays under a configured share of capacity, and how long to wait
 //! after a 429. Reset times are converted with the server's `Date` header, so a skewed local clock does
-//! not matter. It does not sleep or send anything itself (`client.rs` does).
+//! not matter. It does not sleep or send anything itself (`client/send.rs` does).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

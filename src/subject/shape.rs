@@ -1,12 +1,17 @@
-//! The JSON shape of a subject, in one place: which paths hold the user, the assignment, the spoke
-//! user and the ids the executor acts on, which of them are Okta state (re-readable, so a step can rely
-//! on them) and which are history. Collectors build subjects with [`org2org`] and [`user`]; planning
-//! reads ids and state paths from here; `apply` rebuilds a live subject with the same functions.
+//! The JSON shape of a subject, in one place: which keys hold the app, the assignment, the spoke user,
+//! the hub user and the events of an `org2org_assignment` subject, and the org and user of a `user`
+//! subject; how a subject whose reads failed is marked (`collect_error`); how an assignment is joined
+//! to its hub user; when an assignment counts as failing; which ids the executor acts on and which
+//! paths are Okta state (re-readable, so a step can rely on them) rather than history. Collectors
+//! build subjects here ([`org2org`], [`user_subject`]); planning reads ids and state paths from here;
+//! `apply` rebuilds a live subject with the same functions and the same join. Key order is part of
+//! the format (plans and snapshots must be byte-identical for the same state).
 //!
 //! ```text
-//! org2org_assignment: { app: {id, name?, label?}, assignment: <spoke AppUser>, spoke_user: <spoke User>,
-//!                       user: <hub User or null>, events: [<spoke LogEvent>], hub_events?: [...] }
-//! user:               { org: <org name>, user: <User>, groups?: [<Group>] }
+//! org2org_assignment: { app: {id, name, label}, assignment: AppUser (without _embedded),
+//!                       spoke_user: User | null, user: hub User | null, events: [LogEvent],
+//!                       hub_events?: [LogEvent], collect_error?: "..." }
+//! user:               { org: "hub", user: User, groups?: [Group] }
 //! ```
 
 use std::collections::BTreeMap;
@@ -62,7 +67,104 @@ pub fn pointer_of(path: &str) -> Option<String> {
     Some(format!("/{}", rest.replace('.', "/")))
 }
 
-/// An Org2Org assignment subject.
+/// `$.app`: the Org2Org app on the spoke, as `{id, name, label}`.
+pub const APP: &str = "app";
+/// `$.assignment`: the spoke's app user (assignment), without `_embedded`.
+pub const ASSIGNMENT: &str = "assignment";
+/// `$.spoke_user`: the spoke user the assignment belongs to, or null.
+pub const SPOKE_USER: &str = "spoke_user";
+/// `$.user`: the hub user the assignment pushes to, or null when there is none.
+pub const USER: &str = "user";
+/// `$.events`: the spoke's provisioning failure events for this user in the window.
+pub const EVENTS: &str = "events";
+/// `$.hub_events`: the hub user's creation and provider-changing events (only when a rule reads them).
+pub const HUB_EVENTS: &str = "hub_events";
+/// `$.collect_error`: why this subject could not be read in full; the engine calls it unknown.
+pub const COLLECT_ERROR: &str = "collect_error";
+/// `$.org`: a `user` subject's org name.
+pub const ORG: &str = "org";
+/// `$.groups`: a `user` subject's groups (only when a rule reads them).
+pub const GROUPS: &str = "groups";
+
+/// The app as a subject shows it: id, name and label.
+pub fn app_brief(app: &Value) -> Value {
+    json!({
+        "id": app.get("id").cloned().unwrap_or(Value::Null),
+        "name": app.get("name").cloned().unwrap_or(Value::Null),
+        "label": app.get("label").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// A failing assignment: `syncState` ERROR, or STAGED with no `externalId`.
+pub fn is_failing(assignment: &Value) -> bool {
+    let sync = assignment.get("syncState").and_then(Value::as_str);
+    let status = assignment.get("status").and_then(Value::as_str);
+    let linked = assignment
+        .get("externalId")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
+    sync == Some("ERROR") || (status == Some("STAGED") && !linked)
+}
+
+/// Removes `_embedded.user` (present with `expand=user`) from an assignment and returns it.
+pub fn take_embedded_user(assignment: &mut Value) -> Option<Value> {
+    assignment
+        .as_object_mut()
+        .and_then(|m| m.remove("_embedded"))
+        .and_then(|mut e| e.get_mut("user").map(Value::take))
+        .filter(Value::is_object)
+}
+
+/// How an assignment finds its hub user.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HubKey {
+    /// Linked: the assignment's `externalId` is the hub user's id.
+    Id(String),
+    /// Not linked: the assignment's `credentials.userName`, else the spoke user's login.
+    Login(String),
+}
+
+impl HubKey {
+    /// The key as `GET /api/v1/users/{id or login}` takes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Id(s) | Self::Login(s) => s,
+        }
+    }
+}
+
+/// The join to the hub: by `externalId` when linked, else by login; `None` when there is neither.
+pub fn hub_key(assignment: &Value, spoke_user: &Value) -> Option<HubKey> {
+    let external = assignment
+        .get("externalId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(|s| HubKey::Id(s.to_string()));
+    external.or_else(|| {
+        assignment
+            .pointer("/credentials/userName")
+            .and_then(Value::as_str)
+            .or_else(|| spoke_user.pointer("/profile/login").and_then(Value::as_str))
+            .map(|s| HubKey::Login(s.to_string()))
+    })
+}
+
+/// A user's id (`$.id`), for matching search results to keys.
+pub fn user_id(user: &Value) -> Option<&str> {
+    user.get("id").and_then(Value::as_str)
+}
+
+/// A user's login (`$.profile.login`), for matching search results to keys.
+pub fn user_login(user: &Value) -> Option<&str> {
+    user.pointer("/profile/login").and_then(Value::as_str)
+}
+
+/// A user's `created` time, where the hub history starts.
+pub fn user_created(user: &Value) -> Option<&str> {
+    user.get("created").and_then(Value::as_str)
+}
+
+/// A complete `org2org_assignment` subject.
 pub fn org2org(
     app: Value,
     assignment: Value,
@@ -71,17 +173,57 @@ pub fn org2org(
     events: Vec<Value>,
 ) -> Value {
     json!({
-        "app": app,
-        "assignment": assignment,
-        "spoke_user": spoke_user,
-        "user": user,
-        "events": events,
+        APP: app,
+        ASSIGNMENT: assignment,
+        SPOKE_USER: spoke_user,
+        USER: user,
+        EVENTS: events,
     })
 }
 
-/// A user subject.
-pub fn user(org: &str, user: Value) -> Value {
-    json!({ "org": org, "user": user })
+/// An `org2org_assignment` subject whose reads stopped at `error`: what was read, nulls for the rest.
+pub fn unreadable(
+    app: Value,
+    assignment: Value,
+    spoke_user: Value,
+    events: Vec<Value>,
+    error: &str,
+) -> Value {
+    json!({
+        APP: app,
+        ASSIGNMENT: assignment,
+        SPOKE_USER: spoke_user,
+        USER: null,
+        EVENTS: events,
+        COLLECT_ERROR: error,
+    })
+}
+
+/// The assignment stand-in of a subject whose assignment could not be read.
+pub fn assignment_stub(user_id: &str) -> Value {
+    json!({ "id": user_id })
+}
+
+/// Adds the hub history; a failure to read it marks the subject unknown with an empty history.
+pub fn set_hub_events(subject: &mut Value, history: Result<Vec<Value>, String>) {
+    let events = match history {
+        Ok(events) => events,
+        Err(error) => {
+            subject[COLLECT_ERROR] = json!(error);
+            Vec::new()
+        }
+    };
+    subject[HUB_EVENTS] = Value::Array(events);
+}
+
+/// A `user` subject.
+pub fn user_subject(org: &str, user: Value) -> Value {
+    json!({ ORG: org, USER: user })
+}
+
+/// Adds a `user` subject's groups.
+pub fn set_groups(subject: &mut Value, groups: Vec<Value>) {
+    subject[GROUPS] = Value::Array(groups);
 }
 
 /// The hub user of a subject (`null` when there is none).
