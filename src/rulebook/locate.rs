@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser};
 
+use super::limits::MAX_DEPTH;
 use crate::diagnostic::Position;
 
 /// One step in a path from the document root to a node.
@@ -47,7 +48,7 @@ enum Frame {
         path: NodePath,
         key: Option<(String, Position)>,
         /// Scalar keys met so far, to spot a key written twice.
-        seen: Vec<(String, Position)>,
+        seen: HashMap<String, Position>,
     },
     Seq {
         path: NodePath,
@@ -71,14 +72,19 @@ pub struct DuplicateKey {
 pub struct Locator {
     nodes: HashMap<NodePath, Loc>,
     duplicates: Vec<DuplicateKey>,
+    /// Where nesting first went deeper than [`MAX_DEPTH`]; indexing stopped there.
+    too_deep: Option<Position>,
 }
 
 impl Locator {
     /// Indexes `source`. A document saphyr cannot parse yields a partial index; the syntax error itself
-    /// is reported by the serde parser, so nothing is lost.
+    /// is reported by the serde parser, so nothing is lost. Indexing stops at the first node nested
+    /// deeper than [`MAX_DEPTH`] (see [`Locator::too_deep`]), which keeps it linear in the input.
+    /// One loop over the parser's events; cut further it would only pass its five locals around.
     pub fn new(source: &str) -> Self {
         let mut nodes = HashMap::new();
         let mut duplicates = Vec::new();
+        let mut too_deep = None;
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
         for item in Parser::new_from_str(source) {
@@ -104,21 +110,24 @@ impl Locator {
                 ) = (stack.last_mut(), &event)
                 {
                     if key.is_none() {
-                        if let Some((_, first)) =
-                            seen.iter().find(|(k, _)| k.as_str() == text.as_ref())
-                        {
-                            duplicates.push(DuplicateKey {
+                        match seen.get(text.as_ref()) {
+                            Some(first) => duplicates.push(DuplicateKey {
                                 mapping: path.clone(),
                                 key: text.to_string(),
                                 first: *first,
                                 again: at,
-                            });
-                        } else {
-                            seen.push((text.to_string(), at));
+                            }),
+                            None => {
+                                seen.insert(text.to_string(), at);
+                            }
                         }
                         *key = Some((text.to_string(), at));
                         continue;
                     }
+                }
+                if stack.len() >= MAX_DEPTH {
+                    too_deep = Some(at);
+                    break;
                 }
                 let (path, key_pos) = match stack.last_mut() {
                     Some(Frame::Map { path, key, .. }) => match key.take() {
@@ -159,7 +168,7 @@ impl Locator {
                     Event::MappingStart(..) => stack.push(Frame::Map {
                         path,
                         key: None,
-                        seen: Vec::new(),
+                        seen: HashMap::new(),
                     }),
                     Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
                     _ => {}
@@ -168,7 +177,21 @@ impl Locator {
                 stack.pop();
             }
         }
-        Locator { nodes, duplicates }
+        Locator {
+            nodes,
+            duplicates,
+            too_deep,
+        }
+    }
+
+    /// Where nesting first went deeper than [`MAX_DEPTH`], if it did.
+    pub fn too_deep(&self) -> Option<Position> {
+        self.too_deep
+    }
+
+    /// Whether a node exists at `path` (e.g. `rules[10000]`, to count rules before checking them).
+    pub fn has(&self, path: &[Seg]) -> bool {
+        self.nodes.contains_key(path)
     }
 
     /// Keys written twice in one mapping, in document order.

@@ -5,57 +5,59 @@
 
 use serde_json::{json, Map, Value};
 
-use super::cases::{CASE_FIELDS, EXPECT_FIELDS, OUTCOMES};
-use super::{
-    ACTIONS, COUNT_FIELDS, GUARD_FIELDS, MODES, QUANTIFIERS, RETRY_METHODS, RULE_FIELDS,
-    SUBJECT_FIELDS, SUBJECT_KINDS, TOP_FIELDS,
-};
-use crate::condition::OPERATORS;
+use super::action_name::{ActionName, ActionSpec};
+use super::cases::{ExpectedOutcome, CASE_FIELDS, EXPECT_FIELDS};
+use super::fields::{GUARD_FIELDS, RULE_FIELDS, SUBJECT_FIELDS, TOP_FIELDS};
+use super::keyword::Keyword;
+use super::model::{Mode, RetryMethod, SubjectKind};
+use crate::condition::{CountField, OpName, Quantifier};
 
 fn duration() -> Value {
     json!({ "type": "string", "pattern": "^[0-9]", "description": "a duration: a number and a unit, `30m`, `12h`, `7d`, `2w`" })
 }
 
-fn operand(op: &str) -> Value {
+fn operand(op: OpName) -> Value {
     match op {
-        "in" | "not_in" => {
+        OpName::In | OpName::NotIn => {
             json!({ "type": "array", "description": "any of these values (strict types)" })
         }
-        "exists" => {
+        OpName::Exists => {
             json!({ "type": "boolean", "description": "whether the path yields at least one value" })
         }
-        "matches" => {
+        OpName::Matches => {
             json!({ "type": "string", "description": "a regular expression (Rust regex syntax)" })
         }
-        "starts_with" => json!({ "type": "string", "description": "a prefix of a string value" }),
-        "gt" | "gte" | "lt" | "lte" => {
+        OpName::StartsWith => {
+            json!({ "type": "string", "description": "a prefix of a string value" })
+        }
+        OpName::Gt | OpName::Gte | OpName::Lt | OpName::Lte => {
             json!({ "type": ["number", "string"], "description": "a number, or an RFC 3339 timestamp compared as time" })
         }
-        "older_than" | "newer_than" => {
+        OpName::OlderThan | OpName::NewerThan => {
             let mut d = duration();
             d["description"] =
                 json!("the timestamp is older / newer than `now` minus this duration");
             d
         }
-        "count" => {
-            let props: Map<String, Value> = COUNT_FIELDS
+        OpName::Count => {
+            let props: Map<String, Value> = CountField::names()
                 .iter()
                 .map(|f| (f.to_string(), json!({ "type": "integer", "minimum": 0 })))
                 .collect();
             json!({ "type": "object", "properties": props, "additionalProperties": false, "minProperties": 1,
                     "description": "compare the number of values the path yields" })
         }
-        "contains" => {
+        OpName::Contains => {
             json!({ "description": "a substring of a string value, or an element of an array value" })
         }
-        "equals" => {
+        OpName::Equals => {
             json!({ "description": "exactly this JSON value (strict types; `null` matches a present null)" })
         }
-        _ => json!({ "description": "not exactly this JSON value" }),
+        OpName::NotEquals => json!({ "description": "not exactly this JSON value" }),
     }
 }
 
-fn action(spec: &super::ActionSpec) -> Value {
+fn action(spec: ActionSpec) -> Value {
     let mut props = Map::new();
     props.insert(
         "action".into(),
@@ -66,8 +68,9 @@ fn action(spec: &super::ActionSpec) -> Value {
         json!({ "type": "string", "description": "the org to act on (defaults per action)" }),
     );
     let mut required = vec![json!("action")];
-    for (name, req, desc) in spec.params {
-        let schema = match *name {
+    for param in spec.params {
+        let (name, desc) = (param.name, param.description);
+        let schema = match name {
             "send_email" => json!({ "type": "boolean", "description": desc }),
             "until" => json!({ "$ref": "#/$defs/condition", "description": desc }),
             "timeout" => {
@@ -75,11 +78,11 @@ fn action(spec: &super::ActionSpec) -> Value {
                 d["description"] = json!(desc);
                 d
             }
-            "method" => json!({ "enum": RETRY_METHODS, "description": desc }),
+            "method" => json!({ "enum": RetryMethod::names(), "description": desc }),
             _ => json!({ "type": "string", "description": desc }),
         };
         props.insert(name.to_string(), schema);
-        if *req {
+        if param.required {
             required.push(json!(name));
         }
     }
@@ -90,13 +93,13 @@ fn action(spec: &super::ActionSpec) -> Value {
 pub fn rulebook_schema() -> Value {
     let mut leaf_props = Map::new();
     leaf_props.insert("path".into(), json!({ "type": "string", "pattern": "^\\$", "description": "an RFC 9535 JSONPath over the subject" }));
-    leaf_props.insert("quantifier".into(), json!({ "enum": QUANTIFIERS, "description": "how many values must satisfy the operator (default any)" }));
-    for op in OPERATORS {
-        leaf_props.insert(op.to_string(), operand(op));
+    leaf_props.insert("quantifier".into(), json!({ "enum": Quantifier::names(), "description": "how many values must satisfy the operator (default any)" }));
+    for &op in OpName::ALL {
+        leaf_props.insert(op.as_str().to_string(), operand(op));
     }
-    let one_operator: Vec<Value> = OPERATORS
+    let one_operator: Vec<Value> = OpName::ALL
         .iter()
-        .map(|op| json!({ "required": ["path", op] }))
+        .map(|op| json!({ "required": ["path", op.as_str()] }))
         .collect();
     let condition = json!({
         "oneOf": [
@@ -106,7 +109,7 @@ pub fn rulebook_schema() -> Value {
             { "type": "object", "properties": leaf_props, "oneOf": one_operator, "additionalProperties": false }
         ]
     });
-    let actions: Vec<Value> = ACTIONS.iter().map(action).collect();
+    let actions: Vec<Value> = ActionName::ALL.iter().map(|a| action(a.spec())).collect();
     let obj = |fields: &[&str], props: Value| -> Value {
         debug_assert!(props.as_object().is_some_and(|p| p.len() == fields.len()));
         json!({ "type": "object", "properties": props, "additionalProperties": false })
@@ -114,7 +117,7 @@ pub fn rulebook_schema() -> Value {
     let subjects = obj(
         SUBJECT_FIELDS,
         json!({
-            "kind": { "enum": SUBJECT_KINDS, "description": "what a subject is" },
+            "kind": { "enum": SubjectKind::names(), "description": "what a subject is" },
             "org": { "type": "string", "description": "for `user`: the org whose users are read" },
             "hub": { "type": "string", "description": "the hub org's name in config (default hub)" },
             "spoke": { "type": "string", "description": "the spoke org's name in config (default spoke)" },
@@ -150,7 +153,7 @@ pub fn rulebook_schema() -> Value {
         .map(|f| {
             let s = match *f {
                 "rule" => json!({ "type": "string" }),
-                "outcome" => json!({ "enum": OUTCOMES }),
+                "outcome" => json!({ "enum": ExpectedOutcome::names() }),
                 _ => json!({ "type": "array", "items": { "type": "string" } }),
             };
             (f.to_string(), s)
@@ -175,7 +178,7 @@ pub fn rulebook_schema() -> Value {
             "version": { "const": 1 },
             "name": { "type": "string" },
             "description": { "type": "string" },
-            "mode": { "enum": MODES, "description": "first_match (default) or all_matches" },
+            "mode": { "enum": Mode::names(), "description": "first_match (default) or all_matches" },
             "subjects": subjects,
             "guards": guards,
             "rules": { "type": "array", "items": rule, "minItems": 1 },
