@@ -262,11 +262,11 @@ impl<'a> Checker<'a> {
                 self.error(
                     path,
                     format!(
-                        "{what} `{}` is longer than the maximum of {}",
+                        "{what} `{}` is longer than the maximum of `{}d` (about 10 years)",
                         shorten(&text),
-                        humantime::format_duration(MAX_DURATION)
+                        MAX_DURATION.as_secs() / 86_400
                     ),
-                    Some("durations are at most 10 years (3650d)".into()),
+                    Some("write a shorter duration, e.g. `30d`".into()),
                 );
                 None
             }

@@ -130,3 +130,43 @@ impl SubjectFiles for DirFiles {
         Ok((shown, text))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `subject_file` reads only regular files under the rulebook's directory, up to the limit.
+    #[test]
+    fn subject_files_stay_inside_the_rulebook_directory() {
+        let root = std::env::temp_dir().join(format!("remedy-subject-files-{}", std::process::id()));
+        let dir = root.join("rules");
+        std::fs::create_dir_all(dir.join("subjects")).unwrap();
+        std::fs::write(dir.join("subjects/ok.json"), "{}").unwrap();
+        std::fs::write(root.join("secret.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(root.join("secret.json"), dir.join("link.json")).unwrap();
+        let fifo = dir.join("fifo.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        std::fs::write(
+            dir.join("big.json"),
+            vec![b' '; MAX_SUBJECT_FILE_BYTES as usize + 1],
+        )
+        .unwrap();
+        let files = DirFiles { dir: dir.clone() };
+        assert_eq!(files.read("subjects/ok.json").unwrap().1, "{}");
+        for (name, says) in [
+            ("../secret.json", "relative path inside"),
+            ("/etc/passwd", "relative path inside"),
+            ("link.json", "outside the rulebook's directory"),
+            ("big.json", "more than the limit"),
+            ("subjects", "not a regular file"),
+            ("missing.json", "cannot read"),
+        ] {
+            let err = files.read(name).unwrap_err();
+            assert!(err.contains(says), "{name}: {err}");
+        }
+        if made.is_ok_and(|s| s.success()) {
+            assert!(files.read("fifo.json").unwrap_err().contains("not a regular file"));
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
