@@ -108,15 +108,17 @@ fn check_combinator(
     if items.is_empty() {
         // A vacuous `all` matches every subject, an empty `any` none: both are slips.
         let what = if comb == Combinator::All {
-            "`all: []` holds for every subject"
+            "`all: []` is empty: it would hold for every subject"
         } else {
-            "`any: []` never holds"
+            "`any: []` is empty: it would never hold"
         };
-        ck.warning(
-            &p,
-            what,
-            Some(format!("list the conditions inside `{name}`")),
-        );
+        let help = if comb == Combinator::All {
+            "list the conditions inside `all`; for a rule that matches every subject on purpose, write `when: always`"
+        } else {
+            "list the conditions inside `any`"
+        };
+        ck.error(&p, what, Some(help.into()));
+        return None;
     }
     let mut out = Vec::new();
     let mut ok = true;

@@ -138,7 +138,8 @@ mod tests {
     /// `subject_file` reads only regular files under the rulebook's directory, up to the limit.
     #[test]
     fn subject_files_stay_inside_the_rulebook_directory() {
-        let root = std::env::temp_dir().join(format!("remedy-subject-files-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("remedy-subject-files-{}", std::process::id()));
         let dir = root.join("rules");
         std::fs::create_dir_all(dir.join("subjects")).unwrap();
         std::fs::write(dir.join("subjects/ok.json"), "{}").unwrap();
@@ -165,7 +166,10 @@ mod tests {
             assert!(err.contains(says), "{name}: {err}");
         }
         if made.is_ok_and(|s| s.success()) {
-            assert!(files.read("fifo.json").unwrap_err().contains("not a regular file"));
+            assert!(files
+                .read("fifo.json")
+                .unwrap_err()
+                .contains("not a regular file"));
         }
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -10,6 +10,7 @@ use super::cases::{ExpectedOutcome, CASE_FIELDS, EXPECT_FIELDS};
 use super::fields::{GUARD_FIELDS, RULE_FIELDS, SUBJECT_FIELDS, TOP_FIELDS};
 use super::keyword::Keyword;
 use super::model::{Mode, RetryMethod, SubjectKind};
+use super::sections::ALWAYS;
 use crate::condition::{CountField, OpName, Quantifier};
 
 fn duration() -> Value {
@@ -141,12 +142,14 @@ pub fn rulebook_schema() -> Value {
             "id": { "type": "string", "description": "unique rule id" },
             "description": { "type": "string" },
             "priority": { "type": "integer", "description": "higher is tried first (default 0); ties keep file order" },
-            "when": { "$ref": "#/$defs/condition" },
+            "when": { "oneOf": [ { "$ref": "#/$defs/condition" },
+                { "const": ALWAYS, "description": "matches every subject (a deliberate catch-all)" } ] },
             "then": { "type": "array", "items": { "$ref": "#/$defs/action" } }
         }),
     );
     let mut rule = rule;
-    // A rule without `when` matches every subject (a catch-all); `id` and `then` are required.
+    // A rule without `when` matches every subject but gets a warning (`when: always` says it on
+    // purpose); `id` and `then` are required.
     rule["required"] = json!(["id", "then"]);
     let expect_props: Map<String, Value> = EXPECT_FIELDS
         .iter()

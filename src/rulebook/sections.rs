@@ -17,6 +17,9 @@ use super::fields::{GUARD_FIELDS, RULE_FIELDS, SUBJECT_FIELDS, TOP_FIELDS};
 use super::locate::{NodePath, Seg};
 use super::model::{Guards, Mode, Rule, RuleId, Rulebook, SubjectKind, Subjects};
 use crate::condition::Condition;
+
+/// The `when` of a rule that matches every subject on purpose.
+pub const ALWAYS: &str = "always";
 use crate::diagnostic::{Diagnostic, Position};
 
 pub(super) fn check_rulebook(
@@ -289,10 +292,30 @@ fn warn_unreachable_after_catch_all(ck: &mut Checker, rules: &[Rule]) {
                 ),
             )
             .with_help(Some(
-                "give the catch-all a `when`, move it last, or lower its `priority`".into(),
+                "narrow the catch-all's `when`, move it last, or lower its `priority`".into(),
             ))
             .in_rule(Some(&r.id.0)),
         );
+    }
+}
+
+/// A rule's `when`: a condition, or `always` for a deliberate catch-all. A rule without `when` also
+/// matches every subject, but that is usually a forgotten line: it gets a warning naming `always`.
+/// Returns the condition and whether the rule is a catch-all.
+fn check_when(ck: &mut Checker, when: Option<&Yaml>, path: &[Seg]) -> (Option<Condition>, bool) {
+    match when {
+        Some(Yaml::String(s)) if s == ALWAYS => (Some(Condition::All(Vec::new())), true),
+        Some(v) => (check_condition(ck, v, &key(path, "when")), false),
+        None => {
+            ck.warning(
+                path,
+                "this rule has no `when`, so it matches every subject",
+                Some(format!(
+                    "did you mean `when: {ALWAYS}`? write it to make the catch-all deliberate"
+                )),
+            );
+            (Some(Condition::All(Vec::new())), true)
+        }
     }
 }
 
@@ -328,10 +351,7 @@ fn check_rule(
         Some(v) => ck.integer(v, &key(path, "priority"), "`priority`"),
         None => Some(0),
     };
-    let (when, catch_all) = match m.get("when") {
-        Some(v) => (check_condition(ck, v, &key(path, "when")), false),
-        None => (Some(Condition::All(Vec::new())), true),
-    };
+    let (when, catch_all) = check_when(ck, m.get("when"), path);
     let then = match m.get("then") {
         Some(v) => check_actions(ck, v, &key(path, "then"), &Context { subjects, orgs }),
         None => {

@@ -213,7 +213,8 @@ fn hostile_rulebooks_are_refused_quickly() {
     let shown = rejected_quickly(&keys, "a mapping of 100,000 keys");
     assert!(shown.contains("key `k7` is written twice"), "{shown}");
 
-    let mut rules = String::from("version: 1\nname: many\nsubjects: { kind: user, org: hub }\nrules:\n");
+    let mut rules =
+        String::from("version: 1\nname: many\nsubjects: { kind: user, org: hub }\nrules:\n");
     for _ in 0..9_000 {
         rules.push_str("  - { id: same, when: always, then: [] }\n");
     }
@@ -221,7 +222,8 @@ fn hostile_rulebooks_are_refused_quickly() {
     assert!(shown.contains("duplicate rule id `same`"), "{shown}");
     assert!(shown.contains("more problems are not shown"), "{shown}");
 
-    let mut too_many = String::from("version: 1\nname: many\nsubjects: { kind: user, org: hub }\nrules:\n");
+    let mut too_many =
+        String::from("version: 1\nname: many\nsubjects: { kind: user, org: hub }\nrules:\n");
     for i in 0..10_001 {
         too_many.push_str(&format!("  - {{ id: r{i}, then: [] }}\n"));
     }
@@ -231,4 +233,21 @@ fn hostile_rulebooks_are_refused_quickly() {
     let big = "# padding\n".repeat(110_000);
     let shown = rejected_quickly(&big, "a file over 1 MiB");
     assert!(shown.contains("more than the limit of 1048576"), "{shown}");
+}
+
+/// A duplicate rule id is reported together with the other errors, even when a rule holding it has
+/// an error of its own.
+#[test]
+fn duplicate_ids_are_reported_with_other_errors() {
+    let text = "version: 1\nname: dup\nsubjects: { kind: user, org: hub }\nrules:\n  - id: a\n    when: { path: $.user.status, equals: SUSPENDED }\n    then: []\n  - id: a\n    when: { path: $.user.status, equalz: ACTIVE }\n    then: []\n";
+    let err = okta_remedy::rulebook::parse(text, "dup.yaml").unwrap_err();
+    let messages: Vec<String> = err.diagnostics().into_iter().map(|d| d.message).collect();
+    assert!(
+        messages.contains(&"duplicate rule id `a`".to_string()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"unknown operator `equalz`".to_string()),
+        "{messages:?}"
+    );
 }
