@@ -302,29 +302,31 @@ fn check_expect(ck: &mut Checker, v: &Yaml, path: &[Seg], rb: &Rulebook) -> Opti
         }
     }
     let actions = match m.get("actions") {
-        Some(a) => {
-            let p = key(path, "actions");
-            let items = ck.sequence(a, &p, "`actions`")?;
-            let names = ActionName::names();
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let ip = index(&p, i);
-                if let Some(s) = ck.string(item, &ip, "an action name") {
-                    if ActionName::parse(&s).is_none() {
-                        ck.error(
-                            &ip,
-                            format!("unknown action `{}`", shorten(&s)),
-                            did_you_mean(&s, &names),
-                        );
-                    }
-                    out.push(s);
-                }
-            }
-            Some(out)
-        }
+        Some(a) => Some(expected_actions(ck, a, &key(path, "actions"))?),
         None => None,
     };
     Some(Expectation::Matched { rules, actions })
+}
+
+/// The action names an expectation lists, each checked against the known actions.
+fn expected_actions(ck: &mut Checker, v: &Yaml, p: &[Seg]) -> Option<Vec<String>> {
+    let items = ck.sequence(v, p, "`actions`")?;
+    let names = ActionName::names();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ip = index(p, i);
+        if let Some(s) = ck.string(item, &ip, "an action name") {
+            if ActionName::parse(&s).is_none() {
+                ck.error(
+                    &ip,
+                    format!("unknown action `{}`", shorten(&s)),
+                    did_you_mean(&s, &names),
+                );
+            }
+            out.push(s);
+        }
+    }
+    Some(out)
 }
 
 /// Parses a sidecar `NAME.tests.yaml` (a mapping with a `tests:` list) against its rulebook.

@@ -90,8 +90,8 @@ fn action(spec: ActionSpec) -> Value {
     json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false })
 }
 
-/// The JSON Schema of a rulebook.
-pub fn rulebook_schema() -> Value {
+/// The schema of a condition: a combinator or a leaf with exactly one operator.
+fn condition_schema() -> Value {
     let mut leaf_props = Map::new();
     leaf_props.insert("path".into(), json!({ "type": "string", "pattern": "^\\$", "description": "an RFC 9535 JSONPath over the subject" }));
     leaf_props.insert("quantifier".into(), json!({ "enum": Quantifier::names(), "description": "how many values must satisfy the operator (default any)" }));
@@ -110,11 +110,49 @@ pub fn rulebook_schema() -> Value {
             { "type": "object", "properties": leaf_props, "oneOf": one_operator, "additionalProperties": false }
         ]
     });
+    condition
+}
+
+/// The schema of one test case.
+fn case_schema() -> Value {
+    let expect_props: Map<String, Value> = EXPECT_FIELDS
+        .iter()
+        .map(|f| {
+            let s = match *f {
+                "rule" => json!({ "type": "string" }),
+                "outcome" => json!({ "enum": ExpectedOutcome::names() }),
+                _ => json!({ "type": "array", "items": { "type": "string" } }),
+            };
+            (f.to_string(), s)
+        })
+        .collect();
+    let case = object(
+        CASE_FIELDS,
+        json!({
+            "name": { "type": "string" },
+            "subject": { "type": "object", "description": "the subject inline" },
+            "subject_file": { "type": "string", "description": "a JSON file holding the subject, relative to this file" },
+            "now": { "type": "string", "format": "date-time" },
+            "expect": { "oneOf": [ { "enum": ["no_match", "protected"] },
+                { "type": "object", "properties": expect_props, "additionalProperties": false } ] }
+        }),
+    );
+    let mut case = case;
+    case["required"] = json!(["name", "expect"]);
+    case
+}
+
+/// An object schema with exactly these `props`, no others.
+fn object(fields: &[&str], props: Value) -> Value {
+    debug_assert!(props.as_object().is_some_and(|p| p.len() == fields.len()));
+    json!({ "type": "object", "properties": props, "additionalProperties": false })
+}
+
+/// The JSON Schema of a rulebook.
+pub fn rulebook_schema() -> Value {
+    let condition = condition_schema();
     let actions: Vec<Value> = ActionName::ALL.iter().map(|a| action(a.spec())).collect();
-    let obj = |fields: &[&str], props: Value| -> Value {
-        debug_assert!(props.as_object().is_some_and(|p| p.len() == fields.len()));
-        json!({ "type": "object", "properties": props, "additionalProperties": false })
-    };
+    let obj = object;
     let subjects = obj(
         SUBJECT_FIELDS,
         json!({
@@ -151,30 +189,7 @@ pub fn rulebook_schema() -> Value {
     // A rule without `when` matches every subject but gets a warning (`when: always` says it on
     // purpose); `id` and `then` are required.
     rule["required"] = json!(["id", "then"]);
-    let expect_props: Map<String, Value> = EXPECT_FIELDS
-        .iter()
-        .map(|f| {
-            let s = match *f {
-                "rule" => json!({ "type": "string" }),
-                "outcome" => json!({ "enum": ExpectedOutcome::names() }),
-                _ => json!({ "type": "array", "items": { "type": "string" } }),
-            };
-            (f.to_string(), s)
-        })
-        .collect();
-    let case = obj(
-        CASE_FIELDS,
-        json!({
-            "name": { "type": "string" },
-            "subject": { "type": "object", "description": "the subject inline" },
-            "subject_file": { "type": "string", "description": "a JSON file holding the subject, relative to this file" },
-            "now": { "type": "string", "format": "date-time" },
-            "expect": { "oneOf": [ { "enum": ["no_match", "protected"] },
-                { "type": "object", "properties": expect_props, "additionalProperties": false } ] }
-        }),
-    );
-    let mut case = case;
-    case["required"] = json!(["name", "expect"]);
+    let case = case_schema();
     let top = obj(
         TOP_FIELDS,
         json!({
