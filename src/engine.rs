@@ -99,25 +99,28 @@ pub fn subject_key(kind: SubjectKind, subject: &Value, position: usize) -> Strin
         .map_or_else(|| format!("subject #{}", position + 1), str::to_string)
 }
 
-/// What one walk of the guards and rules found, with what `R` records of each condition.
+/// What one walk of the guards and rules found, with what `R` records of each guard tried.
 struct Walk<N> {
     verdict: Verdict,
     protected_by: Option<usize>,
     protect_trace: Vec<N>,
-    /// Each rule tried, in order, with its outcome.
-    rules: Vec<(usize, Outcome, N)>,
 }
 
 /// Decides one subject: guards first (stopping at the first that holds), then rules in evaluation
-/// order (stopping at the first match in `first_match` mode). The one implementation behind both
-/// [`evaluate`] (which explains) and [`verdict`] (which does not).
-fn walk<R: Record>(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> Walk<R::Node> {
+/// order (stopping at the first match in `first_match` mode), each rule tried handed to `tried`
+/// with its index and outcome. The one implementation behind both [`evaluate`] (which explains)
+/// and [`verdict`] (which does not, and allocates nothing per subject for it).
+fn walk<R: Record>(
+    rulebook: &Rulebook,
+    subject: &Value,
+    now: DateTime<Utc>,
+    mut tried: impl FnMut(usize, Outcome, R::Node),
+) -> Walk<R::Node> {
     if subject.get("collect_error").is_some_and(|e| !e.is_null()) {
         return Walk {
             verdict: Verdict::Unreadable,
             protected_by: None,
             protect_trace: Vec::new(),
-            rules: Vec::new(),
         };
     }
     let mut protect_trace = Vec::new();
@@ -130,11 +133,10 @@ fn walk<R: Record>(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> 
             break;
         }
     }
-    let mut rules = Vec::new();
     let mut matched = false;
     for (i, rule) in rulebook.rules.iter().enumerate() {
         let (outcome, node) = rule.when.eval::<R>(subject, now);
-        rules.push((i, outcome, node));
+        tried(i, outcome, node);
         if outcome == Outcome::Holds {
             matched = true;
             if rulebook.mode == Mode::FirstMatch {
@@ -153,7 +155,6 @@ fn walk<R: Record>(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> 
         verdict,
         protected_by,
         protect_trace,
-        rules,
     }
 }
 
@@ -165,10 +166,9 @@ pub fn evaluate(
     position: usize,
 ) -> Decision {
     let key = subject_key(rulebook.subjects.kind, subject, position);
-    let walked = walk::<Explained>(rulebook, subject, now);
     let mut matched = Vec::new();
     let mut rules = Vec::new();
-    for (i, outcome, explanation) in walked.rules {
+    let walked = walk::<Explained>(rulebook, subject, now, |i, outcome, explanation| {
         let rule = &rulebook.rules[i];
         if outcome == Outcome::Holds {
             matched.push(rule.id.clone());
@@ -178,7 +178,7 @@ pub fn evaluate(
             outcome,
             explanation,
         });
-    }
+    });
     Decision {
         subject: key,
         verdict: walked.verdict,
@@ -197,11 +197,10 @@ pub fn evaluate(
 /// without explanations: the fast path for planning, where unmatched subjects are only counted.
 /// The same walk as [`evaluate`], recording nothing.
 pub fn verdict(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> (Verdict, bool) {
-    let walked = walk::<Quiet>(rulebook, subject, now);
-    let undecided = walked
-        .rules
-        .iter()
-        .any(|(_, outcome, ())| *outcome == Outcome::Undecided);
+    let mut undecided = false;
+    let walked = walk::<Quiet>(rulebook, subject, now, |_, outcome, ()| {
+        undecided |= outcome == Outcome::Undecided;
+    });
     (walked.verdict, undecided)
 }
 
