@@ -148,7 +148,7 @@ impl<'a> Checker<'a> {
                 Some(name) => {
                     self.error_key(
                         &key(path, name),
-                        format!("unknown field `{name}` in {context}"),
+                        format!("unknown field `{}` in {context}", shorten(name)),
                         did_you_mean(name, allowed),
                     );
                 }

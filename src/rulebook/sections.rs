@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::actions::check_actions;
 use super::actions::Context;
 use super::cases::{self, SubjectFiles};
-use super::check::{describe, index, key, Checker};
+use super::check::{describe, index, key, shorten, Checker};
 use super::conditions::check_condition;
 use super::fields::{GUARD_FIELDS, RULE_FIELDS, SUBJECT_FIELDS, TOP_FIELDS};
 use super::locate::{NodePath, Seg};
@@ -263,7 +263,11 @@ fn report_duplicate_ids(ck: &mut Checker, items: &[Yaml], path: &[Seg]) -> bool 
             Some(first) => {
                 let help = format!("the first rule with this id is at line {}", first.line);
                 ck.rule = Some(id.to_string());
-                ck.error(&at, format!("duplicate rule id `{id}`"), Some(help));
+                ck.error(
+                    &at,
+                    format!("duplicate rule id `{}`", shorten(id)),
+                    Some(help),
+                );
                 ck.rule = None;
                 ok = false;
             }
