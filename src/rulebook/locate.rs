@@ -56,6 +56,58 @@ enum Frame {
     },
 }
 
+impl Frame {
+    /// Takes `text` as the key of the next entry when this is a mapping waiting for one (recording
+    /// a repeat in `duplicates`); `false` when `text` is a value.
+    fn takes_key(&mut self, text: &str, at: Position, duplicates: &mut Vec<DuplicateKey>) -> bool {
+        let Frame::Map { path, key, seen } = self else {
+            return false;
+        };
+        if key.is_some() {
+            return false;
+        }
+        match seen.get(text) {
+            Some(first) => duplicates.push(DuplicateKey {
+                mapping: path.clone(),
+                key: text.to_string(),
+                first: *first,
+                again: at,
+            }),
+            None => {
+                seen.insert(text.to_string(), at);
+            }
+        }
+        *key = Some((text.to_string(), at));
+        true
+    }
+
+    /// The path of the next node inside this one, and where its key is (for a mapping entry).
+    fn next_child(&mut self) -> (NodePath, Option<Position>) {
+        match self {
+            Frame::Map { path, key, .. } => {
+                let mut p = path.clone();
+                match key.take() {
+                    Some((k, kp)) => {
+                        p.push(Seg::Key(k));
+                        (p, Some(kp))
+                    }
+                    // A complex (non-scalar) key: positions below it are not tracked.
+                    None => {
+                        p.push(Seg::Key("?".into()));
+                        (p, None)
+                    }
+                }
+            }
+            Frame::Seq { path, next } => {
+                let mut p = path.clone();
+                p.push(Seg::Index(*next));
+                *next += 1;
+                (p, None)
+            }
+        }
+    }
+}
+
 /// A key written twice in one mapping. serde_yaml rejects it but only locates the mapping, so the
 /// locator keeps both places for a diagnostic that points at the repeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +132,6 @@ impl Locator {
     /// Indexes `source`. A document saphyr cannot parse yields a partial index; the syntax error itself
     /// is reported by the serde parser, so nothing is lost. Indexing stops at the first node nested
     /// deeper than [`MAX_DEPTH`] (see [`Locator::too_deep`]), which keeps it linear in the input.
-    /// One loop over the parser's events; cut further it would only pass its five locals around.
     pub fn new(source: &str) -> Self {
         let mut nodes = HashMap::new();
         let mut duplicates = Vec::new();
@@ -102,26 +153,8 @@ impl Locator {
             );
             if starts_node {
                 // A scalar where a mapping expects a key is the key itself.
-                if let (
-                    Some(Frame::Map {
-                        path, key, seen, ..
-                    }),
-                    Event::Scalar(text, ..),
-                ) = (stack.last_mut(), &event)
-                {
-                    if key.is_none() {
-                        match seen.get(text.as_ref()) {
-                            Some(first) => duplicates.push(DuplicateKey {
-                                mapping: path.clone(),
-                                key: text.to_string(),
-                                first: *first,
-                                again: at,
-                            }),
-                            None => {
-                                seen.insert(text.to_string(), at);
-                            }
-                        }
-                        *key = Some((text.to_string(), at));
+                if let (Some(frame), Event::Scalar(text, ..)) = (stack.last_mut(), &event) {
+                    if frame.takes_key(text, at, &mut duplicates) {
                         continue;
                     }
                 }
@@ -130,29 +163,9 @@ impl Locator {
                     break;
                 }
                 let (path, key_pos) = match stack.last_mut() {
-                    Some(Frame::Map { path, key, .. }) => match key.take() {
-                        Some((k, kp)) => {
-                            let mut p = path.clone();
-                            p.push(Seg::Key(k));
-                            (p, Some(kp))
-                        }
-                        // A complex (non-scalar) key: positions below it are not tracked.
-                        None => {
-                            let mut p = path.clone();
-                            p.push(Seg::Key("?".into()));
-                            (p, None)
-                        }
-                    },
-                    Some(Frame::Seq { path, next }) => {
-                        let mut p = path.clone();
-                        p.push(Seg::Index(*next));
-                        *next += 1;
-                        (p, None)
-                    }
+                    Some(frame) => frame.next_child(),
+                    None if root_seen => break, // only the first document is indexed
                     None => {
-                        if root_seen {
-                            break; // only the first document is indexed
-                        }
                         root_seen = true;
                         (Vec::new(), None)
                     }
