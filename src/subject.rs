@@ -41,8 +41,8 @@ pub fn read_snapshot_header(path: &std::path::Path) -> Result<Option<Value>, Sub
     if !read_line_limited(&mut reader, &mut line)? {
         return Err(SubjectError::LineTooLong { file, line: 1 });
     }
-    let text = utf8_line(line, &file, 1)?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| SubjectError::Malformed {
+    let text = utf8_str(&line, &file, 1)?;
+    let v: Value = serde_json::from_str(text).map_err(|e| SubjectError::Malformed {
         file: file.clone(),
         line: 1,
         message: e.to_string(),
@@ -51,38 +51,19 @@ pub fn read_snapshot_header(path: &std::path::Path) -> Result<Option<Value>, Sub
 }
 
 /// Appends the rest of the current line (with its `\n`) to `buf`; `false` when the line is longer
-/// than [`MAX_LINE_BYTES`] (reading stops there, so memory stays bounded).
+/// than [`MAX_LINE_BYTES`] (reading stops just past the limit, so memory stays bounded).
 fn read_line_limited(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    loop {
-        let available = reader.fill_buf()?;
-        if available.is_empty() {
-            return Ok(true);
-        }
-        let (take, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (available.len(), false),
-        };
-        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
-        if take > room {
-            return Ok(false);
-        }
-        buf.extend_from_slice(&available[..take]);
-        reader.consume(take);
-        if done {
-            return Ok(true);
-        }
-    }
+    let room = (MAX_LINE_BYTES + 1).saturating_sub(buf.len()) as u64;
+    reader.by_ref().take(room).read_until(b'\n', buf)?;
+    Ok(buf.len() <= MAX_LINE_BYTES)
 }
 
 /// A line's bytes as text, or an error naming the line and where the invalid UTF-8 starts.
-fn utf8_line(bytes: Vec<u8>, file: &str, line: usize) -> Result<String, SubjectError> {
-    String::from_utf8(bytes).map_err(|e| SubjectError::Malformed {
+fn utf8_str<'b>(bytes: &'b [u8], file: &str, line: usize) -> Result<&'b str, SubjectError> {
+    std::str::from_utf8(bytes).map_err(|e| SubjectError::Malformed {
         file: file.to_string(),
         line,
-        message: format!(
-            "invalid UTF-8 at byte {} of the line",
-            e.utf8_error().valid_up_to() + 1
-        ),
+        message: format!("invalid UTF-8 at byte {} of the line", e.valid_up_to() + 1),
     })
 }
 
@@ -368,12 +349,12 @@ pub fn for_each_staged<R: Read, E: From<SubjectError>>(
         if bytes.is_empty() {
             break;
         }
-        let line = utf8_line(std::mem::take(&mut bytes), file, line_no)?;
+        let line = utf8_str(&bytes, file, line_no)?;
         if line.trim().is_empty() || (line_no == 1 && line.starts_with(SNAPSHOT_HEADER_PREFIX)) {
             continue;
         }
-        let value = parse_line(&line, quick, file, line_no)?;
-        each(count, value, &mut || parse_line(&line, full, file, line_no))?;
+        let value = parse_line(line, quick, file, line_no)?;
+        each(count, value, &mut || parse_line(line, full, file, line_no))?;
         count += 1;
     }
     Ok(count)
