@@ -91,9 +91,6 @@ pub enum Outcome {
 
 #[allow(non_upper_case_globals)]
 impl Outcome {
-    /// The former name of [`Outcome::Undecided`], kept until every caller outside the core has moved.
-    pub const Unknown: Outcome = Outcome::Undecided;
-
     fn from_bool(b: bool) -> Self {
         if b {
             Outcome::Holds
@@ -258,7 +255,8 @@ impl Record for Explained {
 
 impl Condition {
     /// The condition written back as rulebook JSON (`{path, <operator>: operand}` leaves under
-    /// `all`/`any`/`not`), so a plan can carry it and `rulebook::condition_from_json` can rebuild it.
+    /// `all`/`any`/`not`), so a plan can show it to a reviewer (`apply` evaluates the rulebook's
+    /// compiled condition, never this copy).
     pub fn to_json(&self) -> Value {
         match self {
             Condition::All(cs) => {

@@ -26,12 +26,6 @@ pub enum Verdict {
     Unreadable,
 }
 
-#[allow(non_upper_case_globals)]
-impl Verdict {
-    /// The former name of [`Verdict::Unreadable`], kept until every caller outside the core has moved.
-    pub const Unknown: Verdict = Verdict::Unreadable;
-}
-
 /// How one rule came out on one subject.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleTrace {
@@ -73,12 +67,6 @@ impl Decision {
     /// Whether some rule could not be decided because a path it read was missing.
     pub fn has_undecided(&self) -> bool {
         self.rules.iter().any(|t| t.outcome == Outcome::Undecided)
-    }
-
-    /// The former name of [`Decision::has_undecided`], kept until every caller outside the core has
-    /// moved.
-    pub fn has_unknown(&self) -> bool {
-        self.has_undecided()
     }
 }
 

@@ -38,7 +38,6 @@ use locate::{Locator, Seg};
 
 pub use action_name::{ActionName, ActionSpec, Param, ACTIONS};
 pub use cases::{Expectation, SubjectFiles, TestCase};
-pub use conditions::condition_from_json;
 pub use fields::{GUARD_FIELDS, RULE_FIELDS, SUBJECT_FIELDS, TOP_FIELDS};
 pub use keyword::Keyword;
 pub use load::{load, sidecar_path};

@@ -12,7 +12,7 @@ pub fn explanation_lines(e: &Explanation, depth: usize, out: &mut Vec<String>) {
     let word = |o: Outcome| match o {
         Outcome::Holds => "holds",
         Outcome::Fails => "fails",
-        Outcome::Unknown => "unknown",
+        Outcome::Undecided => "unknown",
     };
     match e {
         Explanation::All { outcome, children } | Explanation::Any { outcome, children } => {

@@ -311,14 +311,16 @@ fn check_when(ck: &mut Checker, when: Option<&Yaml>, path: &[Seg]) -> (Option<Co
         Some(Yaml::String(s)) if s == ALWAYS => (Some(Condition::All(Vec::new())), true),
         Some(v) => (check_condition(ck, v, &key(path, "when")), false),
         None => {
-            ck.warning(
+            // One forgotten line would turn a rule that resets passwords into one that resets
+            // everyone the guards allow: a catch-all must be written.
+            ck.error(
                 path,
-                "this rule has no `when`, so it matches every subject",
+                "this rule has no `when`; it would match every subject",
                 Some(format!(
                     "did you mean `when: {ALWAYS}`? write it to make the catch-all deliberate"
                 )),
             );
-            (Some(Condition::All(Vec::new())), true)
+            (None, false)
         }
     }
 }
