@@ -43,6 +43,15 @@ pub use model::{OrgName, PasswordPolicy};
 pub use oauth::{jwk_thumbprint, OAuthClient};
 pub use seed::{SeedData, SeedOrg};
 
+/// The simulator's `search`/`filter` parser and evaluator on one document, every attribute allowed:
+/// the entry point of the filter fuzz target (`fuzz/fuzz_targets/sim_filter.rs`). `Err` holds the
+/// message a 400 `E0000031` would carry.
+#[doc(hidden)]
+pub fn check_filter(expr: &str, doc: &serde_json::Value) -> Result<bool, String> {
+    let parsed = query::parse(expr, &|_, _| true).map_err(|e| e.to_string())?;
+    Ok(parsed.eval(&|path| query::json_path_values(doc, path), false))
+}
+
 use runtime::Shared;
 
 /// Errors of the simulator.
