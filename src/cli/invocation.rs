@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::{ApplyArgs, CliError, Command, LiveArgs, RulesCommand};
+use super::{ApplyArgs, CliError, Command, Format, LiveArgs, RulesCommand};
+use crate::report::ReportFormat;
 
 /// A command with checked arguments.
 pub enum Invocation {
@@ -16,10 +17,10 @@ pub enum Invocation {
     Explain(ExplainRun),
     Plan(PlanRun),
     Snapshot(SnapshotRun),
-    Show(PathBuf),
+    /// The plan, and the report to print it as (`None`: text).
+    Show(PathBuf, Option<ReportFormat>),
     Apply(ApplyRun),
-    /// The journal to show.
-    Status(PathBuf),
+    Status(StatusRun),
     Restore(RestoreRun),
     Rules(RulesCommand),
     Schema,
@@ -75,6 +76,19 @@ pub struct SnapshotRun {
     pub out: PathBuf,
     pub now: DateTime<Utc>,
     pub live: LiveRun,
+}
+
+/// `remedy status`.
+pub struct StatusRun {
+    pub journal: PathBuf,
+    /// For `--format` other than text: the plan and the report to print its results as.
+    pub report: Option<StatusReport>,
+}
+
+/// `remedy status PLAN --format ...`.
+pub struct StatusReport {
+    pub plan: PathBuf,
+    pub format: ReportFormat,
 }
 
 /// `remedy apply`.
@@ -154,9 +168,9 @@ impl Invocation {
                 now: now_or_clock(now.as_deref())?,
                 live: LiveRun::check(live)?,
             }),
-            Command::Show { plan } => Invocation::Show(plan),
+            Command::Show { plan, format } => Invocation::Show(plan, report_format(format)),
             Command::Apply(args) => Invocation::Apply(ApplyRun::check(args)?),
-            Command::Status { path } => Invocation::Status(journal_of(&path)),
+            Command::Status { path, format } => Invocation::Status(StatusRun::check(path, format)?),
             Command::Restore {
                 journal,
                 user,
@@ -207,6 +221,38 @@ impl ApplyRun {
             allow_rulebook_change: args.allow_rulebook_change,
             config: args.config,
         })
+    }
+}
+
+impl StatusRun {
+    fn check(path: PathBuf, format: Format) -> Result<StatusRun, CliError> {
+        let journal = journal_of(&path);
+        let Some(format) = report_format(format) else {
+            return Ok(StatusRun {
+                journal,
+                report: None,
+            });
+        };
+        // The journal holds states, not the steps: a report needs the plan they belong to.
+        if journal == path {
+            return Err(CliError::ReportNeedsPlan {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(StatusRun {
+            journal,
+            report: Some(StatusReport { plan: path, format }),
+        })
+    }
+}
+
+/// The report `--format` asks for; `None` for the terminal's text.
+fn report_format(format: Format) -> Option<ReportFormat> {
+    match format {
+        Format::Text => None,
+        Format::Markdown => Some(ReportFormat::Markdown),
+        Format::Html => Some(ReportFormat::Html),
+        Format::Csv => Some(ReportFormat::Csv),
     }
 }
 

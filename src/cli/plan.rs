@@ -1,5 +1,5 @@
 //! `remedy plan`, `remedy snapshot` and `remedy show`: making a plan from a file or the live orgs,
-//! recording the live subjects, and printing a plan. The work is `pipeline`'s; this module connects
+//! recording the live subjects, and printing a plan (as a report to share: `cli::report`). The work is `pipeline`'s; this module connects
 //! the orgs, draws progress on a terminal and prints.
 
 use std::path::Path;
@@ -14,6 +14,7 @@ use super::{print, CliError, Exit, Output};
 use crate::collect::{Collection, Progress};
 use crate::pipeline::{self, LiveOptions, OrgDirectory, Roles};
 use crate::plan::{render::render, Plan};
+use crate::report::ReportFormat;
 use crate::rulebook::Rulebook;
 
 pub fn plan(run: &PlanRun, output: Output) -> Result<Exit, CliError> {
@@ -60,8 +61,11 @@ fn emit(p: &Plan, out: Option<&Path>, output: Output) -> Result<(), CliError> {
     }
 }
 
-pub fn show(path: &Path, output: Output) -> Result<Exit, CliError> {
+pub fn show(path: &Path, format: Option<ReportFormat>, output: Output) -> Result<Exit, CliError> {
     let p = Plan::read(path)?;
+    if let Some(format) = format {
+        return super::report::show(&p, format, output);
+    }
     match output {
         Output::Json => print::text(&p.to_json())?,
         Output::Text => print::text(&render(&p))?,
