@@ -163,6 +163,7 @@ struct Unknown {
 struct SubjectView {
     key: String,
     verdict: &'static str,
+    /// The rules it matched (`would match ...` for a protected subject), comma-separated.
     rules: String,
     /// The journal's state and detail, for results.
     state: String,
@@ -251,7 +252,13 @@ impl View {
                     SubjectView {
                         key: p.key.clone(),
                         verdict: verdict_name(p.verdict),
-                        rules: p.rules.join(", "),
+                        rules: match (p.verdict, p.rules.is_empty()) {
+                            (_, true) => String::new(),
+                            (Verdict::Protected, false) => {
+                                format!("would match {}", p.rules.join(", "))
+                            }
+                            _ => p.rules.join(", "),
+                        },
                         state: result.map(|r| r.state.clone()).unwrap_or_default(),
                         detail: result.and_then(|r| r.detail.clone()).unwrap_or_default(),
                         explanation: explanation(p.verdict, &p.explanation),

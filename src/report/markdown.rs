@@ -73,14 +73,17 @@ fn steps(view: &View, out: &mut String) {
 }
 
 fn row(r: &Row, results: bool, out: &mut String) {
+    // Bold, so a destructive step stands out without colour.
+    let safety = match r.safety {
+        "destructive" => format!("**{} {}**", r.marker, r.safety),
+        _ => format!("{} {}", r.marker, r.safety),
+    };
     out.push_str(&format!(
-        "| `{}` | {} | {} | {} | {} {} | {} | {} | `{}` |",
+        "| `{}` | {} | {} | {} | {safety} | {} | {} | `{}` |",
         r.id,
         text(&r.subject),
         text(&r.org),
         text(&r.rule),
-        r.marker,
-        r.safety,
         text(&r.after),
         text(&r.params),
         r.state
@@ -128,7 +131,7 @@ fn subjects(view: &View, out: &mut String) {
         }
         out.push_str("\n\n");
         if !s.state.is_empty() {
-            out.push_str(&format!("State: `{}`", text(&s.state)));
+            out.push_str(&format!("State: {}", text(&s.state)));
             if !s.detail.is_empty() {
                 out.push_str(&format!(": {}", text(&s.detail)));
             }
