@@ -210,6 +210,9 @@ pub enum Command {
         /// Print the plan as a report to share (markdown, html, csv) instead of text.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Write the report to this file (created 0600) instead of stdout; needs `--format`.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Apply a plan to the orgs: resumable, journaled, re-checking each subject before acting.
     Apply(ApplyArgs),
@@ -221,6 +224,9 @@ pub enum Command {
         /// plan as PATH.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Write the report to this file (created 0600) instead of stdout; needs `--format`.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Recreate a deleted hub user from its journal backup.
     Restore {
@@ -287,7 +293,7 @@ fn dispatch(inv: Invocation, output: Output) -> Result<Exit, CliError> {
         Invocation::Explain(run) => explain::explain(&run, output),
         Invocation::Plan(run) => plan::plan(&run, output),
         Invocation::Snapshot(run) => plan::snapshot(&run, output),
-        Invocation::Show(path, format) => plan::show(&path, format, output),
+        Invocation::Show(path, report) => plan::show(&path, report.as_ref(), output),
         Invocation::Apply(run) => apply::apply(run, output),
         Invocation::Status(run) => match run.report {
             Some(r) => report::status(&run.journal, &r, output),

@@ -18,7 +18,7 @@ pub enum Invocation {
     Plan(PlanRun),
     Snapshot(SnapshotRun),
     /// The plan, and the report to print it as (`None`: text).
-    Show(PathBuf, Option<ReportFormat>),
+    Show(PathBuf, Option<ReportTo>),
     Apply(ApplyRun),
     Status(StatusRun),
     Restore(RestoreRun),
@@ -88,7 +88,14 @@ pub struct StatusRun {
 /// `remedy status PLAN --format ...`.
 pub struct StatusReport {
     pub plan: PathBuf,
+    pub to: ReportTo,
+}
+
+/// A report's format and where it goes.
+pub struct ReportTo {
     pub format: ReportFormat,
+    /// A file (created 0600), or stdout.
+    pub out: Option<PathBuf>,
 }
 
 /// `remedy apply`.
@@ -168,9 +175,13 @@ impl Invocation {
                 now: now_or_clock(now.as_deref())?,
                 live: LiveRun::check(live)?,
             }),
-            Command::Show { plan, format } => Invocation::Show(plan, report_format(format)),
+            Command::Show { plan, format, out } => {
+                Invocation::Show(plan, ReportTo::check(format, out)?)
+            }
             Command::Apply(args) => Invocation::Apply(ApplyRun::check(args)?),
-            Command::Status { path, format } => Invocation::Status(StatusRun::check(path, format)?),
+            Command::Status { path, format, out } => {
+                Invocation::Status(StatusRun::check(path, ReportTo::check(format, out)?)?)
+            }
             Command::Restore {
                 journal,
                 user,
@@ -225,9 +236,9 @@ impl ApplyRun {
 }
 
 impl StatusRun {
-    fn check(path: PathBuf, format: Format) -> Result<StatusRun, CliError> {
+    fn check(path: PathBuf, to: Option<ReportTo>) -> Result<StatusRun, CliError> {
         let journal = journal_of(&path);
-        let Some(format) = report_format(format) else {
+        let Some(to) = to else {
             return Ok(StatusRun {
                 journal,
                 report: None,
@@ -241,18 +252,30 @@ impl StatusRun {
         }
         Ok(StatusRun {
             journal,
-            report: Some(StatusReport { plan: path, format }),
+            report: Some(StatusReport { plan: path, to }),
         })
     }
 }
 
-/// The report `--format` asks for; `None` for the terminal's text.
-fn report_format(format: Format) -> Option<ReportFormat> {
-    match format {
-        Format::Text => None,
-        Format::Markdown => Some(ReportFormat::Markdown),
-        Format::Html => Some(ReportFormat::Html),
-        Format::Csv => Some(ReportFormat::Csv),
+impl ReportTo {
+    /// The report `--format` asks for (`None` for the terminal's text, which `--out` cannot take).
+    fn check(format: Format, out: Option<PathBuf>) -> Result<Option<ReportTo>, CliError> {
+        let format = match format {
+            Format::Text => {
+                return match out {
+                    Some(path) => Err(CliError::Argument {
+                        flag: "out",
+                        value: path.display().to_string(),
+                        message: "needs `--format markdown`, `html` or `csv` (text goes to the terminal)",
+                    }),
+                    None => Ok(None),
+                };
+            }
+            Format::Markdown => ReportFormat::Markdown,
+            Format::Html => ReportFormat::Html,
+            Format::Csv => ReportFormat::Csv,
+        };
+        Ok(Some(ReportTo { format, out }))
     }
 }
 

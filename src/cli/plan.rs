@@ -8,13 +8,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::check::load_rulebook;
-use super::invocation::{LiveRun, PlanRun, SnapshotRun, SubjectsFrom};
+use super::invocation::{LiveRun, PlanRun, ReportTo, SnapshotRun, SubjectsFrom};
 use super::progress::CollectProgress;
 use super::{print, CliError, Exit, Output};
 use crate::collect::{Collection, Progress};
 use crate::pipeline::{self, LiveOptions, OrgDirectory, Roles};
 use crate::plan::{render::render, Plan};
-use crate::report::ReportFormat;
 use crate::rulebook::Rulebook;
 
 pub fn plan(run: &PlanRun, output: Output) -> Result<Exit, CliError> {
@@ -61,10 +60,10 @@ fn emit(p: &Plan, out: Option<&Path>, output: Output) -> Result<(), CliError> {
     }
 }
 
-pub fn show(path: &Path, format: Option<ReportFormat>, output: Output) -> Result<Exit, CliError> {
+pub fn show(path: &Path, report: Option<&ReportTo>, output: Output) -> Result<Exit, CliError> {
     let p = Plan::read(path)?;
-    if let Some(format) = format {
-        return super::report::show(&p, format, output);
+    if let Some(to) = report {
+        return super::report::show(&p, to, output);
     }
     match output {
         Output::Json => print::text(&p.to_json())?,

@@ -4,17 +4,16 @@
 
 use std::path::Path;
 
-use super::invocation::StatusReport;
+use super::invocation::{ReportTo, StatusReport};
 use super::{print, CliError, Exit, Output};
 use crate::apply::journal::Journal;
 use crate::plan::Plan;
-use crate::report::{self, ReportFormat, Results, StepResult, SubjectResult};
+use crate::report::{self, Results, StepResult, SubjectResult};
 
 /// Prints the plan as a report.
-pub fn show(plan: &Plan, format: ReportFormat, output: Output) -> Result<Exit, CliError> {
+pub fn show(plan: &Plan, to: &ReportTo, output: Output) -> Result<Exit, CliError> {
     refuse_json(output)?;
-    print::text(&report::render(plan, None, format)?)?;
-    Ok(Exit::Ok)
+    emit(&report::render(plan, None, to.format)?, to)
 }
 
 /// Prints the plan with what its journal says happened, as a report.
@@ -49,7 +48,26 @@ pub fn status(journal_path: &Path, run: &StatusReport, output: Output) -> Result
             .map(|(subject, state, detail)| (subject, SubjectResult { state, detail }))
             .collect(),
     };
-    print::text(&report::render(&plan, Some(&results), run.format)?)?;
+    emit(
+        &report::render(&plan, Some(&results), run.to.format)?,
+        &run.to,
+    )
+}
+
+/// Prints the report, or writes it to `--out` (created 0600: it names people) and says so.
+fn emit(document: &str, to: &ReportTo) -> Result<Exit, CliError> {
+    match &to.out {
+        None => print::text(document)?,
+        Some(path) => {
+            crate::pipeline::write_private(path, document.as_bytes()).map_err(|source| {
+                CliError::Write {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?;
+            print::text(&format!("wrote the report to {}\n", path.display()))?;
+        }
+    }
     Ok(Exit::Ok)
 }
 

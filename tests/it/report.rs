@@ -262,8 +262,10 @@ fn report_refusals() {
             &["status", "plan.json", "--format", "markdown"],
         )
     };
+    let out_without_format = remedy_in(dir.path(), &["show", "plan.json", "--out", "plan.md"]);
     let transcripts = [
         ("status JOURNAL --format html", journal_only),
+        ("show PLAN --out plan.md", out_without_format),
         ("--output json show PLAN --format csv", with_json),
         ("status PLAN (never applied) --format markdown", no_journal),
     ]
@@ -302,4 +304,26 @@ fn destructive_steps_are_marked() {
     assert!(html.contains("<tr class=\"destructive-step\">"));
     let markdown = ok(dir.path(), &["show", "plan.json", "--format", "markdown"]);
     insta::assert_snapshot!("destructive_markdown", markdown.transcript());
+}
+
+#[test]
+fn out_writes_a_private_file() {
+    let dir = planned(&examples());
+    journal_of_a_first_run(dir.path());
+    for (command, file) in [("show", "plan.html"), ("status", "results.html")] {
+        let printed = ok(dir.path(), &[command, "plan.json", "--format", "html"]).stdout;
+        let run = ok(
+            dir.path(),
+            &[command, "plan.json", "--format", "html", "--out", file],
+        );
+        assert_eq!(run.stdout, format!("wrote the report to {file}\n"));
+        let path = dir.path().join(file);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), printed);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
 }
