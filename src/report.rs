@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::apply::journal::StepState;
 use crate::engine::Verdict;
 use crate::plan::render::{action_groups, marker, params_line, source_text, subjects_kind, totals};
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, PlannedSubject, Step};
 use crate::rulebook::Safety;
 
 /// The document formats a report can take (the terminal's text is `plan::render`'s).
@@ -180,27 +180,6 @@ struct Line {
 
 impl View {
     fn of(plan: &Plan, results: Option<&Results>) -> View {
-        let s = &plan.summary;
-        let mut counts = vec![
-            count("subjects read", s.subjects),
-            count("matched", s.matched),
-            count("no match", s.no_match),
-        ];
-        if s.undecided > 0 {
-            counts.push(count(
-                "undecided (a path a rule reads was missing)",
-                s.undecided,
-            ));
-        }
-        counts.push(count("protected", s.protected));
-        if s.unknown > 0 {
-            counts.push(count("unknown (not read fully)", s.unknown));
-        }
-        counts.extend([
-            count("steps", s.steps),
-            count("steps that change Okta", s.changing),
-            count("destructive steps", s.destructive),
-        ]);
         let groups = action_groups(plan)
             .into_iter()
             .map(|(action, steps)| Group {
@@ -218,8 +197,8 @@ impl View {
             now: plan.now.clone(),
             subjects_kind: subjects_kind(plan),
             source: source_text(plan),
-            counts,
-            totals: if s.steps == 0 {
+            counts: summary_counts(plan),
+            totals: if plan.summary.steps == 0 {
                 "No changes.".to_string()
             } else {
                 totals(plan)
@@ -247,26 +226,52 @@ impl View {
             subjects: plan
                 .subjects
                 .iter()
-                .map(|p| {
-                    let result = results.and_then(|r| r.subjects.get(&p.key));
-                    SubjectView {
-                        key: p.key.clone(),
-                        verdict: verdict_name(p.verdict),
-                        rules: match (p.verdict, p.rules.is_empty()) {
-                            (_, true) => String::new(),
-                            (Verdict::Protected, false) => {
-                                format!("would match {}", p.rules.join(", "))
-                            }
-                            _ => p.rules.join(", "),
-                        },
-                        state: result.map(|r| r.state.clone()).unwrap_or_default(),
-                        detail: result.and_then(|r| r.detail.clone()).unwrap_or_default(),
-                        explanation: explanation(p.verdict, &p.explanation),
-                    }
-                })
+                .map(|p| subject_view(p, results))
                 .collect(),
             groups,
         }
+    }
+}
+
+/// The plan's summary counts in reading order; undecided and unknown only when there are some.
+fn summary_counts(plan: &Plan) -> Vec<Count> {
+    let s = &plan.summary;
+    let mut counts = vec![
+        count("subjects read", s.subjects),
+        count("matched", s.matched),
+        count("no match", s.no_match),
+    ];
+    if s.undecided > 0 {
+        counts.push(count(
+            "undecided (a path a rule reads was missing)",
+            s.undecided,
+        ));
+    }
+    counts.push(count("protected", s.protected));
+    if s.unknown > 0 {
+        counts.push(count("unknown (not read fully)", s.unknown));
+    }
+    counts.extend([
+        count("steps", s.steps),
+        count("steps that change Okta", s.changing),
+        count("destructive steps", s.destructive),
+    ]);
+    counts
+}
+
+fn subject_view(p: &PlannedSubject, results: Option<&Results>) -> SubjectView {
+    let result = results.and_then(|r| r.subjects.get(&p.key));
+    SubjectView {
+        key: p.key.clone(),
+        verdict: verdict_name(p.verdict),
+        rules: match (p.verdict, p.rules.is_empty()) {
+            (_, true) => String::new(),
+            (Verdict::Protected, false) => format!("would match {}", p.rules.join(", ")),
+            _ => p.rules.join(", "),
+        },
+        state: result.map(|r| r.state.clone()).unwrap_or_default(),
+        detail: result.and_then(|r| r.detail.clone()).unwrap_or_default(),
+        explanation: explanation(p.verdict, &p.explanation),
     }
 }
 

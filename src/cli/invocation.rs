@@ -266,7 +266,8 @@ impl ReportTo {
                     Some(path) => Err(CliError::Argument {
                         flag: "out",
                         value: path.display().to_string(),
-                        message: "needs `--format markdown`, `html` or `csv` (text goes to the terminal)",
+                        message:
+                            "needs `--format markdown`, `html` or `csv` (text goes to the terminal)",
                     }),
                     None => Ok(None),
                 };
