@@ -327,3 +327,44 @@ fn out_writes_a_private_file() {
         }
     }
 }
+
+/// After a real apply that wrote one-time reset URLs (to their 0600 file) and deleted and recreated
+/// users, no report of the results holds a URL, a token or a reset link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_hold_no_secret() {
+    use super::apply::{seed_spec, Env};
+    let env = Env::generated(seed_spec(), "tests/fixtures/apply/guards.yaml").await;
+    env.plan().await;
+    let run = env
+        .apply(&["--approve-destructive", "--reset-urls", "urls.txt"])
+        .await;
+    assert_eq!(
+        run.code,
+        3,
+        "the group-scoped refusal: {}",
+        run.transcript()
+    );
+    let urls = std::fs::read_to_string(env.path("urls.txt")).unwrap();
+    let secrets: Vec<&str> = urls
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1))
+        .chain([env.sim.hub_token(), env.sim.spoke_token()])
+        .collect();
+    assert!(
+        secrets.len() >= 3,
+        "a reset URL and two tokens: {secrets:?}"
+    );
+    for format in FORMATS {
+        let report = env
+            .remedy(&["status", "plan.json", "--format", format])
+            .await;
+        assert_eq!(report.code, 0, "{}", report.transcript());
+        assert!(report.stdout.contains("done"), "{}", report.stdout);
+        for secret in &secrets {
+            assert!(!report.stdout.contains(secret), "{format} holds `{secret}`");
+        }
+        for word in ["resetPasswordUrl", "reset_password_url", "token=", "SSWS"] {
+            assert!(!report.stdout.contains(word), "{format} holds `{word}`");
+        }
+    }
+}
