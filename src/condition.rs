@@ -1,187 +1,23 @@
 //! The condition language: compiled conditions (JSONPath queries and regexes built once at load time)
-//! and their evaluation over a subject, with an explanation of every leaf. Pure: the clock is the `now`
-//! passed in. Parsing conditions out of YAML belongs to `rulebook`, not here.
+//! and their evaluation over a subject, with or without an explanation of every node. Pure: the clock
+//! is the `now` passed in. Parsing conditions out of YAML belongs to `rulebook`, not here.
 //!
-//! Logic is three-valued: a path that yields nothing makes a comparison *unknown* (only
-//! `exists: false` holds on it). `all` fails if any child fails, else is unknown if any child is unknown;
-//! `any` holds if any child holds, else is unknown if any child is unknown; `not` swaps holds and fails.
-//! A rule matches only when its condition holds.
+//! Logic is three-valued. A path that yields nothing is *missing*; a comparison on a missing path is
+//! *undecided* (only `exists: false` holds on it). `all` fails if any child fails, else is undecided
+//! if any child is; `any` holds if any child holds, else is undecided if any child is; `not` swaps
+//! holds and fails. A rule matches only when its condition holds. These laws are written once, in
+//! [`Outcome::and`], [`Outcome::or`] and [`Outcome::not`], and the tree is walked once, by
+//! [`Condition::eval`], whether or not an explanation is built.
 
-use std::fmt;
-use std::time::Duration;
+mod op;
+mod path;
 
 use chrono::{DateTime, Utc};
-use jsonpath_rust::parser::model::JpQuery;
-use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
-/// A JSONPath query compiled once, remembering its source text.
-#[derive(Debug, Clone)]
-pub struct JsonPath {
-    source: String,
-    query: JpQuery,
-    /// The same query as plain steps when it only uses names and `[*]` (most rulebook paths), walked
-    /// directly: jsonpath-rust builds a normalized path string for every value it visits, which
-    /// dominates evaluation time on large inputs.
-    simple: Option<Vec<Step>>,
-}
-
-/// One step of a simple path.
-#[derive(Debug, Clone)]
-enum Step {
-    Name(String),
-    Wildcard,
-    Index(i64),
-}
-
-fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
-    use jsonpath_rust::parser::model::{Segment, Selector};
-    query
-        .segments
-        .iter()
-        .map(|seg| match seg {
-            Segment::Selector(Selector::Name(n)) => {
-                Some(Step::Name(n.trim_matches(['\'', '"']).to_string()))
-            }
-            Segment::Selector(Selector::Wildcard) => Some(Step::Wildcard),
-            Segment::Selector(Selector::Index(i)) => Some(Step::Index(*i)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn walk<'a>(v: &'a Value, steps: &[Step], out: &mut Vec<&'a Value>) {
-    let Some((first, rest)) = steps.split_first() else {
-        out.push(v);
-        return;
-    };
-    match (first, v) {
-        (Step::Name(n), Value::Object(m)) => {
-            if let Some(child) = m.get(n) {
-                walk(child, rest, out);
-            }
-        }
-        (Step::Wildcard, Value::Object(m)) => m.values().for_each(|c| walk(c, rest, out)),
-        (Step::Wildcard, Value::Array(a)) => a.iter().for_each(|c| walk(c, rest, out)),
-        (Step::Index(i), Value::Array(a)) => {
-            let idx = if *i < 0 { a.len() as i64 + i } else { *i };
-            if let Some(child) = usize::try_from(idx).ok().and_then(|i| a.get(i)) {
-                walk(child, rest, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Why a JSONPath does not compile, with the 1-based character column inside the path when known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonPathSyntaxError {
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-impl JsonPath {
-    pub fn compile(source: &str) -> Result<Self, JsonPathSyntaxError> {
-        if !source.starts_with('$') {
-            return Err(JsonPathSyntaxError {
-                column: Some(1),
-                message: "a path must start at the subject root `$`".into(),
-            });
-        }
-        match jsonpath_rust::parser::parse_json_path(source) {
-            Ok(query) => Ok(JsonPath {
-                source: source.to_string(),
-                simple: simple_steps(&query),
-                query,
-            }),
-            Err(jsonpath_rust::parser::errors::JsonPathError::PestError(e)) => {
-                let column = match e.line_col {
-                    pest::error::LineColLocation::Pos((_, c)) => c,
-                    pest::error::LineColLocation::Span((_, c), _) => c,
-                };
-                let expected = match &e.variant {
-                    pest::error::ErrorVariant::ParsingError { positives, .. }
-                        if !positives.is_empty() =>
-                    {
-                        format!(
-                            "expected {}",
-                            positives
-                                .iter()
-                                .map(|r| format!("{r:?}").replace('_', " "))
-                                .collect::<Vec<_>>()
-                                .join(" or ")
-                        )
-                    }
-                    pest::error::ErrorVariant::CustomError { message } => message.clone(),
-                    _ => "unexpected input".to_string(),
-                };
-                Err(JsonPathSyntaxError {
-                    column: Some(column),
-                    message: expected,
-                })
-            }
-            Err(other) => Err(JsonPathSyntaxError {
-                column: None,
-                message: other.to_string().to_lowercase(),
-            }),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-
-    /// Every value the path yields on `subject` (none when the path is missing).
-    pub fn query<'a>(&self, subject: &'a Value) -> Vec<&'a Value> {
-        if let Some(steps) = &self.simple {
-            let mut out = Vec::new();
-            walk(subject, steps, &mut out);
-            return out;
-        }
-        match jsonpath_rust::query::js_path_process(&self.query, subject) {
-            Ok(refs) => refs.into_iter().map(|r| r.val()).collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// The path as field steps (`None` for a name, `Some` wildcard for `[*]` or an index), when it
-    /// has only those; `None` for filters, slices, unions and recursive descent.
-    pub fn field_steps(&self) -> Option<Vec<Option<String>>> {
-        self.simple.as_ref().map(|steps| {
-            steps
-                .iter()
-                .map(|s| match s {
-                    Step::Name(n) => Some(n.clone()),
-                    Step::Wildcard | Step::Index(_) => None,
-                })
-                .collect()
-        })
-    }
-
-    /// The leading chain of plain field names (`$.user.profile.login` → user, profile, login), which is
-    /// what a subject must keep for this path to see the same values. A wildcard, filter or recursive
-    /// descent stops the chain, meaning "keep the whole subtree from here".
-    pub fn field_prefix(&self) -> Vec<String> {
-        use jsonpath_rust::parser::model::{Segment, Selector};
-        let mut out = Vec::new();
-        for seg in &self.query.segments {
-            match seg {
-                Segment::Selector(Selector::Name(n)) => {
-                    out.push(n.trim_matches(['\'', '"']).to_string())
-                }
-                _ => break,
-            }
-        }
-        out
-    }
-}
-
-impl fmt::Display for JsonPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
-    }
-}
+pub use op::{Bound, CountCmp, CountField, Op, OpName, OPERATORS};
+pub use path::{JsonPath, JsonPathSyntaxError};
 
 /// How many of a path's values must satisfy a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -193,191 +29,36 @@ pub enum Quantifier {
     None,
 }
 
-/// A bound for `gt`/`gte`/`lt`/`lte`: a number, or an instant given as an RFC 3339 timestamp.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Bound {
-    Number(f64),
-    Time(DateTime<Utc>),
+impl Quantifier {
+    pub const ALL: &'static [Quantifier] = &[Quantifier::Any, Quantifier::All, Quantifier::None];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Quantifier::Any => "any",
+            Quantifier::All => "all",
+            Quantifier::None => "none",
+        }
+    }
 }
 
-/// Comparisons `count` accepts.
+/// The nodes that combine conditions, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountCmp {
-    Equals(u64),
-    Gt(u64),
-    Gte(u64),
-    Lt(u64),
-    Lte(u64),
+pub enum Combinator {
+    All,
+    Any,
+    Not,
 }
 
-/// A leaf operator with its compiled operand.
-#[derive(Debug, Clone)]
-pub enum Op {
-    Equals(Value),
-    NotEquals(Value),
-    In(Vec<Value>),
-    NotIn(Vec<Value>),
-    Exists(bool),
-    Matches(Regex),
-    Contains(Value),
-    StartsWith(String),
-    Gt(Bound),
-    Gte(Bound),
-    Lt(Bound),
-    Lte(Bound),
-    OlderThan(Duration),
-    NewerThan(Duration),
-    Count(Vec<CountCmp>),
-}
+impl Combinator {
+    pub const ALL: &'static [Combinator] = &[Combinator::All, Combinator::Any, Combinator::Not];
 
-/// Every operator name, as written in a rulebook.
-pub const OPERATORS: &[&str] = &[
-    "equals",
-    "not_equals",
-    "in",
-    "not_in",
-    "exists",
-    "matches",
-    "contains",
-    "starts_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "older_than",
-    "newer_than",
-    "count",
-];
-
-impl Op {
-    pub fn name(&self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Op::Equals(_) => "equals",
-            Op::NotEquals(_) => "not_equals",
-            Op::In(_) => "in",
-            Op::NotIn(_) => "not_in",
-            Op::Exists(_) => "exists",
-            Op::Matches(_) => "matches",
-            Op::Contains(_) => "contains",
-            Op::StartsWith(_) => "starts_with",
-            Op::Gt(_) => "gt",
-            Op::Gte(_) => "gte",
-            Op::Lt(_) => "lt",
-            Op::Lte(_) => "lte",
-            Op::OlderThan(_) => "older_than",
-            Op::NewerThan(_) => "newer_than",
-            Op::Count(_) => "count",
+            Combinator::All => "all",
+            Combinator::Any => "any",
+            Combinator::Not => "not",
         }
     }
-
-    /// The operand as JSON, for explanations.
-    pub fn operand(&self) -> Value {
-        fn bound(b: &Bound) -> Value {
-            match b {
-                // Show `gt: 3` as 3, not 3.0: the bound is kept as f64 only to compare.
-                Bound::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(*n as i64),
-                Bound::Number(n) => {
-                    serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
-                }
-                Bound::Time(t) => {
-                    Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                }
-            }
-        }
-        match self {
-            Op::Equals(v) | Op::NotEquals(v) | Op::Contains(v) => v.clone(),
-            Op::In(vs) | Op::NotIn(vs) => Value::Array(vs.clone()),
-            Op::Exists(b) => Value::Bool(*b),
-            Op::Matches(r) => Value::String(r.as_str().to_string()),
-            Op::StartsWith(s) => Value::String(s.clone()),
-            Op::Gt(b) | Op::Gte(b) | Op::Lt(b) | Op::Lte(b) => bound(b),
-            Op::OlderThan(d) | Op::NewerThan(d) => {
-                Value::String(humantime::format_duration(*d).to_string())
-            }
-            Op::Count(cmps) => {
-                let mut m = serde_json::Map::new();
-                for c in cmps {
-                    let (k, n) = match c {
-                        CountCmp::Equals(n) => ("equals", n),
-                        CountCmp::Gt(n) => ("gt", n),
-                        CountCmp::Gte(n) => ("gte", n),
-                        CountCmp::Lt(n) => ("lt", n),
-                        CountCmp::Lte(n) => ("lte", n),
-                    };
-                    m.insert(k.into(), Value::from(*n));
-                }
-                Value::Object(m)
-            }
-        }
-    }
-
-    /// Whether this operator looks at the set of values as a whole (quantifiers do not apply).
-    fn is_collective(&self) -> bool {
-        matches!(self, Op::Exists(_) | Op::Count(_))
-    }
-
-    fn test_one(&self, v: &Value, now: DateTime<Utc>) -> bool {
-        match self {
-            Op::Equals(x) => same(v, x),
-            Op::NotEquals(x) => !same(v, x),
-            Op::In(xs) => xs.iter().any(|x| same(v, x)),
-            Op::NotIn(xs) => !xs.iter().any(|x| same(v, x)),
-            Op::Matches(r) => v.as_str().is_some_and(|s| r.is_match(s)),
-            Op::Contains(x) => match (v, x) {
-                (Value::String(s), Value::String(needle)) => s.contains(needle.as_str()),
-                (Value::Array(items), x) => items.iter().any(|i| same(i, x)),
-                _ => false,
-            },
-            Op::StartsWith(p) => v.as_str().is_some_and(|s| s.starts_with(p.as_str())),
-            Op::Gt(b) => compare(v, b).is_some_and(|o| o.is_gt()),
-            Op::Gte(b) => compare(v, b).is_some_and(|o| o.is_ge()),
-            Op::Lt(b) => compare(v, b).is_some_and(|o| o.is_lt()),
-            Op::Lte(b) => compare(v, b).is_some_and(|o| o.is_le()),
-            Op::OlderThan(d) => age(v, now).is_some_and(|a| a > *d),
-            Op::NewerThan(d) => age(v, now).is_some_and(|a| a < *d),
-            Op::Exists(_) | Op::Count(_) => false,
-        }
-    }
-}
-
-/// JSON equality with numbers compared by value: `5` equals `5.0` (both are JSON numbers; only the
-/// YAML or JSON spelling differs). Every other type compares strictly, so `5` never equals `"5"`.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            x.as_f64() == y.as_f64()
-        }
-        (Value::Array(xs), Value::Array(ys)) => {
-            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y))
-        }
-        (Value::Object(xs), Value::Object(ys)) => {
-            xs.len() == ys.len()
-                && xs
-                    .iter()
-                    .all(|(k, x)| ys.get(k).is_some_and(|y| same(x, y)))
-        }
-        _ => a == b,
-    }
-}
-
-fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Strict comparison: numbers with numbers, timestamps with timestamps; anything else is no match.
-fn compare(v: &Value, b: &Bound) -> Option<std::cmp::Ordering> {
-    match b {
-        Bound::Number(n) => v.as_f64().and_then(|x| x.partial_cmp(n)),
-        Bound::Time(t) => parse_time(v).map(|x| x.cmp(t)),
-    }
-}
-
-/// How long ago the timestamp `v` was; a timestamp in the future has age zero.
-fn age(v: &Value, now: DateTime<Utc>) -> Option<Duration> {
-    let t = parse_time(v)?;
-    Some((now - t).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// A compiled leaf: a path, an operator and a quantifier.
@@ -403,9 +84,12 @@ pub enum Condition {
 pub enum Outcome {
     Holds,
     Fails,
-    Unknown,
+    /// Neither: a comparison read a missing path. Written `unknown` in plans and explanations.
+    #[serde(rename = "unknown")]
+    Undecided,
 }
 
+#[allow(non_upper_case_globals)]
 impl Outcome {
     fn from_bool(b: bool) -> Self {
         if b {
@@ -413,6 +97,38 @@ impl Outcome {
         } else {
             Outcome::Fails
         }
+    }
+
+    /// Three-valued conjunction: fails dominates, then undecided.
+    pub fn and(self, other: Outcome) -> Outcome {
+        match (self, other) {
+            (Outcome::Fails, _) | (_, Outcome::Fails) => Outcome::Fails,
+            (Outcome::Undecided, _) | (_, Outcome::Undecided) => Outcome::Undecided,
+            _ => Outcome::Holds,
+        }
+    }
+
+    /// Three-valued disjunction: holds dominates, then undecided.
+    pub fn or(self, other: Outcome) -> Outcome {
+        self.not().and(other.not()).not()
+    }
+
+    /// Three-valued negation: holds and fails swap, undecided stays.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Outcome {
+        match self {
+            Outcome::Holds => Outcome::Fails,
+            Outcome::Fails => Outcome::Holds,
+            Outcome::Undecided => Outcome::Undecided,
+        }
+    }
+
+    /// The outcome that settles a combinator whatever its other children say.
+    fn settles(self, comb: Combinator) -> bool {
+        matches!(
+            (comb, self),
+            (Combinator::All, Outcome::Fails) | (Combinator::Any, Outcome::Holds)
+        )
     }
 }
 
@@ -480,9 +196,67 @@ impl Explanation {
     }
 }
 
+/// What an evaluation records about each node besides its outcome. [`Condition::eval`] is generic
+/// over it so that deciding and explaining share one walk and one set of three-valued laws.
+pub trait Record {
+    /// What is kept per node: `()` when only the outcome matters, an [`Explanation`] otherwise.
+    type Node;
+    /// Whether children after the one that settles a combinator are still evaluated (to show them).
+    const EXHAUSTIVE: bool;
+    fn leaf(leaf: &Leaf, values: &[&Value], outcome: Outcome) -> Self::Node;
+    fn combine(comb: Combinator, outcome: Outcome, children: Vec<Self::Node>) -> Self::Node;
+}
+
+/// Records nothing: the fast path for subjects that will not be shown.
+pub enum Quiet {}
+
+impl Record for Quiet {
+    type Node = ();
+    const EXHAUSTIVE: bool = false;
+    fn leaf(_: &Leaf, _: &[&Value], _: Outcome) {}
+    fn combine(_: Combinator, _: Outcome, _: Vec<()>) {}
+}
+
+/// Records an [`Explanation`] of every node.
+pub enum Explained {}
+
+impl Record for Explained {
+    type Node = Explanation;
+    const EXHAUSTIVE: bool = true;
+    fn leaf(leaf: &Leaf, values: &[&Value], outcome: Outcome) -> Explanation {
+        Explanation::Leaf {
+            outcome,
+            path: leaf.path.as_str().to_string(),
+            operator: leaf.op.name().as_str(),
+            expected: leaf.op.operand(),
+            quantifier: if leaf.op.is_collective() {
+                Quantifier::Any
+            } else {
+                leaf.quantifier
+            },
+            seen: values.iter().take(MAX_SEEN).map(|v| (*v).clone()).collect(),
+            seen_count: values.len(),
+        }
+    }
+    fn combine(comb: Combinator, outcome: Outcome, mut children: Vec<Explanation>) -> Explanation {
+        match comb {
+            Combinator::All => Explanation::All { outcome, children },
+            Combinator::Any => Explanation::Any { outcome, children },
+            Combinator::Not => Explanation::Not {
+                outcome,
+                child: Box::new(children.pop().unwrap_or(Explanation::All {
+                    outcome: Outcome::Holds,
+                    children: Vec::new(),
+                })),
+            },
+        }
+    }
+}
+
 impl Condition {
     /// The condition written back as rulebook JSON (`{path, <operator>: operand}` leaves under
-    /// `all`/`any`/`not`), so a plan can carry it and `rulebook::condition_from_json` can rebuild it.
+    /// `all`/`any`/`not`), so a plan can show it to a reviewer (`apply` evaluates the rulebook's
+    /// compiled condition, never this copy).
     pub fn to_json(&self) -> Value {
         match self {
             Condition::All(cs) => {
@@ -495,11 +269,11 @@ impl Condition {
             Condition::Leaf(l) => {
                 let mut m = serde_json::Map::new();
                 m.insert("path".into(), Value::String(l.path.as_str().to_string()));
-                m.insert(l.op.name().into(), l.op.operand());
+                m.insert(l.op.name().as_str().into(), l.op.operand());
                 if l.quantifier != Quantifier::Any {
                     m.insert(
                         "quantifier".into(),
-                        serde_json::to_value(l.quantifier).unwrap_or(Value::Null),
+                        Value::String(l.quantifier.as_str().into()),
                     );
                 }
                 Value::Object(m)
@@ -507,90 +281,51 @@ impl Condition {
         }
     }
 
-    /// The condition's outcome alone, without building an explanation (the fast path for subjects
-    /// that will not be shown). Always equal to `evaluate(..).outcome()`.
-    pub fn outcome(&self, subject: &Value, now: DateTime<Utc>) -> Outcome {
-        match self {
-            Condition::All(children) => {
-                let mut unknown = false;
-                for c in children {
-                    match c.outcome(subject, now) {
-                        Outcome::Fails => return Outcome::Fails,
-                        Outcome::Unknown => unknown = true,
-                        Outcome::Holds => {}
-                    }
-                }
-                if unknown {
-                    Outcome::Unknown
-                } else {
-                    Outcome::Holds
-                }
+    /// Evaluates the condition on `subject` at `now`, recording what `R` keeps of each node.
+    pub fn eval<R: Record>(&self, subject: &Value, now: DateTime<Utc>) -> (Outcome, R::Node) {
+        let (comb, children): (Combinator, &[Condition]) = match self {
+            Condition::Leaf(leaf) => {
+                let values = leaf.path.query(subject);
+                let outcome = leaf.outcome_of(&values, now);
+                return (outcome, R::leaf(leaf, &values, outcome));
             }
-            Condition::Any(children) => {
-                let mut unknown = false;
-                for c in children {
-                    match c.outcome(subject, now) {
-                        Outcome::Holds => return Outcome::Holds,
-                        Outcome::Unknown => unknown = true,
-                        Outcome::Fails => {}
-                    }
-                }
-                if unknown {
-                    Outcome::Unknown
-                } else {
-                    Outcome::Fails
-                }
+            Condition::Not(child) => {
+                let (outcome, node) = child.eval::<R>(subject, now);
+                let outcome = outcome.not();
+                return (outcome, R::combine(Combinator::Not, outcome, vec![node]));
             }
-            Condition::Not(child) => match child.outcome(subject, now) {
-                Outcome::Holds => Outcome::Fails,
-                Outcome::Fails => Outcome::Holds,
-                Outcome::Unknown => Outcome::Unknown,
-            },
-            Condition::Leaf(leaf) => leaf.outcome_of(&leaf.path.query(subject), now),
+            Condition::All(cs) => (Combinator::All, cs),
+            Condition::Any(cs) => (Combinator::Any, cs),
+        };
+        // The identity of `and` is holds, of `or` fails.
+        let mut outcome = match comb {
+            Combinator::Any => Outcome::Fails,
+            _ => Outcome::Holds,
+        };
+        let mut nodes = Vec::new();
+        for c in children {
+            let (o, node) = c.eval::<R>(subject, now);
+            nodes.push(node);
+            outcome = match comb {
+                Combinator::Any => outcome.or(o),
+                _ => outcome.and(o),
+            };
+            if !R::EXHAUSTIVE && outcome.settles(comb) {
+                break;
+            }
         }
+        (outcome, R::combine(comb, outcome, nodes))
+    }
+
+    /// The condition's outcome alone, without building an explanation (the fast path for subjects
+    /// that will not be shown).
+    pub fn outcome(&self, subject: &Value, now: DateTime<Utc>) -> Outcome {
+        self.eval::<Quiet>(subject, now).0
     }
 
     /// Evaluates the condition on `subject` at `now`, explaining every node.
     pub fn evaluate(&self, subject: &Value, now: DateTime<Utc>) -> Explanation {
-        match self {
-            Condition::All(children) => {
-                let children: Vec<Explanation> =
-                    children.iter().map(|c| c.evaluate(subject, now)).collect();
-                let outcome = if children.iter().any(|c| c.outcome() == Outcome::Fails) {
-                    Outcome::Fails
-                } else if children.iter().any(|c| c.outcome() == Outcome::Unknown) {
-                    Outcome::Unknown
-                } else {
-                    Outcome::Holds
-                };
-                Explanation::All { outcome, children }
-            }
-            Condition::Any(children) => {
-                let children: Vec<Explanation> =
-                    children.iter().map(|c| c.evaluate(subject, now)).collect();
-                let outcome = if children.iter().any(|c| c.outcome() == Outcome::Holds) {
-                    Outcome::Holds
-                } else if children.iter().any(|c| c.outcome() == Outcome::Unknown) {
-                    Outcome::Unknown
-                } else {
-                    Outcome::Fails
-                };
-                Explanation::Any { outcome, children }
-            }
-            Condition::Not(child) => {
-                let child = child.evaluate(subject, now);
-                let outcome = match child.outcome() {
-                    Outcome::Holds => Outcome::Fails,
-                    Outcome::Fails => Outcome::Holds,
-                    Outcome::Unknown => Outcome::Unknown,
-                };
-                Explanation::Not {
-                    outcome,
-                    child: Box::new(child),
-                }
-            }
-            Condition::Leaf(leaf) => leaf.evaluate(subject, now),
-        }
+        self.eval::<Explained>(subject, now).1
     }
 
     /// Every leaf of the condition, in file order.
@@ -604,20 +339,15 @@ impl Condition {
 }
 
 impl Leaf {
+    /// The leaf's outcome given the values its path yielded (none: the path is missing).
     fn outcome_of(&self, values: &[&Value], now: DateTime<Utc>) -> Outcome {
         if let Op::Exists(want) = &self.op {
             Outcome::from_bool(values.is_empty() != *want)
         } else if let Op::Count(cmps) = &self.op {
             let n = values.len() as u64;
-            Outcome::from_bool(cmps.iter().all(|c| match c {
-                CountCmp::Equals(x) => n == *x,
-                CountCmp::Gt(x) => n > *x,
-                CountCmp::Gte(x) => n >= *x,
-                CountCmp::Lt(x) => n < *x,
-                CountCmp::Lte(x) => n <= *x,
-            }))
+            Outcome::from_bool(cmps.iter().all(|c| c.test(n)))
         } else if values.is_empty() {
-            Outcome::Unknown
+            Outcome::Undecided
         } else {
             let mut results = values.iter().map(|v| self.op.test_one(v, now));
             Outcome::from_bool(match self.quantifier {
@@ -631,19 +361,7 @@ impl Leaf {
     pub fn evaluate(&self, subject: &Value, now: DateTime<Utc>) -> Explanation {
         let values = self.path.query(subject);
         let outcome = self.outcome_of(&values, now);
-        Explanation::Leaf {
-            outcome,
-            path: self.path.as_str().to_string(),
-            operator: self.op.name(),
-            expected: self.op.operand(),
-            quantifier: if self.op.is_collective() {
-                Quantifier::Any
-            } else {
-                self.quantifier
-            },
-            seen: values.iter().take(MAX_SEEN).map(|v| (*v).clone()).collect(),
-            seen_count: values.len(),
-        }
+        Explained::leaf(self, &values, outcome)
     }
 }
 
@@ -651,6 +369,7 @@ impl Leaf {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn leaf(path: &str, op: Op) -> Condition {
         Condition::Leaf(Leaf {
@@ -670,11 +389,11 @@ mod tests {
     fn missing_path_is_unknown_except_for_exists_false() {
         let s = json!({"user": {"status": "ACTIVE"}});
         let eq = leaf("$.user.missing", Op::Equals(json!("x")));
-        assert_eq!(eq.evaluate(&s, now()).outcome(), Outcome::Unknown);
+        assert_eq!(eq.evaluate(&s, now()).outcome(), Outcome::Undecided);
         let ex = leaf("$.user.missing", Op::Exists(false));
         assert_eq!(ex.evaluate(&s, now()).outcome(), Outcome::Holds);
         let not = Condition::Not(Box::new(eq));
-        assert_eq!(not.evaluate(&s, now()).outcome(), Outcome::Unknown);
+        assert_eq!(not.evaluate(&s, now()).outcome(), Outcome::Undecided);
     }
 
     #[test]
@@ -702,7 +421,7 @@ mod tests {
             leaf("$.q", Op::Equals(Value::Null))
                 .evaluate(&s, now())
                 .outcome(),
-            Outcome::Unknown
+            Outcome::Undecided
         );
     }
 
@@ -763,5 +482,29 @@ mod tests {
                 .field_prefix(),
             vec!["user", "profile", "login"]
         );
+    }
+
+    /// The quiet walk short-circuits, the explained one does not; both give the same outcome on
+    /// every combination of children.
+    #[test]
+    fn quiet_and_explained_walks_agree() {
+        let s = json!({"a": 1});
+        let holds = leaf("$.a", Op::Equals(json!(1)));
+        let fails = leaf("$.a", Op::Equals(json!(2)));
+        let undecided = leaf("$.missing", Op::Equals(json!(1)));
+        let kids = [holds, fails, undecided];
+        for x in &kids {
+            for y in &kids {
+                for c in [
+                    Condition::All(vec![x.clone(), y.clone()]),
+                    Condition::Any(vec![x.clone(), y.clone()]),
+                    Condition::Not(Box::new(x.clone())),
+                    Condition::All(Vec::new()),
+                    Condition::Any(Vec::new()),
+                ] {
+                    assert_eq!(c.outcome(&s, now()), c.evaluate(&s, now()).outcome());
+                }
+            }
+        }
     }
 }

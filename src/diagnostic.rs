@@ -88,15 +88,17 @@ impl Diagnostic {
             self.message
         );
         if let Some(rule) = &self.rule {
+            let (rule, _) = snippet_window(rule, 0);
             out.push_str(&format!(" (in rule `{rule}`)"));
         }
         out.push('\n');
-        if let Some(text) = source.lines().nth(self.line.saturating_sub(1)) {
+        if let Some(line) = source.lines().nth(self.line.saturating_sub(1)) {
             let gutter = self.line.to_string().len();
             let pad = " ".repeat(gutter);
+            let (text, caret_at) = snippet_window(line, self.column.saturating_sub(1));
             let caret_pad: String = text
                 .chars()
-                .take(self.column.saturating_sub(1))
+                .take(caret_at)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             out.push_str(&format!(
@@ -109,6 +111,30 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// At most this many characters of a source line are shown on each side of the caret.
+const SNIPPET_REACH: usize = 80;
+
+/// The part of `line` shown in a snippet (all of it when short; else [`SNIPPET_REACH`] characters
+/// either side of the caret, cuts marked `…`) and the caret's character offset in it, so one huge
+/// line cannot make a huge message.
+fn snippet_window(line: &str, caret: usize) -> (String, usize) {
+    let count = line.chars().count();
+    if count <= 2 * SNIPPET_REACH {
+        return (line.to_string(), caret);
+    }
+    let from = caret.saturating_sub(SNIPPET_REACH);
+    let to = (caret + SNIPPET_REACH).min(count);
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(from).take(to - from));
+    if to < count {
+        shown.push('…');
+    }
+    (shown, caret - from + usize::from(from > 0))
 }
 
 /// Renders every diagnostic, errors first then warnings, each in file order, with a closing count.
@@ -163,6 +189,24 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_line_is_shown_around_the_caret_only() {
+        let source = format!("key: {}X{}\n", "a".repeat(5000), "b".repeat(5000));
+        let d = Diagnostic::error(
+            "f.yaml",
+            Position {
+                line: 1,
+                column: 5006,
+            },
+            "here",
+        );
+        let shown = d.render(&source);
+        assert!(shown.len() < 600, "{} bytes", shown.len());
+        let lines: Vec<&str> = shown.lines().collect();
+        let caret = lines[3].chars().position(|c| c == '^').unwrap();
+        assert_eq!(lines[2].chars().nth(caret), Some('X'), "{shown}");
+    }
 
     #[test]
     fn suggests_close_names_only() {

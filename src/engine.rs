@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::condition::{Explanation, JsonPath, Outcome};
+use crate::condition::{Explained, Explanation, JsonPath, Outcome, Quiet, Record};
 use crate::rulebook::{Action, Mode, RuleId, Rulebook, SubjectKind};
 
 /// What happened to one subject.
@@ -20,8 +20,10 @@ pub enum Verdict {
     NoMatch,
     /// A guard protects the subject; nothing will be done to it.
     Protected,
-    /// The collector could not read the subject fully (`collect_error`); no rule is tried.
-    Unknown,
+    /// The collector could not read the subject fully (`collect_error`); no rule is tried. Written
+    /// `unknown` in plans.
+    #[serde(rename = "unknown")]
+    Unreadable,
 }
 
 /// How one rule came out on one subject.
@@ -63,8 +65,8 @@ impl Decision {
     }
 
     /// Whether some rule could not be decided because a path it read was missing.
-    pub fn has_unknown(&self) -> bool {
-        self.rules.iter().any(|t| t.outcome == Outcome::Unknown)
+    pub fn has_undecided(&self) -> bool {
+        self.rules.iter().any(|t| t.outcome == Outcome::Undecided)
     }
 }
 
@@ -85,6 +87,65 @@ pub fn subject_key(kind: SubjectKind, subject: &Value, position: usize) -> Strin
         .map_or_else(|| format!("subject #{}", position + 1), str::to_string)
 }
 
+/// What one walk of the guards and rules found, with what `R` records of each guard tried.
+struct Walk<N> {
+    verdict: Verdict,
+    protected_by: Option<usize>,
+    protect_trace: Vec<N>,
+}
+
+/// Decides one subject: guards first (stopping at the first that holds), then rules in evaluation
+/// order (stopping at the first match in `first_match` mode), each rule tried handed to `tried`
+/// with its index and outcome. The one implementation behind both [`evaluate`] (which explains)
+/// and [`verdict`] (which does not, and allocates nothing per subject for it).
+fn walk<R: Record>(
+    rulebook: &Rulebook,
+    subject: &Value,
+    now: DateTime<Utc>,
+    mut tried: impl FnMut(usize, Outcome, R::Node),
+) -> Walk<R::Node> {
+    if subject.get("collect_error").is_some_and(|e| !e.is_null()) {
+        return Walk {
+            verdict: Verdict::Unreadable,
+            protected_by: None,
+            protect_trace: Vec::new(),
+        };
+    }
+    let mut protect_trace = Vec::new();
+    let mut protected_by = None;
+    for (i, guard) in rulebook.guards.protect.iter().enumerate() {
+        let (outcome, node) = guard.eval::<R>(subject, now);
+        protect_trace.push(node);
+        if outcome == Outcome::Holds {
+            protected_by = Some(i);
+            break;
+        }
+    }
+    let mut matched = false;
+    for (i, rule) in rulebook.rules.iter().enumerate() {
+        let (outcome, node) = rule.when.eval::<R>(subject, now);
+        tried(i, outcome, node);
+        if outcome == Outcome::Holds {
+            matched = true;
+            if rulebook.mode == Mode::FirstMatch {
+                break;
+            }
+        }
+    }
+    let verdict = if protected_by.is_some() {
+        Verdict::Protected
+    } else if matched {
+        Verdict::Matched
+    } else {
+        Verdict::NoMatch
+    };
+    Walk {
+        verdict,
+        protected_by,
+        protect_trace,
+    }
+}
+
 /// Evaluates a rulebook on one subject. Pure: the same inputs always give the same decision.
 pub fn evaluate(
     rulebook: &Rulebook,
@@ -93,58 +154,26 @@ pub fn evaluate(
     position: usize,
 ) -> Decision {
     let key = subject_key(rulebook.subjects.kind, subject, position);
-    if subject.get("collect_error").is_some_and(|e| !e.is_null()) {
-        return Decision {
-            subject: key,
-            verdict: Verdict::Unknown,
-            matched: Vec::new(),
-            protected_by: None,
-            protect_trace: Vec::new(),
-            rules: Vec::new(),
-        };
-    }
-    let mut protect_trace = Vec::new();
-    let mut protected_by = None;
-    for (i, guard) in rulebook.guards.protect.iter().enumerate() {
-        let e = guard.evaluate(subject, now);
-        let holds = e.outcome() == Outcome::Holds;
-        protect_trace.push(e);
-        if holds {
-            protected_by = Some(i);
-            break;
-        }
-    }
-    let mut rules = Vec::new();
     let mut matched = Vec::new();
-    for rule in &rulebook.rules {
-        let explanation = rule.when.evaluate(subject, now);
-        let outcome = explanation.outcome();
+    let mut rules = Vec::new();
+    let walked = walk::<Explained>(rulebook, subject, now, |i, outcome, explanation| {
+        let rule = &rulebook.rules[i];
+        if outcome == Outcome::Holds {
+            matched.push(rule.id.clone());
+        }
         rules.push(RuleTrace {
             rule: rule.id.clone(),
             outcome,
             explanation,
         });
-        if outcome == Outcome::Holds {
-            matched.push(rule.id.clone());
-            if rulebook.mode == Mode::FirstMatch {
-                break;
-            }
-        }
-    }
-    let verdict = if protected_by.is_some() {
-        Verdict::Protected
-    } else if matched.is_empty() {
-        Verdict::NoMatch
-    } else {
-        Verdict::Matched
-    };
+    });
     Decision {
         subject: key,
-        verdict,
+        verdict: walked.verdict,
         matched,
-        protected_by,
-        protect_trace: if protected_by.is_some() {
-            protect_trace
+        protected_by: walked.protected_by,
+        protect_trace: if walked.protected_by.is_some() {
+            walked.protect_trace
         } else {
             Vec::new()
         },
@@ -152,38 +181,15 @@ pub fn evaluate(
     }
 }
 
-/// The verdict alone, and whether some rule was undecided (a path it reads was missing), without
-/// explanations: the fast path for planning, where unmatched subjects are only counted. Agrees with
-/// [`evaluate`].
+/// The verdict alone, and whether some rule tried was undecided (a path it reads was missing),
+/// without explanations: the fast path for planning, where unmatched subjects are only counted.
+/// The same walk as [`evaluate`], recording nothing.
 pub fn verdict(rulebook: &Rulebook, subject: &Value, now: DateTime<Utc>) -> (Verdict, bool) {
-    if subject.get("collect_error").is_some_and(|e| !e.is_null()) {
-        return (Verdict::Unknown, false);
-    }
-    let mut unknown = false;
-    let mut matched = false;
-    for rule in &rulebook.rules {
-        match rule.when.outcome(subject, now) {
-            Outcome::Holds => {
-                matched = true;
-                break;
-            }
-            Outcome::Unknown => unknown = true,
-            Outcome::Fails => {}
-        }
-    }
-    let protected = rulebook
-        .guards
-        .protect
-        .iter()
-        .any(|g| g.outcome(subject, now) == Outcome::Holds);
-    let v = if protected {
-        Verdict::Protected
-    } else if matched {
-        Verdict::Matched
-    } else {
-        Verdict::NoMatch
-    };
-    (v, unknown)
+    let mut undecided = false;
+    let walked = walk::<Quiet>(rulebook, subject, now, |_, outcome, ()| {
+        undecided |= outcome == Outcome::Undecided;
+    });
+    (walked.verdict, undecided)
 }
 
 /// What [`verdict`] reads: every rule and guard path, with whether it needs the values' content
@@ -256,9 +262,7 @@ mod tests {
             let full = evaluate(&rb, &case.subject, case.now.unwrap_or(now), i);
             let (v, unknown) = verdict(&rb, &case.subject, case.now.unwrap_or(now));
             assert_eq!(v, full.verdict, "case {}", case.name);
-            if v == Verdict::NoMatch {
-                assert_eq!(unknown, full.has_unknown(), "case {}", case.name);
-            }
+            assert_eq!(unknown, full.has_undecided(), "case {}", case.name);
         }
     }
 }

@@ -217,7 +217,7 @@ impl View {
             unknown: plan
                 .subjects
                 .iter()
-                .filter(|p| p.verdict == Verdict::Unknown)
+                .filter(|p| p.verdict == Verdict::Unreadable)
                 .map(|p| Unknown {
                     key: p.key.clone(),
                     why: collect_error(&p.explanation),
@@ -357,7 +357,7 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Matched => "matched",
         Verdict::NoMatch => "no match",
         Verdict::Protected => "protected",
-        Verdict::Unknown => "unknown",
+        Verdict::Unreadable => "unknown",
     }
 }
 
@@ -375,7 +375,7 @@ fn collect_error(explanation: &Value) -> String {
 fn explanation(verdict: Verdict, e: &Value) -> Vec<Line> {
     let mut out = Vec::new();
     match verdict {
-        Verdict::Unknown => out.push(Line {
+        Verdict::Unreadable => out.push(Line {
             depth: 0,
             text: format!("could not be read fully: {}", collect_error(e)),
         }),

@@ -1,7 +1,8 @@
 //! Reading subjects from files: a JSON array or JSON Lines, streamed one subject at a time so memory
-//! stays flat in the file size. Optionally prunes each subject to the fields a rulebook can read
-//! (DESIGN section 13), which is where most of the time goes. Building subjects from live orgs is
-//! `collect`'s job.
+//! stays flat in the file size. Optionally prunes each subject to the fields a rulebook can read, so
+//! parsing (where most of the planning time goes) builds only what conditions look at. Building
+//! subjects from live orgs is `collect`'s job. A JSON Lines subject is at most [`MAX_LINE_BYTES`];
+//! every error names its line.
 
 pub mod shape;
 
@@ -18,19 +19,54 @@ use crate::condition::JsonPath;
 /// came from (see [`read_snapshot_header`]) and is not a subject.
 pub const SNAPSHOT_HEADER_PREFIX: &str = "{\"remedy_snapshot\":";
 
-/// The `remedy_snapshot` header of a subjects file, if it has one.
+/// A JSON Lines subject (and a snapshot header) is at most 64 MiB.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The `remedy_snapshot` header of a subjects file, if it has one. Reads no further than the
+/// header's prefix when the file has none, and at most [`MAX_LINE_BYTES`] when it has.
 pub fn read_snapshot_header(path: &std::path::Path) -> Result<Option<Value>, SubjectError> {
-    let mut first = String::new();
-    BufReader::new(std::fs::File::open(path)?).read_line(&mut first)?;
-    if !first.starts_with(SNAPSHOT_HEADER_PREFIX) {
+    let file = path.display().to_string();
+    let mut reader = BufReader::new(std::fs::File::open(path)?);
+    let mut start = vec![0u8; SNAPSHOT_HEADER_PREFIX.len()];
+    let mut filled = 0;
+    while filled < start.len() {
+        let n = reader.read(&mut start[filled..])?;
+        if n == 0 {
+            return Ok(None);
+        }
+        filled += n;
+    }
+    if start != SNAPSHOT_HEADER_PREFIX.as_bytes() {
         return Ok(None);
     }
-    let v: Value = serde_json::from_str(&first).map_err(|e| SubjectError::Malformed {
-        file: path.display().to_string(),
+    let mut line = start;
+    if !read_line_limited(&mut reader, &mut line)? {
+        return Err(SubjectError::LineTooLong { file, line: 1 });
+    }
+    let text = utf8_str(&line, &file, 1)?;
+    let v: Value = serde_json::from_str(text).map_err(|e| SubjectError::Malformed {
+        file: file.clone(),
         line: 1,
         message: e.to_string(),
     })?;
     Ok(v.get("remedy_snapshot").cloned())
+}
+
+/// Appends the rest of the current line (with its `\n`) to `buf`; `false` when the line is longer
+/// than [`MAX_LINE_BYTES`] (reading stops just past the limit, so memory stays bounded).
+fn read_line_limited(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    let room = (MAX_LINE_BYTES + 1).saturating_sub(buf.len()) as u64;
+    reader.by_ref().take(room).read_until(b'\n', buf)?;
+    Ok(buf.len() <= MAX_LINE_BYTES)
+}
+
+/// A line's bytes as text, or an error naming the line and where the invalid UTF-8 starts.
+fn utf8_str<'b>(bytes: &'b [u8], file: &str, line: usize) -> Result<&'b str, SubjectError> {
+    std::str::from_utf8(bytes).map_err(|e| SubjectError::Malformed {
+        file: file.to_string(),
+        line,
+        message: format!("invalid UTF-8 at byte {} of the line", e.valid_up_to() + 1),
+    })
 }
 
 /// Why a subjects file could not be read.
@@ -44,6 +80,8 @@ pub enum SubjectError {
         line: usize,
         message: String,
     },
+    #[error("{file}:{line}: the line is longer than the limit of {MAX_LINE_BYTES} bytes")]
+    LineTooLong { file: String, line: usize },
     #[error("{file}:{line}: a subject must be a JSON object, found {found}")]
     NotObject {
         file: String,
@@ -297,21 +335,28 @@ pub fn for_each_staged<R: Read, E: From<SubjectError>>(
             each(i, v, &mut || Ok(copy.clone()))
         });
     }
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut line_no = 0;
     let mut count = 0;
     loop {
-        line.clear();
-        let n = reader.read_line(&mut line).map_err(SubjectError::Io)?;
-        if n == 0 {
+        bytes.clear();
+        line_no += 1;
+        if !read_line_limited(&mut reader, &mut bytes).map_err(SubjectError::Io)? {
+            return Err(SubjectError::LineTooLong {
+                file: file.to_string(),
+                line: line_no,
+            }
+            .into());
+        }
+        if bytes.is_empty() {
             break;
         }
-        line_no += 1;
+        let line = utf8_str(&bytes, file, line_no)?;
         if line.trim().is_empty() || (line_no == 1 && line.starts_with(SNAPSHOT_HEADER_PREFIX)) {
             continue;
         }
-        let value = parse_line(&line, quick, file, line_no)?;
-        each(count, value, &mut || parse_line(&line, full, file, line_no))?;
+        let value = parse_line(line, quick, file, line_no)?;
+        each(count, value, &mut || parse_line(line, full, file, line_no))?;
         count += 1;
     }
     Ok(count)
@@ -466,5 +511,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v[0], serde_json::json!({"events":[{"outcome":1,"big":2}]}));
+    }
+
+    #[test]
+    fn names_the_line_with_invalid_utf8() {
+        let mut input = b"{\"a\":1}\n{\"a\":\"".to_vec();
+        input.extend_from_slice(&[0xff, 0xfe]);
+        input.extend_from_slice(b"\"}\n");
+        let mut n = 0;
+        let err = for_each(&input[..], "s.jsonl", &FieldTree::everything(), |_, _| {
+            n += 1;
+            Ok::<(), SubjectError>(())
+        })
+        .unwrap_err();
+        assert_eq!(n, 1);
+        assert_eq!(
+            err.to_string(),
+            "s.jsonl:2: malformed subject: invalid UTF-8 at byte 7 of the line"
+        );
+    }
+
+    #[test]
+    fn a_line_too_long_is_an_error_not_an_allocation() {
+        let big = vec![b' '; MAX_LINE_BYTES + 10];
+        let mut input = b"{\"a\":1}\n".to_vec();
+        input.extend_from_slice(&big);
+        let err = collect_bytes(&input).unwrap_err();
+        assert!(
+            err.to_string().starts_with("s.jsonl:2: the line is longer"),
+            "{err}"
+        );
+    }
+
+    fn collect_bytes(input: &[u8]) -> Result<usize, SubjectError> {
+        for_each(input, "s.jsonl", &FieldTree::everything(), |_, _| {
+            Ok::<(), SubjectError>(())
+        })
+    }
+
+    #[test]
+    fn the_snapshot_header_is_read_only_when_present() {
+        let dir = std::env::temp_dir().join(format!("remedy-header-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain.jsonl");
+        std::fs::write(&plain, "{\"a\":1}\n").unwrap();
+        assert_eq!(read_snapshot_header(&plain).unwrap(), None);
+        let with = dir.join("with.jsonl");
+        std::fs::write(&with, "{\"remedy_snapshot\":{\"now\":\"x\"}}\n{\"a\":1}\n").unwrap();
+        assert_eq!(
+            read_snapshot_header(&with).unwrap(),
+            Some(serde_json::json!({"now": "x"}))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

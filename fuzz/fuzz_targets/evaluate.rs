@@ -32,7 +32,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for rb in rulebooks() {
         let d = evaluate(rb, &subject, now, 0);
         let (v, _) = verdict(rb, &subject, now);
-        assert_eq!(v, d.verdict, "the fast verdict disagrees with the evaluation");
+        assert_eq!(
+            v, d.verdict,
+            "the fast verdict disagrees with the evaluation"
+        );
         let mut b = PlanBuilder::new(rb, now, Source::file(rb.subjects.kind, None));
         b.add(&subject, &d);
         if let Ok(plan) = b.finish() {

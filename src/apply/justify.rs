@@ -38,7 +38,7 @@ pub(super) async fn justify<H: OktaApi, S: OktaApi>(
                 "the subject is protected by `guards.protect` on its live state; never acted on",
             ))
         }
-        Verdict::NoMatch | Verdict::Unknown => {
+        Verdict::NoMatch | Verdict::Unreadable => {
             return Err(refused(
                 "the rulebook does not match this subject on its live state; make a new plan",
             ))

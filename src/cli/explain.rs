@@ -71,7 +71,7 @@ fn verdict_line(decision: &Decision) -> String {
                 .join(", ")
         ),
         Verdict::NoMatch => "no rule matched".to_string(),
-        Verdict::Unknown => {
+        Verdict::Unreadable => {
             "unknown: the subject could not be read fully (`collect_error`)".to_string()
         }
         Verdict::Protected => format!(

@@ -62,7 +62,12 @@ impl Shipped {
     /// Parses and checks the rulebook with its cases; diagnostics name it by `name`.
     pub fn load(&self) -> Result<Rulebook, RulebookError> {
         let mut rb = rulebook::parse(self.rulebook, self.name)?;
-        let cases = cases::parse_sidecar(self.tests, &format!("{}.tests.yaml", self.name), &rb)?;
+        let cases = cases::parse_sidecar(
+            self.tests,
+            &format!("{}.tests.yaml", self.name),
+            &rb,
+            &cases::NoSubjectFiles,
+        )?;
         rb.tests.extend(cases);
         Ok(rb)
     }

@@ -51,14 +51,14 @@ impl<'r> PlanBuilder<'r> {
         match decision.verdict {
             Verdict::NoMatch => {
                 self.summary.no_match += 1;
-                if decision.has_unknown() {
+                if decision.has_undecided() {
                     self.summary.undecided += 1;
                 }
                 return;
             }
             Verdict::Protected => self.summary.protected += 1,
             Verdict::Matched => self.summary.matched += 1,
-            Verdict::Unknown => self.summary.unknown += 1,
+            Verdict::Unreadable => self.summary.unknown += 1,
         }
         self.subjects.push(planned_subject(subject, decision));
         if decision.verdict != Verdict::Matched {
@@ -136,7 +136,7 @@ pub fn subject_ids(subject: &Value) -> BTreeMap<String, String> {
 /// A subject as the plan lists it: its verdict, the rules that matched, its ids and why.
 pub fn planned_subject(subject: &Value, decision: &Decision) -> PlannedSubject {
     let explanation = match decision.verdict {
-        Verdict::Unknown => {
+        Verdict::Unreadable => {
             json!({ "collect_error": subject.get("collect_error").cloned().unwrap_or(Value::Null) })
         }
         Verdict::Protected => serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null),

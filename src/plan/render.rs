@@ -205,7 +205,7 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     let unknown: Vec<_> = plan
         .subjects
         .iter()
-        .filter(|p| p.verdict == Verdict::Unknown)
+        .filter(|p| p.verdict == Verdict::Unreadable)
         .collect();
     if !unknown.is_empty() {
         let _ = writeln!(

@@ -2,21 +2,65 @@
 //! subject (inline or a JSON file) and the decision it must get. Parsing and validation only; running
 //! them is `review`'s job.
 
-use std::path::Path;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_yaml::Value as Yaml;
 
-use super::check::{index, key, to_json, Checker};
-use super::locate::{Locator, Seg};
-use super::{Rulebook, RulebookError};
+use super::action_name::ActionName;
+use super::check::{index, key, shorten, Checker};
+use super::keyword::Keyword;
+use super::locate::Seg;
+use super::model::{ActionKind, Rulebook};
+use super::RulebookError;
 use crate::condition::Op;
 use crate::diagnostic::{did_you_mean, Diagnostic, Position};
 
 pub const CASE_FIELDS: &[&str] = &["name", "subject", "subject_file", "now", "expect"];
 pub const EXPECT_FIELDS: &[&str] = &["rule", "rules", "actions", "outcome"];
-pub const OUTCOMES: &[&str] = &["matched", "no_match", "protected"];
+
+/// The decisions an `expect.outcome` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedOutcome {
+    Matched,
+    NoMatch,
+    Protected,
+}
+
+impl Keyword for ExpectedOutcome {
+    const ALL: &'static [Self] = &[
+        ExpectedOutcome::Matched,
+        ExpectedOutcome::NoMatch,
+        ExpectedOutcome::Protected,
+    ];
+    fn as_str(self) -> &'static str {
+        match self {
+            ExpectedOutcome::Matched => "matched",
+            ExpectedOutcome::NoMatch => "no_match",
+            ExpectedOutcome::Protected => "protected",
+        }
+    }
+}
+
+/// Where test cases' `subject_file`s come from: the parser stays pure, the loader reads the disk.
+pub trait SubjectFiles {
+    /// The file `name` (as written in the case): its path as shown in messages, and its text; or
+    /// why it cannot be read, as a message.
+    fn read(&self, name: &str) -> Result<(String, String), String>;
+}
+
+/// No files: for rulebooks parsed from text alone.
+pub struct NoSubjectFiles;
+
+impl SubjectFiles for NoSubjectFiles {
+    fn read(&self, name: &str) -> Result<(String, String), String> {
+        Err(format!(
+            "cannot read `{}`: subject files are read only when the rulebook is loaded from a file",
+            shorten(name)
+        ))
+    }
+}
 
 /// The decision a case expects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,7 +94,7 @@ fn uses_now(rb: &Rulebook) -> bool {
     for r in &rb.rules {
         conds.push(&r.when);
         for a in &r.then {
-            if let super::ActionKind::Await { until, .. } = &a.kind {
+            if let ActionKind::Await { until, .. } = &a.kind {
                 conds.push(until);
             }
         }
@@ -67,17 +111,18 @@ pub(crate) fn check_cases(
     v: &Yaml,
     path: &[Seg],
     rb: &Rulebook,
+    files: &dyn SubjectFiles,
 ) -> Vec<TestCase> {
     let Some(items) = ck.sequence(v, path, "`tests`") else {
         return Vec::new();
     };
     let needs_now = uses_now(rb);
     let mut out = Vec::new();
-    let mut names: Vec<(String, Position)> = Vec::new();
+    let mut names: HashMap<String, Position> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let p = index(path, i);
-        if let Some(case) = check_case(ck, item, &p, rb, needs_now) {
-            if let Some((_, first)) = names.iter().find(|(n, _)| *n == case.name) {
+        if let Some(case) = check_case(ck, item, &p, rb, needs_now, files) {
+            if let Some(first) = names.get(&case.name) {
                 let help = format!(
                     "the first case with this name is at line {}; names tell cases apart in reports and decision snapshots",
                     first.line
@@ -88,7 +133,7 @@ pub(crate) fn check_cases(
                     Some(help),
                 );
             }
-            names.push((case.name.clone(), case.at));
+            names.entry(case.name.clone()).or_insert(case.at);
             out.push(case);
         }
     }
@@ -101,6 +146,7 @@ fn check_case(
     path: &[Seg],
     rb: &Rulebook,
     needs_now: bool,
+    files: &dyn SubjectFiles,
 ) -> Option<TestCase> {
     let m = ck.mapping(v, path, "a test case")?;
     ck.known_keys(m, path, CASE_FIELDS, "a test case");
@@ -108,29 +154,11 @@ fn check_case(
         .required(m, path, "name", "a test case")
         .and_then(|v| ck.string(v, &key(path, "name"), "`name`"));
     let subject = match (m.get("subject"), m.get("subject_file")) {
-        (Some(s), None) => Some(to_json(s)),
+        (Some(s), None) => ck.json(s, &key(path, "subject"), "`subject`"),
         (None, Some(f)) => {
             let p = key(path, "subject_file");
             let file = ck.string(f, &p, "`subject_file`")?;
-            let base = Path::new(ck.file).parent().unwrap_or(Path::new("."));
-            let full = base.join(&file);
-            match std::fs::read_to_string(&full) {
-                Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        ck.error(
-                            &p,
-                            format!("`{}` is not valid JSON: {e}", full.display()),
-                            None,
-                        );
-                        None
-                    }
-                },
-                Err(e) => {
-                    ck.error(&p, format!("cannot read `{}`: {e}", full.display()), None);
-                    None
-                }
-            }
+            subject_from_file(ck, files, &file, &p)
         }
         (Some(_), Some(_)) => {
             ck.error_key(
@@ -189,6 +217,29 @@ fn check_case(
     })
 }
 
+/// A case's subject read from `file` through `files`, which must hold one JSON value.
+fn subject_from_file(
+    ck: &mut Checker,
+    files: &dyn SubjectFiles,
+    file: &str,
+    p: &[Seg],
+) -> Option<serde_json::Value> {
+    let (shown, text) = match files.read(file) {
+        Ok(read) => read,
+        Err(message) => {
+            ck.error(p, message, None);
+            return None;
+        }
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            ck.error(p, format!("`{shown}` is not valid JSON: {e}"), None);
+            None
+        }
+    }
+}
+
 fn check_expect(ck: &mut Checker, v: &Yaml, path: &[Seg], rb: &Rulebook) -> Option<Expectation> {
     if let Yaml::String(s) = v {
         return match s.as_str() {
@@ -209,13 +260,13 @@ fn check_expect(ck: &mut Checker, v: &Yaml, path: &[Seg], rb: &Rulebook) -> Opti
     let m = ck.mapping(v, path, "`expect`")?;
     ck.known_keys(m, path, EXPECT_FIELDS, "`expect`");
     let outcome = match m.get("outcome") {
-        Some(o) => ck.choice(o, &key(path, "outcome"), "outcome", OUTCOMES)?,
-        None => "matched".to_string(),
+        Some(o) => ck.keyword::<ExpectedOutcome>(o, &key(path, "outcome"), "outcome")?,
+        None => ExpectedOutcome::Matched,
     };
-    match outcome.as_str() {
-        "no_match" => return Some(Expectation::NoMatch),
-        "protected" => return Some(Expectation::Protected),
-        _ => {}
+    match outcome {
+        ExpectedOutcome::NoMatch => return Some(Expectation::NoMatch),
+        ExpectedOutcome::Protected => return Some(Expectation::Protected),
+        ExpectedOutcome::Matched => {}
     }
     let ids: Vec<&str> = rb.rules.iter().map(|r| r.id.0.as_str()).collect();
     let mut rules = Vec::new();
@@ -251,29 +302,31 @@ fn check_expect(ck: &mut Checker, v: &Yaml, path: &[Seg], rb: &Rulebook) -> Opti
         }
     }
     let actions = match m.get("actions") {
-        Some(a) => {
-            let p = key(path, "actions");
-            let items = ck.sequence(a, &p, "`actions`")?;
-            let names: Vec<&str> = super::ACTIONS.iter().map(|a| a.name).collect();
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let ip = index(&p, i);
-                if let Some(s) = ck.string(item, &ip, "an action name") {
-                    if !names.contains(&s.as_str()) {
-                        ck.error(
-                            &ip,
-                            format!("unknown action `{s}`"),
-                            did_you_mean(&s, &names),
-                        );
-                    }
-                    out.push(s);
-                }
-            }
-            Some(out)
-        }
+        Some(a) => Some(expected_actions(ck, a, &key(path, "actions"))?),
         None => None,
     };
     Some(Expectation::Matched { rules, actions })
+}
+
+/// The action names an expectation lists, each checked against the known actions.
+fn expected_actions(ck: &mut Checker, v: &Yaml, p: &[Seg]) -> Option<Vec<String>> {
+    let items = ck.sequence(v, p, "`actions`")?;
+    let names = ActionName::names();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ip = index(p, i);
+        if let Some(s) = ck.string(item, &ip, "an action name") {
+            if ActionName::parse(&s).is_none() {
+                ck.error(
+                    &ip,
+                    format!("unknown action `{}`", shorten(&s)),
+                    did_you_mean(&s, &names),
+                );
+            }
+            out.push(s);
+        }
+    }
+    Some(out)
 }
 
 /// Parses a sidecar `NAME.tests.yaml` (a mapping with a `tests:` list) against its rulebook.
@@ -281,6 +334,7 @@ pub fn parse_sidecar(
     text: &str,
     file: &str,
     rb: &Rulebook,
+    files: &dyn SubjectFiles,
 ) -> Result<Vec<TestCase>, RulebookError> {
     let text = super::without_bom(text);
     let invalid = |diagnostics: Vec<Diagnostic>| RulebookError::Invalid {
@@ -288,7 +342,7 @@ pub fn parse_sidecar(
         source_text: text.to_string(),
         diagnostics,
     };
-    let locator = Locator::new(text);
+    let locator = super::preflight(text, file).map_err(|d| invalid(vec![d]))?;
     let doc: Yaml = serde_yaml::from_str(text)
         .map_err(|e| invalid(super::yaml_errors(file, text, &e, &locator)))?;
     let mut ck = Checker::new(file, text, &locator);
@@ -297,11 +351,11 @@ pub fn parse_sidecar(
     if let Some(m) = ck.mapping(&doc, &root, "a test file") {
         ck.known_keys(m, &root, &["tests"], "a test file");
         if let Some(v) = ck.required(m, &root, "tests", "a test file") {
-            cases = check_cases(&mut ck, v, &key(&root, "tests"), rb);
+            cases = check_cases(&mut ck, v, &key(&root, "tests"), rb, files);
         }
     }
     if ck.has_errors() {
-        return Err(invalid(ck.diagnostics));
+        return Err(invalid(super::limits::capped(ck.diagnostics, file)));
     }
     Ok(cases)
 }

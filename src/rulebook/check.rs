@@ -4,8 +4,21 @@
 
 use serde_yaml::{Mapping, Value as Yaml};
 
+use super::keyword::Keyword;
+use super::limits::MAX_DURATION;
 use super::locate::{Locator, NodePath, Seg};
 use crate::diagnostic::{did_you_mean, Diagnostic, Position};
+
+/// At most this many characters of a user's input are echoed in a message.
+const MAX_ECHO: usize = 80;
+
+/// `text` cut to [`MAX_ECHO`] characters (with `…`), so a huge input cannot make a huge message.
+pub fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_ECHO) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
 
 /// Collects every problem of one file.
 pub struct Checker<'a> {
@@ -58,6 +71,14 @@ impl<'a> Checker<'a> {
 
     pub fn at(&self, path: &[Seg]) -> Position {
         self.locator.value(path)
+    }
+
+    /// The source line `at` is on (empty when out of range).
+    pub fn line(&self, at: Position) -> &'a str {
+        self.source
+            .lines()
+            .nth(at.line.saturating_sub(1))
+            .unwrap_or("")
     }
 
     /// An error at the value of `path`.
@@ -127,7 +148,7 @@ impl<'a> Checker<'a> {
                 Some(name) => {
                     self.error_key(
                         &key(path, name),
-                        format!("unknown field `{name}` in {context}"),
+                        format!("unknown field `{}` in {context}", shorten(name)),
                         did_you_mean(name, allowed),
                     );
                 }
@@ -236,12 +257,25 @@ impl<'a> Checker<'a> {
             }
         };
         match humantime::parse_duration(&text) {
-            Ok(d) => Some((d, text)),
+            Ok(d) if d <= MAX_DURATION => Some((d, text)),
+            Ok(_) => {
+                self.error(
+                    path,
+                    format!(
+                        "{what} `{}` is longer than the maximum of `{}d` (about 10 years)",
+                        shorten(&text),
+                        MAX_DURATION.as_secs() / 86_400
+                    ),
+                    Some("write a shorter duration, e.g. `30d`".into()),
+                );
+                None
+            }
             Err(e) => {
                 self.error(
                     path,
                     format!(
-                        "{what} `{text}` is not a duration: {}",
+                        "{what} `{}` is not a duration: {}",
+                        shorten(&text),
                         e.to_string().to_lowercase()
                     ),
                     Some("write a number and a unit, e.g. `30m`, `12h`, `7d`, `2w`".into()),
@@ -251,25 +285,46 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// One of a fixed set of names.
-    pub fn choice(
-        &mut self,
-        v: &Yaml,
-        path: &[Seg],
-        what: &str,
-        allowed: &[&str],
-    ) -> Option<String> {
+    /// One name of a keyword set, e.g. a mode or a retry method.
+    pub fn keyword<K: Keyword>(&mut self, v: &Yaml, path: &[Seg], what: &str) -> Option<K> {
         let s = self.string(v, path, what)?;
-        if allowed.contains(&s.as_str()) {
-            Some(s)
-        } else {
+        match K::parse(&s) {
+            Some(k) => Some(k),
+            None => {
+                self.error(
+                    path,
+                    format!("unknown {what} `{}`", shorten(&s)),
+                    did_you_mean(&s, &K::names()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A YAML value as JSON, refusing numbers JSON cannot hold (`.inf`, `.nan`).
+    pub fn json(&mut self, v: &Yaml, path: &[Seg], what: &str) -> Option<serde_json::Value> {
+        if has_non_finite(v) {
             self.error(
                 path,
-                format!("unknown {what} `{s}`"),
-                did_you_mean(&s, allowed),
+                format!("{what} holds a number that is not finite (`.inf` or `.nan`)"),
+                Some("JSON has no infinity or NaN: write a finite number, or quote it (`'.inf'`) to mean the string".into()),
             );
-            None
+            return None;
         }
+        Some(to_json(v))
+    }
+}
+
+/// Whether a YAML value holds an infinite or NaN number anywhere.
+fn has_non_finite(v: &Yaml) -> bool {
+    match v {
+        Yaml::Number(n) => n.as_f64().is_some_and(|f| !f.is_finite()),
+        Yaml::Sequence(items) => items.iter().any(has_non_finite),
+        Yaml::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| has_non_finite(k) || has_non_finite(v)),
+        Yaml::Tagged(t) => has_non_finite(&t.value),
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser};
 
+use super::limits::MAX_DEPTH;
 use crate::diagnostic::Position;
 
 /// One step in a path from the document root to a node.
@@ -47,12 +48,64 @@ enum Frame {
         path: NodePath,
         key: Option<(String, Position)>,
         /// Scalar keys met so far, to spot a key written twice.
-        seen: Vec<(String, Position)>,
+        seen: HashMap<String, Position>,
     },
     Seq {
         path: NodePath,
         next: usize,
     },
+}
+
+impl Frame {
+    /// Takes `text` as the key of the next entry when this is a mapping waiting for one (recording
+    /// a repeat in `duplicates`); `false` when `text` is a value.
+    fn takes_key(&mut self, text: &str, at: Position, duplicates: &mut Vec<DuplicateKey>) -> bool {
+        let Frame::Map { path, key, seen } = self else {
+            return false;
+        };
+        if key.is_some() {
+            return false;
+        }
+        match seen.get(text) {
+            Some(first) => duplicates.push(DuplicateKey {
+                mapping: path.clone(),
+                key: text.to_string(),
+                first: *first,
+                again: at,
+            }),
+            None => {
+                seen.insert(text.to_string(), at);
+            }
+        }
+        *key = Some((text.to_string(), at));
+        true
+    }
+
+    /// The path of the next node inside this one, and where its key is (for a mapping entry).
+    fn next_child(&mut self) -> (NodePath, Option<Position>) {
+        match self {
+            Frame::Map { path, key, .. } => {
+                let mut p = path.clone();
+                match key.take() {
+                    Some((k, kp)) => {
+                        p.push(Seg::Key(k));
+                        (p, Some(kp))
+                    }
+                    // A complex (non-scalar) key: positions below it are not tracked.
+                    None => {
+                        p.push(Seg::Key("?".into()));
+                        (p, None)
+                    }
+                }
+            }
+            Frame::Seq { path, next } => {
+                let mut p = path.clone();
+                p.push(Seg::Index(*next));
+                *next += 1;
+                (p, None)
+            }
+        }
+    }
 }
 
 /// A key written twice in one mapping. serde_yaml rejects it but only locates the mapping, so the
@@ -71,14 +124,18 @@ pub struct DuplicateKey {
 pub struct Locator {
     nodes: HashMap<NodePath, Loc>,
     duplicates: Vec<DuplicateKey>,
+    /// Where nesting first went deeper than [`MAX_DEPTH`]; indexing stopped there.
+    too_deep: Option<Position>,
 }
 
 impl Locator {
     /// Indexes `source`. A document saphyr cannot parse yields a partial index; the syntax error itself
-    /// is reported by the serde parser, so nothing is lost.
+    /// is reported by the serde parser, so nothing is lost. Indexing stops at the first node nested
+    /// deeper than [`MAX_DEPTH`] (see [`Locator::too_deep`]), which keeps it linear in the input.
     pub fn new(source: &str) -> Self {
         let mut nodes = HashMap::new();
         let mut duplicates = Vec::new();
+        let mut too_deep = None;
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
         for item in Parser::new_from_str(source) {
@@ -96,54 +153,19 @@ impl Locator {
             );
             if starts_node {
                 // A scalar where a mapping expects a key is the key itself.
-                if let (
-                    Some(Frame::Map {
-                        path, key, seen, ..
-                    }),
-                    Event::Scalar(text, ..),
-                ) = (stack.last_mut(), &event)
-                {
-                    if key.is_none() {
-                        if let Some((_, first)) =
-                            seen.iter().find(|(k, _)| k.as_str() == text.as_ref())
-                        {
-                            duplicates.push(DuplicateKey {
-                                mapping: path.clone(),
-                                key: text.to_string(),
-                                first: *first,
-                                again: at,
-                            });
-                        } else {
-                            seen.push((text.to_string(), at));
-                        }
-                        *key = Some((text.to_string(), at));
+                if let (Some(frame), Event::Scalar(text, ..)) = (stack.last_mut(), &event) {
+                    if frame.takes_key(text, at, &mut duplicates) {
                         continue;
                     }
                 }
+                if stack.len() >= MAX_DEPTH {
+                    too_deep = Some(at);
+                    break;
+                }
                 let (path, key_pos) = match stack.last_mut() {
-                    Some(Frame::Map { path, key, .. }) => match key.take() {
-                        Some((k, kp)) => {
-                            let mut p = path.clone();
-                            p.push(Seg::Key(k));
-                            (p, Some(kp))
-                        }
-                        // A complex (non-scalar) key: positions below it are not tracked.
-                        None => {
-                            let mut p = path.clone();
-                            p.push(Seg::Key("?".into()));
-                            (p, None)
-                        }
-                    },
-                    Some(Frame::Seq { path, next }) => {
-                        let mut p = path.clone();
-                        p.push(Seg::Index(*next));
-                        *next += 1;
-                        (p, None)
-                    }
+                    Some(frame) => frame.next_child(),
+                    None if root_seen => break, // only the first document is indexed
                     None => {
-                        if root_seen {
-                            break; // only the first document is indexed
-                        }
                         root_seen = true;
                         (Vec::new(), None)
                     }
@@ -159,7 +181,7 @@ impl Locator {
                     Event::MappingStart(..) => stack.push(Frame::Map {
                         path,
                         key: None,
-                        seen: Vec::new(),
+                        seen: HashMap::new(),
                     }),
                     Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
                     _ => {}
@@ -168,7 +190,21 @@ impl Locator {
                 stack.pop();
             }
         }
-        Locator { nodes, duplicates }
+        Locator {
+            nodes,
+            duplicates,
+            too_deep,
+        }
+    }
+
+    /// Where nesting first went deeper than [`MAX_DEPTH`], if it did.
+    pub fn too_deep(&self) -> Option<Position> {
+        self.too_deep
+    }
+
+    /// Whether a node exists at `path` (e.g. `rules[10000]`, to count rules before checking them).
+    pub fn has(&self, path: &[Seg]) -> bool {
+        self.nodes.contains_key(path)
     }
 
     /// Keys written twice in one mapping, in document order.

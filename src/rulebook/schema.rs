@@ -5,57 +5,60 @@
 
 use serde_json::{json, Map, Value};
 
-use super::cases::{CASE_FIELDS, EXPECT_FIELDS, OUTCOMES};
-use super::{
-    ACTIONS, COUNT_FIELDS, GUARD_FIELDS, MODES, QUANTIFIERS, RETRY_METHODS, RULE_FIELDS,
-    SUBJECT_FIELDS, SUBJECT_KINDS, TOP_FIELDS,
-};
-use crate::condition::OPERATORS;
+use super::action_name::{ActionName, ActionSpec};
+use super::cases::{ExpectedOutcome, CASE_FIELDS, EXPECT_FIELDS};
+use super::fields::{GUARD_FIELDS, RULE_FIELDS, SUBJECT_FIELDS, TOP_FIELDS};
+use super::keyword::Keyword;
+use super::model::{Mode, RetryMethod, SubjectKind};
+use super::sections::ALWAYS;
+use crate::condition::{CountField, OpName, Quantifier};
 
 fn duration() -> Value {
     json!({ "type": "string", "pattern": "^[0-9]", "description": "a duration: a number and a unit, `30m`, `12h`, `7d`, `2w`" })
 }
 
-fn operand(op: &str) -> Value {
+fn operand(op: OpName) -> Value {
     match op {
-        "in" | "not_in" => {
+        OpName::In | OpName::NotIn => {
             json!({ "type": "array", "description": "any of these values (strict types)" })
         }
-        "exists" => {
+        OpName::Exists => {
             json!({ "type": "boolean", "description": "whether the path yields at least one value" })
         }
-        "matches" => {
+        OpName::Matches => {
             json!({ "type": "string", "description": "a regular expression (Rust regex syntax)" })
         }
-        "starts_with" => json!({ "type": "string", "description": "a prefix of a string value" }),
-        "gt" | "gte" | "lt" | "lte" => {
+        OpName::StartsWith => {
+            json!({ "type": "string", "description": "a prefix of a string value" })
+        }
+        OpName::Gt | OpName::Gte | OpName::Lt | OpName::Lte => {
             json!({ "type": ["number", "string"], "description": "a number, or an RFC 3339 timestamp compared as time" })
         }
-        "older_than" | "newer_than" => {
+        OpName::OlderThan | OpName::NewerThan => {
             let mut d = duration();
             d["description"] =
                 json!("the timestamp is older / newer than `now` minus this duration");
             d
         }
-        "count" => {
-            let props: Map<String, Value> = COUNT_FIELDS
+        OpName::Count => {
+            let props: Map<String, Value> = CountField::names()
                 .iter()
                 .map(|f| (f.to_string(), json!({ "type": "integer", "minimum": 0 })))
                 .collect();
             json!({ "type": "object", "properties": props, "additionalProperties": false, "minProperties": 1,
                     "description": "compare the number of values the path yields" })
         }
-        "contains" => {
+        OpName::Contains => {
             json!({ "description": "a substring of a string value, or an element of an array value" })
         }
-        "equals" => {
+        OpName::Equals => {
             json!({ "description": "exactly this JSON value (strict types; `null` matches a present null)" })
         }
-        _ => json!({ "description": "not exactly this JSON value" }),
+        OpName::NotEquals => json!({ "description": "not exactly this JSON value" }),
     }
 }
 
-fn action(spec: &super::ActionSpec) -> Value {
+fn action(spec: ActionSpec) -> Value {
     let mut props = Map::new();
     props.insert(
         "action".into(),
@@ -66,8 +69,9 @@ fn action(spec: &super::ActionSpec) -> Value {
         json!({ "type": "string", "description": "the org to act on (defaults per action)" }),
     );
     let mut required = vec![json!("action")];
-    for (name, req, desc) in spec.params {
-        let schema = match *name {
+    for param in spec.params {
+        let (name, desc) = (param.name, param.description);
+        let schema = match name {
             "send_email" => json!({ "type": "boolean", "description": desc }),
             "until" => json!({ "$ref": "#/$defs/condition", "description": desc }),
             "timeout" => {
@@ -75,28 +79,28 @@ fn action(spec: &super::ActionSpec) -> Value {
                 d["description"] = json!(desc);
                 d
             }
-            "method" => json!({ "enum": RETRY_METHODS, "description": desc }),
+            "method" => json!({ "enum": RetryMethod::names(), "description": desc }),
             _ => json!({ "type": "string", "description": desc }),
         };
         props.insert(name.to_string(), schema);
-        if *req {
+        if param.required {
             required.push(json!(name));
         }
     }
     json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false })
 }
 
-/// The JSON Schema of a rulebook.
-pub fn rulebook_schema() -> Value {
+/// The schema of a condition: a combinator or a leaf with exactly one operator.
+fn condition_schema() -> Value {
     let mut leaf_props = Map::new();
     leaf_props.insert("path".into(), json!({ "type": "string", "pattern": "^\\$", "description": "an RFC 9535 JSONPath over the subject" }));
-    leaf_props.insert("quantifier".into(), json!({ "enum": QUANTIFIERS, "description": "how many values must satisfy the operator (default any)" }));
-    for op in OPERATORS {
-        leaf_props.insert(op.to_string(), operand(op));
+    leaf_props.insert("quantifier".into(), json!({ "enum": Quantifier::names(), "description": "how many values must satisfy the operator (default any)" }));
+    for &op in OpName::ALL {
+        leaf_props.insert(op.as_str().to_string(), operand(op));
     }
-    let one_operator: Vec<Value> = OPERATORS
+    let one_operator: Vec<Value> = OpName::ALL
         .iter()
-        .map(|op| json!({ "required": ["path", op] }))
+        .map(|op| json!({ "required": ["path", op.as_str()] }))
         .collect();
     let condition = json!({
         "oneOf": [
@@ -106,15 +110,53 @@ pub fn rulebook_schema() -> Value {
             { "type": "object", "properties": leaf_props, "oneOf": one_operator, "additionalProperties": false }
         ]
     });
-    let actions: Vec<Value> = ACTIONS.iter().map(action).collect();
-    let obj = |fields: &[&str], props: Value| -> Value {
-        debug_assert!(props.as_object().is_some_and(|p| p.len() == fields.len()));
-        json!({ "type": "object", "properties": props, "additionalProperties": false })
-    };
+    condition
+}
+
+/// The schema of one test case.
+fn case_schema() -> Value {
+    let expect_props: Map<String, Value> = EXPECT_FIELDS
+        .iter()
+        .map(|f| {
+            let s = match *f {
+                "rule" => json!({ "type": "string" }),
+                "outcome" => json!({ "enum": ExpectedOutcome::names() }),
+                _ => json!({ "type": "array", "items": { "type": "string" } }),
+            };
+            (f.to_string(), s)
+        })
+        .collect();
+    let case = object(
+        CASE_FIELDS,
+        json!({
+            "name": { "type": "string" },
+            "subject": { "type": "object", "description": "the subject inline" },
+            "subject_file": { "type": "string", "description": "a JSON file holding the subject, relative to this file" },
+            "now": { "type": "string", "format": "date-time" },
+            "expect": { "oneOf": [ { "enum": ["no_match", "protected"] },
+                { "type": "object", "properties": expect_props, "additionalProperties": false } ] }
+        }),
+    );
+    let mut case = case;
+    case["required"] = json!(["name", "expect"]);
+    case
+}
+
+/// An object schema with exactly these `props`, no others.
+fn object(fields: &[&str], props: Value) -> Value {
+    debug_assert!(props.as_object().is_some_and(|p| p.len() == fields.len()));
+    json!({ "type": "object", "properties": props, "additionalProperties": false })
+}
+
+/// The JSON Schema of a rulebook.
+pub fn rulebook_schema() -> Value {
+    let condition = condition_schema();
+    let actions: Vec<Value> = ActionName::ALL.iter().map(|a| action(a.spec())).collect();
+    let obj = object;
     let subjects = obj(
         SUBJECT_FIELDS,
         json!({
-            "kind": { "enum": SUBJECT_KINDS, "description": "what a subject is" },
+            "kind": { "enum": SubjectKind::names(), "description": "what a subject is" },
             "org": { "type": "string", "description": "for `user`: the org whose users are read" },
             "hub": { "type": "string", "description": "the hub org's name in config (default hub)" },
             "spoke": { "type": "string", "description": "the spoke org's name in config (default spoke)" },
@@ -138,44 +180,23 @@ pub fn rulebook_schema() -> Value {
             "id": { "type": "string", "description": "unique rule id" },
             "description": { "type": "string" },
             "priority": { "type": "integer", "description": "higher is tried first (default 0); ties keep file order" },
-            "when": { "$ref": "#/$defs/condition" },
+            "when": { "oneOf": [ { "$ref": "#/$defs/condition" },
+                { "const": ALWAYS, "description": "matches every subject (a deliberate catch-all)" } ] },
             "then": { "type": "array", "items": { "$ref": "#/$defs/action" } }
         }),
     );
     let mut rule = rule;
-    // A rule without `when` matches every subject (a catch-all); `id` and `then` are required.
+    // A rule without `when` matches every subject but gets a warning (`when: always` says it on
+    // purpose); `id` and `then` are required.
     rule["required"] = json!(["id", "then"]);
-    let expect_props: Map<String, Value> = EXPECT_FIELDS
-        .iter()
-        .map(|f| {
-            let s = match *f {
-                "rule" => json!({ "type": "string" }),
-                "outcome" => json!({ "enum": OUTCOMES }),
-                _ => json!({ "type": "array", "items": { "type": "string" } }),
-            };
-            (f.to_string(), s)
-        })
-        .collect();
-    let case = obj(
-        CASE_FIELDS,
-        json!({
-            "name": { "type": "string" },
-            "subject": { "type": "object", "description": "the subject inline" },
-            "subject_file": { "type": "string", "description": "a JSON file holding the subject, relative to this file" },
-            "now": { "type": "string", "format": "date-time" },
-            "expect": { "oneOf": [ { "enum": ["no_match", "protected"] },
-                { "type": "object", "properties": expect_props, "additionalProperties": false } ] }
-        }),
-    );
-    let mut case = case;
-    case["required"] = json!(["name", "expect"]);
+    let case = case_schema();
     let top = obj(
         TOP_FIELDS,
         json!({
             "version": { "const": 1 },
             "name": { "type": "string" },
             "description": { "type": "string" },
-            "mode": { "enum": MODES, "description": "first_match (default) or all_matches" },
+            "mode": { "enum": Mode::names(), "description": "first_match (default) or all_matches" },
             "subjects": subjects,
             "guards": guards,
             "rules": { "type": "array", "items": rule, "minItems": 1 },

@@ -221,7 +221,12 @@ fn pruned_subjects_decide_the_same() {
             }
             assert_eq!(v, d.verdict, "{}: subject {i}", dir.display());
             if v == okta_remedy::engine::Verdict::NoMatch {
-                assert_eq!(undecided, d.has_unknown(), "{}: subject {i}", dir.display());
+                assert_eq!(
+                    undecided,
+                    d.has_undecided(),
+                    "{}: subject {i}",
+                    dir.display()
+                );
             }
             Ok::<(), SubjectError>(())
         })
@@ -390,7 +395,7 @@ fn collect_error_subjects_are_unknown() {
         .unwrap()
         .with_timezone(&Utc);
     let d = evaluate(&rb, &subject, now, 0);
-    assert_eq!(d.verdict, okta_remedy::engine::Verdict::Unknown);
+    assert_eq!(d.verdict, okta_remedy::engine::Verdict::Unreadable);
     assert!(d.actions(&rb).is_empty());
     let source = Source::file(okta_remedy::rulebook::SubjectKind::Org2orgAssignment, None);
     let p = okta_remedy::pipeline::plan_from_reader(&rb, failed.as_bytes(), "s.jsonl", now, source)

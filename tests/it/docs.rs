@@ -288,7 +288,7 @@ fn condition_and_action_snippets_in_the_reference_load() {
         let wrapped = if is("path") {
             format!("version: 1\nname: snippet\nsubjects: {{ kind: org2org_assignment }}\nrules:\n  - id: snippet\n    when:\n      all:\n{indented}    then: [{{ action: report, message: x }}]\n")
         } else if is("action") {
-            format!("version: 1\nname: snippet\nsubjects: {{ kind: org2org_assignment }}\nrules:\n  - id: snippet\n    then:\n{indented}")
+            format!("version: 1\nname: snippet\nsubjects: {{ kind: org2org_assignment }}\nrules:\n  - id: snippet\n    when: always\n    then:\n{indented}")
         } else {
             continue;
         };

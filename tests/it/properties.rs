@@ -134,7 +134,7 @@ proptest! {
         let (verdict, undecided) = okta_remedy::engine::verdict(&rb, &s, now);
         prop_assert_eq!(verdict, full.verdict);
         if verdict == Verdict::NoMatch {
-            prop_assert_eq!(undecided, full.has_unknown());
+            prop_assert_eq!(undecided, full.has_undecided());
         }
     }
 

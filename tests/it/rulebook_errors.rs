@@ -171,3 +171,83 @@ fn mutated_rulebooks_never_panic() {
     // Most edits break something; if none did, the mutations are not reaching the loader.
     assert!(errors > 100, "only {errors} of 600 mutations were rejected");
 }
+
+/// Parses `text` in-process and returns the rendered diagnostics, checking it answered in time.
+/// The bound is 2 s in a release build; a debug build (`cargo test`) gets five times that.
+fn rejected_quickly(text: &str, what: &str) -> String {
+    let bound = std::time::Duration::from_secs(if cfg!(debug_assertions) { 10 } else { 2 });
+    let started = std::time::Instant::now();
+    let result = okta_remedy::rulebook::parse(text, "hostile.yaml");
+    let took = started.elapsed();
+    assert!(took < bound, "{what} took {took:?}");
+    let err = result.expect_err(what);
+    let diagnostics = err.diagnostics();
+    assert!(
+        diagnostics.iter().any(|d| d.is_error() && d.line >= 1),
+        "{what}: no located error"
+    );
+    diagnostics
+        .iter()
+        .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Hostile rulebooks answer quickly with a located error: nesting, huge mappings, many rules, many
+/// duplicate ids are all checked in linear time, before or while parsing.
+#[test]
+fn hostile_rulebooks_are_refused_quickly() {
+    let blocks = "- ".repeat(10_000) + "x\n";
+    let shown = rejected_quickly(&blocks, "nested block sequences");
+    assert!(shown.contains("nested more than 64 levels"), "{shown}");
+
+    let flow = "a: ".to_string() + &"[".repeat(100_000);
+    let shown = rejected_quickly(&flow, "nested flow brackets");
+    assert!(shown.starts_with("hostile.yaml:1:68: "), "{shown}");
+
+    let mut keys = String::new();
+    for i in 0..100_000 {
+        keys.push_str(&format!("k{i}: 1\n"));
+    }
+    keys.push_str("k7: 2\n");
+    let shown = rejected_quickly(&keys, "a mapping of 100,000 keys");
+    assert!(shown.contains("key `k7` is written twice"), "{shown}");
+
+    let mut rules =
+        String::from("version: 1\nname: many\nsubjects: { kind: user, org: hub }\nrules:\n");
+    for _ in 0..9_000 {
+        rules.push_str("  - { id: same, when: always, then: [] }\n");
+    }
+    let shown = rejected_quickly(&rules, "9,000 rules with one id");
+    assert!(shown.contains("duplicate rule id `same`"), "{shown}");
+    assert!(shown.contains("more problems are not shown"), "{shown}");
+
+    let mut too_many =
+        String::from("version: 1\nname: many\nsubjects: { kind: user, org: hub }\nrules:\n");
+    for i in 0..10_001 {
+        too_many.push_str(&format!("  - {{ id: r{i}, then: [] }}\n"));
+    }
+    let shown = rejected_quickly(&too_many, "10,001 rules");
+    assert!(shown.contains("at most 10000 rules"), "{shown}");
+
+    let big = "# padding\n".repeat(110_000);
+    let shown = rejected_quickly(&big, "a file over 1 MiB");
+    assert!(shown.contains("more than the limit of 1048576"), "{shown}");
+}
+
+/// A duplicate rule id is reported together with the other errors, even when a rule holding it has
+/// an error of its own.
+#[test]
+fn duplicate_ids_are_reported_with_other_errors() {
+    let text = "version: 1\nname: dup\nsubjects: { kind: user, org: hub }\nrules:\n  - id: a\n    when: { path: $.user.status, equals: SUSPENDED }\n    then: []\n  - id: a\n    when: { path: $.user.status, equalz: ACTIVE }\n    then: []\n";
+    let err = okta_remedy::rulebook::parse(text, "dup.yaml").unwrap_err();
+    let messages: Vec<String> = err.diagnostics().into_iter().map(|d| d.message).collect();
+    assert!(
+        messages.contains(&"duplicate rule id `a`".to_string()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"unknown operator `equalz`".to_string()),
+        "{messages:?}"
+    );
+}
