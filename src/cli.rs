@@ -12,6 +12,7 @@ mod logging;
 mod plan;
 mod print;
 mod progress;
+mod report;
 mod rules;
 
 use std::path::PathBuf;
@@ -85,6 +86,19 @@ pub struct LiveArgs {
 pub enum Output {
     Text,
     Json,
+}
+
+/// The document `show` and `status` print: text for a terminal, or a report to share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For a terminal.
+    Text,
+    /// For a change ticket.
+    Markdown,
+    /// One self-contained page (no script, no external resource).
+    Html,
+    /// One row per step.
+    Csv,
 }
 
 /// Arguments of `remedy apply`.
@@ -191,13 +205,28 @@ pub enum Command {
         live: LiveArgs,
     },
     /// Render a plan file.
-    Show { plan: PathBuf },
+    Show {
+        plan: PathBuf,
+        /// Print the plan as a report to share (markdown, html, csv) instead of text.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the report to this file (created 0600) instead of stdout; needs `--format`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Apply a plan to the orgs: resumable, journaled, re-checking each subject before acting.
     Apply(ApplyArgs),
     /// Show what a journal holds: done, waiting (and why), failed, skipped.
     Status {
         /// The journal (or the plan, whose default journal is used).
         path: PathBuf,
+        /// Print the results as a report to share (markdown, html, csv) instead of text; needs the
+        /// plan as PATH.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the report to this file (created 0600) instead of stdout; needs `--format`.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Recreate a deleted hub user from its journal backup.
     Restore {
@@ -264,9 +293,12 @@ fn dispatch(inv: Invocation, output: Output) -> Result<Exit, CliError> {
         Invocation::Explain(run) => explain::explain(&run, output),
         Invocation::Plan(run) => plan::plan(&run, output),
         Invocation::Snapshot(run) => plan::snapshot(&run, output),
-        Invocation::Show(path) => plan::show(&path, output),
+        Invocation::Show(path, report) => plan::show(&path, report.as_ref(), output),
         Invocation::Apply(run) => apply::apply(run, output),
-        Invocation::Status(path) => apply::status(&path, output),
+        Invocation::Status(run) => match run.report {
+            Some(r) => report::status(&run.journal, &r, output),
+            None => apply::status(&run.journal, output),
+        },
         Invocation::Restore(run) => apply::restore(&run, output),
         Invocation::Rules(command) => rules::rules(&command, output),
         Invocation::Schema => {

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod okta;
 pub mod pipeline;
 pub mod plan;
+pub mod report;
 pub mod review;
 pub mod rulebook;
 pub mod sim;

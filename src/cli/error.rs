@@ -44,6 +44,21 @@ pub enum CliError {
     },
     #[error("`{path}` already exists; remove it or choose another directory")]
     Exists { path: String },
+    #[error("a report of results needs the plan: give `remedy status PLAN.json --format ...` (the plan beside its journal), not the journal `{path}`")]
+    ReportNeedsPlan { path: String },
+    #[error("journal `{journal}` belongs to plan `{found}`, not to `{plan}` (`{expected}`)")]
+    JournalOfOtherPlan {
+        journal: String,
+        found: String,
+        plan: String,
+        expected: String,
+    },
+    #[error(
+        "`--format` other than text prints a document; it cannot be combined with `--output json`"
+    )]
+    FormatWithJson,
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("`{file}` has no subject at index {index}")]
     NoSubject { file: String, index: usize },
     #[error("no shipped rulebook named `{name}` (shipped: {known})")]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::{ApplyArgs, CliError, Command, LiveArgs, RulesCommand};
+use super::{ApplyArgs, CliError, Command, Format, LiveArgs, RulesCommand};
+use crate::report::ReportFormat;
 
 /// A command with checked arguments.
 pub enum Invocation {
@@ -16,10 +17,10 @@ pub enum Invocation {
     Explain(ExplainRun),
     Plan(PlanRun),
     Snapshot(SnapshotRun),
-    Show(PathBuf),
+    /// The plan, and the report to print it as (`None`: text).
+    Show(PathBuf, Option<ReportTo>),
     Apply(ApplyRun),
-    /// The journal to show.
-    Status(PathBuf),
+    Status(StatusRun),
     Restore(RestoreRun),
     Rules(RulesCommand),
     Schema,
@@ -75,6 +76,26 @@ pub struct SnapshotRun {
     pub out: PathBuf,
     pub now: DateTime<Utc>,
     pub live: LiveRun,
+}
+
+/// `remedy status`.
+pub struct StatusRun {
+    pub journal: PathBuf,
+    /// For `--format` other than text: the plan and the report to print its results as.
+    pub report: Option<StatusReport>,
+}
+
+/// `remedy status PLAN --format ...`.
+pub struct StatusReport {
+    pub plan: PathBuf,
+    pub to: ReportTo,
+}
+
+/// A report's format and where it goes.
+pub struct ReportTo {
+    pub format: ReportFormat,
+    /// A file (created 0600), or stdout.
+    pub out: Option<PathBuf>,
 }
 
 /// `remedy apply`.
@@ -154,9 +175,13 @@ impl Invocation {
                 now: now_or_clock(now.as_deref())?,
                 live: LiveRun::check(live)?,
             }),
-            Command::Show { plan } => Invocation::Show(plan),
+            Command::Show { plan, format, out } => {
+                Invocation::Show(plan, ReportTo::check(format, out)?)
+            }
             Command::Apply(args) => Invocation::Apply(ApplyRun::check(args)?),
-            Command::Status { path } => Invocation::Status(journal_of(&path)),
+            Command::Status { path, format, out } => {
+                Invocation::Status(StatusRun::check(path, ReportTo::check(format, out)?)?)
+            }
             Command::Restore {
                 journal,
                 user,
@@ -207,6 +232,51 @@ impl ApplyRun {
             allow_rulebook_change: args.allow_rulebook_change,
             config: args.config,
         })
+    }
+}
+
+impl StatusRun {
+    fn check(path: PathBuf, to: Option<ReportTo>) -> Result<StatusRun, CliError> {
+        let journal = journal_of(&path);
+        let Some(to) = to else {
+            return Ok(StatusRun {
+                journal,
+                report: None,
+            });
+        };
+        // The journal holds states, not the steps: a report needs the plan they belong to.
+        if journal == path {
+            return Err(CliError::ReportNeedsPlan {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(StatusRun {
+            journal,
+            report: Some(StatusReport { plan: path, to }),
+        })
+    }
+}
+
+impl ReportTo {
+    /// The report `--format` asks for (`None` for the terminal's text, which `--out` cannot take).
+    fn check(format: Format, out: Option<PathBuf>) -> Result<Option<ReportTo>, CliError> {
+        let format = match format {
+            Format::Text => {
+                return match out {
+                    Some(path) => Err(CliError::Argument {
+                        flag: "out",
+                        value: path.display().to_string(),
+                        message:
+                            "needs `--format markdown`, `html` or `csv` (text goes to the terminal)",
+                    }),
+                    None => Ok(None),
+                };
+            }
+            Format::Markdown => ReportFormat::Markdown,
+            Format::Html => ReportFormat::Html,
+            Format::Csv => ReportFormat::Csv,
+        };
+        Ok(Some(ReportTo { format, out }))
     }
 }
 

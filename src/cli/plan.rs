@@ -1,5 +1,5 @@
 //! `remedy plan`, `remedy snapshot` and `remedy show`: making a plan from a file or the live orgs,
-//! recording the live subjects, and printing a plan. The work is `pipeline`'s; this module connects
+//! recording the live subjects, and printing a plan (as a report to share: `cli::report`). The work is `pipeline`'s; this module connects
 //! the orgs, draws progress on a terminal and prints.
 
 use std::path::Path;
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::check::load_rulebook;
-use super::invocation::{LiveRun, PlanRun, SnapshotRun, SubjectsFrom};
+use super::invocation::{LiveRun, PlanRun, ReportTo, SnapshotRun, SubjectsFrom};
 use super::progress::CollectProgress;
 use super::{print, CliError, Exit, Output};
 use crate::collect::{Collection, Progress};
@@ -60,8 +60,11 @@ fn emit(p: &Plan, out: Option<&Path>, output: Output) -> Result<(), CliError> {
     }
 }
 
-pub fn show(path: &Path, output: Output) -> Result<Exit, CliError> {
+pub fn show(path: &Path, report: Option<&ReportTo>, output: Output) -> Result<Exit, CliError> {
     let p = Plan::read(path)?;
+    if let Some(to) = report {
+        return super::report::show(&p, to, output);
+    }
     match output {
         Output::Json => print::text(&p.to_json())?,
         Output::Text => print::text(&render(&p))?,

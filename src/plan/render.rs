@@ -1,6 +1,8 @@
 //! Renders a plan for people, like a Terraform plan: steps grouped by action in a fixed order,
 //! destructive steps marked, protected subjects listed, a summary line. Renders only from the plan
-//! value, so `remedy show plan.json` prints exactly what `remedy plan` printed.
+//! value, so `remedy show plan.json` prints exactly what `remedy plan` printed. The pieces a document
+//! shares with this text (groups, markers, parameters, the source and totals lines) are public for
+//! `report`, which renders the same plan as Markdown, HTML and CSV.
 
 use std::fmt::Write;
 
@@ -10,7 +12,8 @@ use super::{Plan, Step};
 use crate::engine::Verdict;
 use crate::rulebook::Safety;
 
-fn marker(step: &Step) -> &'static str {
+/// The one-character safety mark of a step: `=` safe, `~` reversible, `!` destructive.
+pub fn marker(step: &Step) -> &'static str {
     match step.safety {
         Safety::Safe => "=",
         Safety::Reversible => "~",
@@ -18,7 +21,8 @@ fn marker(step: &Step) -> &'static str {
     }
 }
 
-fn params_line(step: &Step) -> String {
+/// A step's parameters on one line (`send_email: true`, `until: $.user.status equals "ACTIVE"`).
+pub fn params_line(step: &Step) -> String {
     // The parameters exactly as the plan's JSON holds them, so `show` prints what the file says.
     let params = match serde_json::to_value(&step.action) {
         Ok(Value::Object(mut m)) => m.remove("params").unwrap_or(Value::Null),
@@ -94,25 +98,11 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
             .unwrap_or(&plan.rulebook.sha256),
         plan.now
     );
-    let from = match (plan.source.kind, &plan.source.path) {
-        (super::SourceKind::File, Some(p)) => format!("file {p}"),
-        _ => {
-            let orgs: Vec<String> = plan
-                .source
-                .orgs
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            format!("live orgs ({})", orgs.join(", "))
-        }
-    };
+    let from = source_text(plan);
     let _ = writeln!(
         out,
         "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected{}",
-        match plan.source.subjects_kind {
-            crate::rulebook::SubjectKind::User => "user",
-            crate::rulebook::SubjectKind::Org2orgAssignment => "org2org_assignment",
-        },
+        subjects_kind(plan),
         from,
         s.subjects,
         s.matched,
@@ -151,24 +141,7 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     }
     out.push('\n');
 
-    // What changes most comes last, nearest the summary.
-    let mut groups: Vec<(u8, &str)> = plan
-        .steps
-        .iter()
-        .map(|st| (st.action.display_rank(), st.action.name()))
-        .collect();
-    groups.sort_unstable();
-    groups.dedup();
-    let groups = groups.into_iter().map(|(_, name)| name);
-    for action in groups {
-        let steps: Vec<&Step> = plan
-            .steps
-            .iter()
-            .filter(|st| st.action.name() == action)
-            .collect();
-        if steps.is_empty() {
-            continue;
-        }
+    for (action, steps) in action_groups(plan) {
         let destructive = steps.iter().any(|st| st.safety == Safety::Destructive);
         let _ = writeln!(
             out,
@@ -258,24 +231,70 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         );
         return out;
     }
-    let mut counts: std::collections::BTreeMap<(u8, &str), u64> = Default::default();
-    for st in &plan.steps {
-        *counts
-            .entry((st.action.display_rank(), st.action.name()))
-            .or_default() += 1;
+    let _ = writeln!(out, "Plan: {}", totals(plan));
+    out
+}
+
+/// Where the plan's subjects came from: `file PATH` or `live orgs (hub URL, spoke URL)`.
+pub fn source_text(plan: &Plan) -> String {
+    match (plan.source.kind, &plan.source.path) {
+        (super::SourceKind::File, Some(p)) => format!("file {p}"),
+        _ => {
+            let orgs: Vec<String> = plan
+                .source
+                .orgs
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            format!("live orgs ({})", orgs.join(", "))
+        }
     }
-    let by: Vec<String> = counts
+}
+
+/// The kind of the plan's subjects as the rulebook names it.
+pub fn subjects_kind(plan: &Plan) -> &'static str {
+    match plan.source.subjects_kind {
+        crate::rulebook::SubjectKind::User => "user",
+        crate::rulebook::SubjectKind::Org2orgAssignment => "org2org_assignment",
+    }
+}
+
+/// The plan's steps grouped by action, in display order: what changes most comes last, nearest the
+/// summary. Each group keeps the plan's step order and is never empty.
+pub fn action_groups(plan: &Plan) -> Vec<(&'static str, Vec<&Step>)> {
+    let mut groups: Vec<(u8, &'static str)> = plan
+        .steps
         .iter()
-        .map(|((_, a), n)| format!("{n} {a}"))
+        .map(|st| (st.action.display_rank(), st.action.name()))
         .collect();
-    let _ = writeln!(
-        out,
-        "Plan: {} for {} ({}); {} change Okta, {} destructive.",
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+        .into_iter()
+        .map(|(_, action)| {
+            let steps = plan
+                .steps
+                .iter()
+                .filter(|st| st.action.name() == action)
+                .collect();
+            (action, steps)
+        })
+        .collect()
+}
+
+/// The totals sentence: `18 steps for 10 subjects (4 report, ...); 9 change Okta, 0 destructive.`
+pub fn totals(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let by: Vec<String> = action_groups(plan)
+        .iter()
+        .map(|(a, steps)| format!("{} {a}", steps.len()))
+        .collect();
+    format!(
+        "{} for {} ({}); {} change Okta, {} destructive.",
         plural(s.steps, "step", "steps"),
         plural(s.matched, "subject", "subjects"),
         by.join(", "),
         s.changing,
         s.destructive
-    );
-    out
+    )
 }

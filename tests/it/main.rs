@@ -22,5 +22,7 @@ mod demo;
 mod docs;
 // `remedy apply`/`status`/`restore` against the simulator: end to end, crashes, faults, drift, guards.
 mod apply;
+// Reports to share: show/status as markdown, html and csv; markup and formulas rendered inert.
+mod report;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
