@@ -55,11 +55,12 @@ fn config(spec: &GenerateSpec) -> SimConfig {
     }
 }
 
-/// The torture's simulator: 5% of requests answered 500, 3% of connections dropped, and a users
-/// bucket small enough to answer 429 in storms.
+/// The torture's simulator: 5% of requests answered 500, 3% of connections dropped, and the buckets
+/// the executor's calls land in (`users.id`, `apps.id`) small enough to answer 429 in storms.
 fn hostile(spec: &GenerateSpec) -> SimConfig {
     let mut limits = generous_limits();
-    limits.buckets.insert("users".into(), 600);
+    limits.buckets.insert("users.id".into(), 150);
+    limits.buckets.insert("apps.id".into(), 150);
     SimConfig {
         faults: Faults {
             default: FaultSpec {
@@ -110,23 +111,28 @@ async fn torture_a_hundred_kills_under_faults_and_rate_limits() {
         .unwrap_or(100);
     let started = std::time::Instant::now();
     // Kills come after 1 to 4 mutating requests, so a hundred fit in one plan.
-    let runs = crash_and_resume(hostile(&spec), config(&spec), kills, 4, 7).await;
+    let (runs, faults) = crash_and_resume(hostile(&spec), config(&spec), kills, 4, 7).await;
     eprintln!(
-        "torture: {kills} kills in {runs} runs under faults and 429s, {:.0} s",
-        started.elapsed().as_secs_f64()
+        "torture: {kills} kills in {runs} runs, {:.0} s; the simulator answered {} requests: {} with 500, {} dropped, {} with 429",
+        started.elapsed().as_secs_f64(),
+        faults.0,
+        faults.1,
+        faults.2,
+        faults.3
     );
 }
 
 /// Kills `remedy apply` `kills_wanted` times (seeded points: after 1 to `max_gap` mutating requests,
 /// or a short delay) on `env_config`'s simulator and runs it to the end; compares with an
-/// uninterrupted run on `reference_config`. Returns how many runs it took.
+/// uninterrupted run on `reference_config`. Returns how many runs it took, and the simulator's
+/// (requests, 500s, dropped, 429s).
 async fn crash_and_resume(
     env_config: SimConfig,
     reference_config: SimConfig,
     kills_wanted: usize,
     max_gap: usize,
     seed: u64,
-) -> usize {
+) -> (usize, (usize, usize, usize, usize)) {
     let faulty = env_config.faults.default.error_rate > 0.0;
     let env = Env::start(env_config, RULES).await;
     let reference = Sim::start(reference_config).await.unwrap();
@@ -270,6 +276,12 @@ async fn crash_and_resume(
             s.subject
         );
     }
+    let all: Vec<_> = [OrgName::Hub, OrgName::Spoke]
+        .iter()
+        .flat_map(|o| env.sim.requests(*o))
+        .collect();
+    let count = |status: u16| all.iter().filter(|r| r.status == status).count();
+    let seen = (all.len(), count(500), count(0), count(429));
     reference.shutdown().await;
-    runs
+    (runs, seen)
 }
