@@ -86,6 +86,25 @@ pub fn render(plan: &Plan) -> String {
 /// Like [`render`], showing at most `per_group` steps of each action (the rest are counted).
 pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     let mut out = String::new();
+    header(&mut out, plan);
+    steps_by_action(&mut out, plan, per_group);
+    protected(&mut out, plan);
+    unreadable(&mut out, plan);
+    let s = &plan.summary;
+    if s.steps == 0 {
+        let _ = writeln!(
+            out,
+            "No changes. {}, none needs an action.",
+            plural(s.subjects, "subject", "subjects")
+        );
+        return out;
+    }
+    let _ = writeln!(out, "Plan: {}", totals(plan));
+    out
+}
+
+/// The plan's id, rulebook, time, where its subjects came from and how many of each verdict.
+fn header(out: &mut String, plan: &Plan) {
     let s = &plan.summary;
     let _ = writeln!(
         out,
@@ -140,7 +159,10 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         );
     }
     out.push('\n');
+}
 
+/// Each action's steps, a group at a time (at most `per_group` shown of each).
+fn steps_by_action(out: &mut String, plan: &Plan, per_group: Option<usize>) {
     for (action, steps) in action_groups(plan) {
         let destructive = steps.iter().any(|st| st.safety == Safety::Destructive);
         let _ = writeln!(
@@ -180,6 +202,10 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         }
         out.push('\n');
     }
+}
+
+/// The subjects a guard protects.
+fn protected(out: &mut String, plan: &Plan) {
     let protected: Vec<_> = plan
         .subjects
         .iter()
@@ -202,6 +228,10 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         }
         out.push('\n');
     }
+}
+
+/// The subjects the collector could not read fully.
+fn unreadable(out: &mut String, plan: &Plan) {
     let unknown: Vec<_> = plan
         .subjects
         .iter()
@@ -223,16 +253,6 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
         }
         out.push('\n');
     }
-    if s.steps == 0 {
-        let _ = writeln!(
-            out,
-            "No changes. {}, none needs an action.",
-            plural(s.subjects, "subject", "subjects")
-        );
-        return out;
-    }
-    let _ = writeln!(out, "Plan: {}", totals(plan));
-    out
 }
 
 /// Where the plan's subjects came from: `file PATH` or `live orgs (hub URL, spoke URL)`.
