@@ -144,6 +144,10 @@ pub struct ApplySummary {
     pub plan_id: String,
     pub subjects: Vec<SubjectResult>,
     pub counts: BTreeMap<String, u64>,
+    /// Requests this run sent per endpoint (`requests`) and the binding rate-limit bucket
+    /// (`binding`), filled in by the caller that owns the clients; absent when it did not.
+    #[serde(flatten)]
+    pub requests: crate::okta::RequestReport,
 }
 
 impl SubjectState {
@@ -294,6 +298,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
         plan_id: plan.plan_id.clone(),
         subjects: results,
         counts,
+        requests: crate::okta::RequestReport::default(),
     })
 }
 
