@@ -25,7 +25,8 @@ pub struct Binding {
     pub share: f64,
     /// `requests / (share × limit)` in seconds, to 0.1 s: the least time these requests take.
     pub floor_seconds: f64,
-    /// Time requests to it spent waiting (share used up, or a 429), to 0.1 s.
+    /// Time requests to it spent waiting (share used up, or a 429), to 0.1 s, summed over requests:
+    /// concurrent waits add up, so it can exceed the run's wall time.
     pub waited_seconds: f64,
 }
 
