@@ -95,7 +95,16 @@ async fn exact_counts(assignments: usize, n: u64) {
     )
     .expect("rulebook written");
     let before_plan = marks(&env.sim);
-    env.plan().await;
+    let plan_path = env.plan().await;
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(plan_path).expect("plan read"))
+        .expect("plan");
+    // The plan says where collection's requests went, and which bucket bound it.
+    assert!(plan["source"]["requests"].is_object());
+    assert!(
+        plan["source"]["binding"]["endpoint"].is_string(),
+        "{}",
+        plan["source"]
+    );
     let plan_logs = since(&env.sim, before_plan).get(LOGS).copied().unwrap_or(0);
     assert!(plan_logs >= 1);
 
