@@ -144,6 +144,10 @@ pub struct ApplySummary {
     pub plan_id: String,
     pub subjects: Vec<SubjectResult>,
     pub counts: BTreeMap<String, u64>,
+    /// Requests this run sent per endpoint (`requests`) and the binding rate-limit bucket
+    /// (`binding`), filled in by the caller that owns the clients; absent when it did not.
+    #[serde(flatten)]
+    pub requests: crate::okta::RequestReport,
 }
 
 impl SubjectState {
@@ -294,6 +298,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
         plan_id: plan.plan_id.clone(),
         subjects: results,
         counts,
+        requests: crate::okta::RequestReport::default(),
     })
 }
 
@@ -399,10 +404,13 @@ async fn run_steps<H: OktaApi, S: OktaApi>(
         .iter()
         .filter(|s| s.subject == subject.key)
         .collect();
-    let (steps, mut current) = sequence(ctx, subject, &planned).await?;
+    let (steps, observed) = sequence(ctx, subject, &planned).await?;
+    // One view of the subject for all its steps: each step re-reads only what it needs and what a
+    // call of this run may have changed since it was read.
+    let mut observed = observed.unwrap_or_else(|| observe::Observed::none(ctx, subject));
     let mut last_detail = None;
     for step in steps {
-        match run_step(ctx, subject, &step, current.take()).await {
+        match run_step(ctx, subject, &step, &mut observed).await {
             Ok(detail) => last_detail = detail,
             Err(stop) => return Err((stop, Some(step))),
         }
@@ -417,7 +425,7 @@ async fn sequence<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
     subject: &PlannedSubject,
     planned: &[&Step],
-) -> Result<(Vec<Step>, Option<serde_json::Value>), (Stop, Option<Step>)> {
+) -> Result<(Vec<Step>, Option<observe::Observed>), (Stop, Option<Step>)> {
     let first = planned.first().map(|s| (*s).clone());
     let at_first = |stop: Stop| (stop, first.clone());
     if let Some(text) = ctx
@@ -442,14 +450,14 @@ async fn sequence<H: OktaApi, S: OktaApi>(
         Recorded::Final(stop) => return Err(at_first(stop)),
         Recorded::Done(_) | Recorded::Open(_) => {}
     }
-    let state = observe::read_state(ctx, subject)
+    let observed = observe::read_state(ctx, subject)
         .await
         .map_err(|e| at_first(stop::okta_failure(&e)))?;
     // Drift against what the plan recorded is reported as drift, before the rulebook is asked.
-    if let Some(d) = observe::drift(first_step, &state) {
+    if let Some(d) = observe::drift(first_step, &observed.state) {
         return Err(at_first(Stop::Drift(format!("drift: {d}"))));
     }
-    let steps = justify::justify(ctx, subject, planned, state.clone())
+    let steps = justify::justify(ctx, subject, planned, observed.state.clone())
         .await
         .map_err(at_first)?;
     let text = serde_json::to_string(&steps)
@@ -457,5 +465,5 @@ async fn sequence<H: OktaApi, S: OktaApi>(
     ctx.journal
         .set_sequence(&subject.key, &text)
         .map_err(|e| at_first(e.into()))?;
-    Ok((steps, Some(state)))
+    Ok((steps, Some(observed)))
 }

@@ -29,6 +29,7 @@ mod model;
 pub mod oauth;
 mod ratelimit;
 mod secret;
+mod usage;
 
 pub use api::{
     collect_all, AppQuery, AppUserQuery, LogQuery, OktaApi, PageStream, SortOrder, UserQuery,
@@ -45,5 +46,6 @@ pub use model::{
     Group, GroupId, JsonModel, LogEvent, NewUser, Page, Profile, Provider, ProviderType,
     ResetOutcome, User, UserId, UserStatus,
 };
-pub use ratelimit::{Admission, RateBook, RateHeaders};
+pub use ratelimit::{Admission, BucketUse, RateBook, RateHeaders};
 pub use secret::Secret;
+pub use usage::{Binding, RequestReport};

@@ -68,6 +68,9 @@ pub struct Source {
     /// Requests made while collecting, per endpoint.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, u64>,
+    /// The rate-limit bucket that bounded collection from below (docs/cost-model.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<crate::okta::Binding>,
 }
 
 impl Source {
@@ -80,6 +83,7 @@ impl Source {
             orgs: BTreeMap::new(),
             window: None,
             requests: BTreeMap::new(),
+            binding: None,
         }
     }
 

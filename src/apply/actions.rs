@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::call::{close_open_intents, journaled, Target};
 use super::journal::StepState;
-use super::observe::{drift, provider, read_state, status};
+use super::observe::{drift, provider, refresh, status, Needs, Observed};
 use super::stop::{okta_failure, Stop};
 use super::{recreate, retry, Ctx};
 use crate::condition::Outcome;
@@ -53,25 +53,24 @@ pub(super) enum Recorded {
     Open(StepState),
 }
 
-/// Runs one step; `Ok(detail)` when it is done. `current` is the subject's state when the caller
-/// has just read it.
+/// Runs one step; `Ok(detail)` when it is done. `observed` is the subject as this run last read
+/// it: the objects the step needs are re-read unless still current, and the step marks what its calls
+/// changed.
 pub(super) async fn run_step<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
     subject: &PlannedSubject,
     step: &Step,
-    current: Option<Value>,
+    observed: &mut Observed,
 ) -> Result<Option<String>, Stop> {
     let state = match recorded(ctx, step)? {
         Recorded::Done(detail) => return Ok(detail),
         Recorded::Final(stop) => return Err(stop),
         Recorded::Open(state) => state,
     };
-    let current = match current {
-        Some(c) => c,
-        None => read_state(ctx, subject)
-            .await
-            .map_err(|e| okta_failure(&e))?,
-    };
+    refresh(ctx, subject, observed, needs(ctx.rulebook, step))
+        .await
+        .map_err(|e| okta_failure(&e))?;
+    let current = observed.state.clone();
     // A step interrupted mid-call is reconciled from Okta's state, not re-checked for drift: our own
     // call may be what changed the subject.
     let resuming = state == StepState::Intent;
@@ -81,9 +80,20 @@ pub(super) async fn run_step<H: OktaApi, S: OktaApi>(
         }
     }
     guard(ctx, step, state)?;
+    // From here on the step's calls may change the objects it names: what it does not re-read
+    // itself is read again by the next step that needs it.
+    match &step.action {
+        StepAction::ResetPassword { .. } | StepAction::Unlock {} | StepAction::Activate { .. } => {
+            observed.user_changed()
+        }
+        StepAction::RetryProvisioning { .. } | StepAction::DeleteRecreate {} => {
+            observed.all_changed()
+        }
+        StepAction::Await { .. } | StepAction::Report { .. } | StepAction::Notify { .. } => {}
+    }
     let detail = match &step.action {
         StepAction::ResetPassword { send_email } => {
-            reset_password(ctx, step, &current, *send_email).await?
+            reset_password(ctx, step, &current, *send_email, observed).await?
         }
         StepAction::Await { .. } => await_step(ctx, step, &current).await?,
         StepAction::RetryProvisioning { method, .. } => {
@@ -170,6 +180,7 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
     step: &Step,
     current: &Value,
     send_email: bool,
+    observed: &mut Observed,
 ) -> Result<Option<String>, Stop> {
     let user = shape::hub_user(current);
     let Some(id) = user.get("id").and_then(Value::as_str) else {
@@ -223,8 +234,10 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
                 })?;
         }
     }
-    // Confirm with a GET, do not assume.
+    // Confirm with a GET, do not assume (the reset's answer carries no user state). The read is
+    // the user as it is after the reset: the next step uses it instead of reading it again.
     let after = fetch_user(ctx, id).await.map_err(|e| okta_failure(&e))?;
+    observed.set_user(after.clone());
     match (status(&after), provider(&after)) {
         (Some("RECOVERY") | Some("ACTIVE") | Some("PASSWORD_EXPIRED"), Some("OKTA")) => {
             Ok(Some(format!(
@@ -244,6 +257,33 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
             p.unwrap_or("missing")
         ))),
     }
+}
+
+/// The Okta objects a step reads before it runs: those its preconditions name, those its action acts
+/// on, and those an `await` waits for. Nothing else is read.
+pub(super) fn needs(rulebook: &crate::rulebook::Rulebook, step: &Step) -> Needs {
+    let mut needs = Needs::default();
+    for p in &step.preconditions {
+        needs.path(&p.path);
+    }
+    match &step.action {
+        StepAction::ResetPassword { .. } | StepAction::Unlock {} | StepAction::Activate { .. } => {
+            needs.user = true
+        }
+        StepAction::RetryProvisioning { .. } => needs.assignment = true,
+        StepAction::DeleteRecreate {} => {
+            needs.user = true;
+            needs.assignment = true;
+        }
+        StepAction::Await { .. } => {
+            // Without its `await` in the rulebook the step fails without reading.
+            for leaf in await_of(rulebook, step).map_or(Vec::new(), |(until, _)| until.leaves()) {
+                needs.path(leaf.path.as_str());
+            }
+        }
+        StepAction::Report { .. } | StepAction::Notify { .. } => {}
+    }
+    needs
 }
 
 /// The first value a step's precondition recorded at `path`.

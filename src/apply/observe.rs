@@ -43,44 +43,168 @@ pub(super) fn assignment_ids(subject: &PlannedSubject) -> Option<(AppId, UserId)
     }
 }
 
-/// Re-reads a subject's state from Okta in the shape the collector built, without history
-/// (`events` empty): what drift checks and the actions need.
+/// A subject's live state as this run last read it, and which of its Okta objects are still
+/// current: not changed by a call of this run since they were read. A step reads only the objects it
+/// needs ([`Needs`]) that are not current; the steps of one subject share one `Observed`.
+pub(super) struct Observed {
+    /// The subject in the collector's shape, without history.
+    pub state: Value,
+    /// The assignment and its spoke user (one request: `expand=user`).
+    assignment: bool,
+    /// The hub user.
+    user: bool,
+    /// The hub user in `state` was found by the collector's join in this run, and no call since can
+    /// have changed which user the join finds (a retry or a recreate can): it is re-read by its id.
+    joined: bool,
+}
+
+/// The Okta objects a step reads: those its preconditions name and those its action acts on or
+/// waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Needs {
+    /// The assignment (and the spoke user, which comes with it).
+    pub assignment: bool,
+    /// The hub user.
+    pub user: bool,
+}
+
+impl Needs {
+    /// Adds the object a subject path reads (`$.user...`, `$.assignment...`, `$.spoke_user...`).
+    pub fn path(&mut self, path: &str) {
+        let under = |root: &str| {
+            path == root
+                || path
+                    .strip_prefix(root)
+                    .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+        };
+        if under("$.user") {
+            self.user = true;
+        }
+        if under("$.assignment") || under("$.spoke_user") {
+            self.assignment = true;
+        }
+    }
+}
+
+impl Observed {
+    /// Nothing read yet in this run (a subject continued from the journal).
+    pub fn none(ctx: &Ctx<'_, impl OktaApi, impl OktaApi>, subject: &PlannedSubject) -> Self {
+        let state = if ctx.plan.source.subjects_kind == SubjectKind::User {
+            shape::user_subject(ctx.hub.org_name(), Value::Null)
+        } else {
+            shape::org2org(
+                json!({ "id": id_of(subject, "app_id") }),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Vec::new(),
+            )
+        };
+        Observed {
+            state,
+            assignment: false,
+            user: false,
+            joined: false,
+        }
+    }
+
+    /// The hub user was re-read after this run's last call on it.
+    pub fn set_user(&mut self, user: Value) {
+        self.state[shape::USER] = user;
+        self.user = true;
+    }
+
+    /// A call changed the hub user (same user: it is re-read by id when next needed).
+    pub fn user_changed(&mut self) {
+        self.user = false;
+    }
+
+    /// A call may have changed anything, including which hub user the join finds.
+    pub fn all_changed(&mut self) {
+        self.assignment = false;
+        self.user = false;
+        self.joined = false;
+    }
+}
+
+/// Reads a subject's whole state from Okta in the shape the collector built, without history
+/// (`events` empty): what the live re-evaluation, drift checks and the first step need.
 pub(super) async fn read_state<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
     subject: &PlannedSubject,
-) -> Result<Value, OktaError> {
+) -> Result<Observed, OktaError> {
+    let mut observed = Observed::none(ctx, subject);
+    refresh(
+        ctx,
+        subject,
+        &mut observed,
+        Needs {
+            assignment: true,
+            user: true,
+        },
+    )
+    .await?;
+    Ok(observed)
+}
+
+/// Reads, by ID, each object `needs` names that is not current in `observed`; the hub user of an
+/// Org2Org subject is found as the collector joins it, which needs the assignment unless this run
+/// joined it already.
+pub(super) async fn refresh<H: OktaApi, S: OktaApi>(
+    ctx: &Ctx<'_, H, S>,
+    subject: &PlannedSubject,
+    observed: &mut Observed,
+    needs: Needs,
+) -> Result<(), OktaError> {
     if ctx.plan.source.subjects_kind == SubjectKind::User {
-        let user = match id_of(subject, "user_id") {
-            Some(id) => fetched(ctx.hub.get_user(&id).await?),
+        if needs.user && !observed.user {
+            let user = match id_of(subject, "user_id") {
+                Some(id) => fetched(ctx.hub.get_user(&id).await?),
+                None => Value::Null,
+            };
+            observed.set_user(user);
+        }
+        return Ok(());
+    }
+    let by_id = observed.joined && shape::user_id(shape::hub_user(&observed.state)).is_some();
+    let user_wanted = needs.user && !observed.user;
+    if (needs.assignment || (user_wanted && !by_id)) && !observed.assignment {
+        let Some((app, uid)) = assignment_ids(subject) else {
+            // Nothing to read: the plan names no assignment, so no step acts on one.
+            observed.assignment = true;
+            observed.user = true;
+            return Ok(());
+        };
+        let mut assignment = fetched(ctx.spoke.get_app_user(&app, &uid, true).await?);
+        // The spoke user is the app user's user, embedded by `expand=user`; looked up only when
+        // Okta did not embed it (or there is no assignment any more), as the collector does.
+        let spoke_user = match shape::take_embedded_user(&mut assignment) {
+            Some(u) => u,
+            None => fetched(ctx.spoke.get_user(&uid.0).await?),
+        };
+        observed.state[shape::ASSIGNMENT] = assignment;
+        observed.state[shape::SPOKE_USER] = spoke_user;
+        observed.assignment = true;
+    }
+    if user_wanted {
+        // As the collector joins them: by the assignment's `externalId` when linked, else by
+        // login. Never by an id the plan names, so an edited id cannot point an action at somebody
+        // else; within a run, by the id that join found.
+        let key = if by_id {
+            shape::user_id(shape::hub_user(&observed.state)).map(str::to_string)
+        } else {
+            let s = &observed.state;
+            shape::hub_key(shape::assignment(s), &s[shape::SPOKE_USER])
+                .map(|k| k.as_str().to_string())
+        };
+        let user = match key {
+            Some(k) => fetched(ctx.hub.get_user(&k).await?),
             None => Value::Null,
         };
-        return Ok(shape::user_subject(ctx.hub.org_name(), user));
+        observed.set_user(user);
+        observed.joined = true;
     }
-    let Some((app, uid)) = assignment_ids(subject) else {
-        return Ok(shape::org2org(
-            json!({ "id": id_of(subject, "app_id") }),
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Vec::new(),
-        ));
-    };
-    let assignment = fetched(ctx.spoke.get_app_user(&app, &uid, false).await?);
-    // As the collector joins them: the spoke user is the app user's user; the hub user is found by
-    // the assignment's `externalId` when linked, else by login. Never by an id the plan names, so an
-    // edited id cannot point an action at somebody else.
-    let spoke_user = fetched(ctx.spoke.get_user(&uid.0).await?);
-    let user = match shape::hub_key(&assignment, &spoke_user) {
-        Some(k) => fetched(ctx.hub.get_user(k.as_str()).await?),
-        None => Value::Null,
-    };
-    Ok(shape::org2org(
-        json!({ "id": app.0 }),
-        assignment,
-        spoke_user,
-        user,
-        Vec::new(),
-    ))
+    Ok(())
 }
 
 fn fetched<T: JsonModel>(f: Option<crate::okta::Fetched<T>>) -> Value {

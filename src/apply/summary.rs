@@ -48,6 +48,9 @@ pub fn render_summary(
             summary.count(SubjectState::Refused)
         ));
     }
+    if !summary.requests.requests.is_empty() {
+        out.push_str(&format!("{}.\n", summary.requests.line()));
+    }
     out.push_str(&format!(
         "Journal: {}\nAudit log: {}\n",
         journal.display(),

@@ -43,7 +43,7 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         progress: (output == Output::Text && print::stderr_is_terminal()).then(progress_line),
     };
     // For a `kind: user` rulebook the one org stands in both positions; its plan never calls a spoke.
-    let summary = print::block_on(executor::apply(
+    let mut summary = print::block_on(executor::apply(
         plan,
         &prepared.rulebook,
         orgs.hub(),
@@ -51,6 +51,8 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         &journal,
         &opts,
     ))??;
+    // Where the run's time went: requests per endpoint and the bucket that bounds it.
+    summary.requests = orgs.request_report();
     match output {
         Output::Json => print::serialized(&summary)?,
         Output::Text => print::text(&executor::render_summary(

@@ -3,36 +3,8 @@
 //! counts. The System Log stays the list of work (log-first): it names the N users whose assignments
 //! failed; the model only decides how to read those N assignments and their hub users.
 //!
-//! Reads of an `org2org_assignment` plan, with N failing users in the log, A assignments of the app and
-//! M of the N hub users absent:
-//!
-//! | read                    | forms Okta offers (requests)                                    | chosen |
-//! |-------------------------|-----------------------------------------------------------------|--------|
-//! | the app                 | `GET /apps?filter=name eq` (1)                                  | always |
-//! | failures                | `GET /logs` pages of 1,000 events (⌈events/1000⌉)                | always |
-//! | assignments             | ID lookups `GET /apps/{app}/users/{id}` (N), or page scan `GET /apps/{app}/users?limit=500` (⌈A/500⌉, stops once all N are seen) | see below |
-//! | spoke users             | embedded by `expand=user` in either form (0); a lookup each only when Okta did not embed one | always |
-//! | hub users               | ID lookups `GET /users/{id or login}` (N), or `search` joining `id eq` / `profile.login eq` terms with `or` (⌈N/terms per query⌉) | search when N ≥ 2 |
-//! | absent hub users        | a search simply does not return them (0); each is confirmed by one ID lookup (M), because search is eventually consistent and a hub user wrongly seen as absent would plan the wrong action | always |
-//! | hub history             | one `GET /logs?filter=target.id eq` per hub user, only when a rule reads `$.hub_events` | when read |
-//!
-//! Assignments: Okta gives no count of an app's assignments, so A is unknown until the scan ends.
-//! Below [`CostModel::probe_min`] wanted assignments the collector looks them up one by one. Otherwise it
-//! reads the first page of the scan and keeps scanning while the pages read have found more wanted
-//! assignments than there were pages (each page has paid for itself: a page and a lookup cost one
-//! request each); when it stops early it looks up the rest. So the scan never costs more than one
-//! request beyond the N lookups, and when the failures are dense it costs ⌈A/500⌉ or less: 4 pages
-//! instead of 1,200 lookups for 1,200 failures among 2,000 assignments.
-//!
-//! Hub search: Okta documents no length bound, only that "an overly complex or long search query can
-//! result in an error". Each query is kept under [`CostModel::max_search_len`] characters of expression
-//! (2,000, so the URL stays near 4 KB once encoded: about 60 ids or 40 logins per query) and at most
-//! 200 terms (one page of 200 users). A query Okta refuses with 400 or 414 is split in halves and
-//! each half tried again; a single refused term is looked up by ID. A key that cannot be quoted in a
-//! search string (it holds `"`, `\` or a control character) is looked up by ID. Search results list
-//! users in their collection form, whose `_links` hold only `self`; nothing in a subject reads more.
-//!
-//! What is not batched: the spoke user when Okta did not embed it, and the hub history (both rare).
+//! The model, its table of reads and the forms Okta offers for each, is written down in
+//! docs/cost-model.md ("Collecting"); this file implements it.
 
 use crate::subject::shape::HubKey;
 

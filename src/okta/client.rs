@@ -134,6 +134,17 @@ impl OktaClient {
             .unwrap_or_default()
     }
 
+    /// Requests per endpoint with the rate-limit buckets they used: what [`RequestReport`] is built
+    /// from.
+    pub fn request_report(&self) -> crate::okta::RequestReport {
+        crate::okta::RequestReport::of(
+            self.org_name(),
+            &self.request_counts(),
+            &self.inner.rates.usage(),
+            self.inner.rates.share(),
+        )
+    }
+
     fn count(&self, key: &str) {
         if let Ok(mut c) = self.inner.counts.lock() {
             *c.entry(key.to_string()).or_insert(0) += 1;

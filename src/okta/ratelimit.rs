@@ -4,7 +4,7 @@
 //! after a 429. Reset times are converted with the server's `Date` header, so a skewed local clock does
 //! not matter. It does not sleep or send anything itself (`client/send.rs` does).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,16 @@ struct Bucket {
 pub struct RateBook {
     share: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Time requests spent waiting per bucket (share used up, or a 429), for reports.
+    waits: Mutex<HashMap<String, Duration>>,
+}
+
+/// What one bucket cost so far, for reports: the limit Okta announced (`X-Rate-Limit-Limit`, once a
+/// response carried it) and the time requests spent waiting for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketUse {
+    pub limit: Option<u64>,
+    pub waited: Duration,
 }
 
 /// Whether a request may go now.
@@ -92,7 +102,38 @@ impl RateBook {
         Self {
             share: max_capacity_share.clamp(0.01, 1.0),
             buckets: Mutex::new(HashMap::new()),
+            waits: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The share of each bucket's capacity this client uses.
+    pub fn share(&self) -> f64 {
+        self.share
+    }
+
+    /// Adds time a request to `bucket` waited (the client's sleep, before admission or after a 429).
+    pub fn waited(&self, bucket: &str, d: Duration) {
+        if let Ok(mut w) = self.waits.lock() {
+            *w.entry(bucket.to_string()).or_default() += d;
+        }
+    }
+
+    /// Every bucket heard of so far with its announced limit and the time waited for it.
+    pub fn usage(&self) -> BTreeMap<String, BucketUse> {
+        let mut out: BTreeMap<String, BucketUse> = BTreeMap::new();
+        if let Ok(map) = self.buckets.lock() {
+            for (k, b) in map.iter() {
+                // A reset epoch comes only from response headers: placeholders have none.
+                let limit = (b.reset_epoch > 0 && b.limit > 0).then_some(b.limit);
+                out.entry(k.clone()).or_default().limit = limit;
+            }
+        }
+        if let Ok(w) = self.waits.lock() {
+            for (k, d) in w.iter() {
+                out.entry(k.clone()).or_default().waited = *d;
+            }
+        }
+        out
     }
 
     /// Requests this bucket must leave unused: the share of capacity not ours.

@@ -32,7 +32,9 @@ pub async fn collect_live(
 ) -> Result<Collection, LiveError> {
     let mut collection = collect::collect(rb, orgs.hub(), orgs.spoke(), opts, progress).await?;
     collection.source.orgs.extend(orgs.urls());
-    collection.source.requests = orgs.request_counts();
+    let report = orgs.request_report();
+    collection.source.requests = report.requests;
+    collection.source.binding = report.binding;
     Ok(collection)
 }
 

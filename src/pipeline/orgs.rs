@@ -150,6 +150,11 @@ impl Clients {
             .collect()
     }
 
+    /// Requests sent so far per endpoint and the binding rate-limit bucket among them.
+    pub fn request_report(&self) -> crate::okta::RequestReport {
+        crate::okta::RequestReport::merge(self.each().map(OktaClient::request_report))
+    }
+
     /// Requests sent so far, keyed `ORG METHOD PATH` (`hub GET /api/v1/users/{id}`).
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();

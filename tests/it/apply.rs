@@ -14,6 +14,8 @@ mod flows;
 mod groups;
 // `activate` on a pending (PROVISIONED) user re-sends it with `reactivate`.
 mod reactivate;
+// Exact request counts of apply, dense and sparse, within 1.2x of the cheapest safe calls.
+mod reads;
 // Rewritten plans (checksum recomputed) are refused against the pinned rulebook on live state.
 mod tamper;
 // Failed writes stop the run, one process per plan, private files.
@@ -181,7 +183,8 @@ impl Env {
     }
 }
 
-/// Times, plan ids, request ids and Okta ids replaced, the temp dir named `[TMP]`.
+/// Times, plan ids, request ids, Okta ids and request counts (polls vary with timing) replaced, the
+/// temp dir named `[TMP]`.
 pub fn redact(text: &str, dir: &Path) -> String {
     let mut out = text.replace(&dir.display().to_string(), "[TMP]");
     for (re, with) in [
@@ -191,6 +194,7 @@ pub fn redact(text: &str, dir: &Path) -> String {
         ),
         (r"plan-[0-9a-f]{12}", "plan-[ID]"),
         (r"\b00u[0-9A-Za-z]{17}\b", "[USER-ID]"),
+        (r"(?m)^Requests: .*$", "Requests: [COUNTS]"),
     ] {
         out = regex::Regex::new(re)
             .expect("valid regex")

@@ -127,7 +127,9 @@ impl OktaClient {
                 }
                 Outcome::RateLimited { wait, request_id } => {
                     rate_waits += 1;
-                    self.rate_limit_wait(&key, rate_waits, wait, request_id)?
+                    let wait = self.rate_limit_wait(&key, rate_waits, wait, request_id)?;
+                    self.inner.rates.waited(&key, wait);
+                    wait
                 }
             };
             tokio::time::sleep(wait).await;
@@ -179,6 +181,7 @@ impl OktaClient {
         while let Admission::Wait(d) = self.inner.rates.admit(a.key, Instant::now()) {
             let d = d + self.jitter();
             tracing::debug!(org = %self.inner.name, call = %a.key, wait_ms = d.as_millis() as u64, "okta rate-limit share used up; waiting for the bucket reset");
+            self.inner.rates.waited(a.key, d);
             tokio::time::sleep(d).await;
         }
         // Released however the attempt ends, even if the caller drops this future.
