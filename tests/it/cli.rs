@@ -486,7 +486,7 @@ fn json_output_on_every_offline_command() {
     assert_eq!(v["ok"], true);
     assert_eq!(
         v["rulebooks"][0]["cases"].as_array().map(Vec::len),
-        Some(14)
+        Some(18)
     );
 }
 
