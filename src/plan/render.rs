@@ -152,6 +152,12 @@ fn header(out: &mut String, plan: &Plan) {
             String::new()
         }
     );
+    if let Some(r) = &plan.refused {
+        let _ = writeln!(
+            out,
+            "REFUSED: {r}; written for review only, `remedy apply` refuses it"
+        );
+    }
     if let Some(w) = &plan.source.window {
         let _ = writeln!(out, "System Log window: {} .. {}", w.since, w.until);
     }

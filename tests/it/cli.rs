@@ -328,6 +328,63 @@ fn plan_out_show_and_determinism() {
 }
 
 #[test]
+fn plan_over_a_guard_is_written_refused_and_apply_refuses_it() {
+    // Over `max_actions`, the plan is still written and shown, marked refused; the run fails naming
+    // the guard, and `apply` refuses the file before it needs any org.
+    let (dir, rb) = seed_copy();
+    let text = std::fs::read_to_string(&rb).unwrap();
+    std::fs::write(&rb, text.replace("max_actions: 200", "max_actions: 2")).unwrap();
+    let rb = rb.to_str().unwrap();
+    let out = dir.path().join("plan.json");
+    let out = out.to_str().unwrap();
+    let args = ["plan", "--rules", rb, "--subjects", EXAMPLES, "--now", NOW];
+    let run = remedy(&[&args[..], &["--out", out]].concat());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("over `guards.max_actions: 2`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains(
+        "REFUSED: 9 steps would change Okta, over `guards.max_actions: 2`; written for review only"
+    ));
+    assert!(run.stdout.contains("cannot be applied"), "{}", run.stdout);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(
+        plan["refused"],
+        serde_json::json!({"guard": "max_actions", "count": 9, "limit": 2})
+    );
+    assert_eq!(
+        plan["summary"]["steps"], 19,
+        "every step is kept for review"
+    );
+    // `show` reads it (the checksum covers `refused`), and says it is refused.
+    let show = remedy(&["show", out]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(show.stdout.contains("REFUSED: 9 steps"));
+
+    let apply = remedy(&["apply", out]);
+    assert_eq!(apply.code, 1, "{}", apply.stdout);
+    assert!(
+        apply.stderr.contains(
+            "was refused when it was made: 9 steps would change Okta, over `guards.max_actions: 2`"
+        ),
+        "{}",
+        apply.stderr
+    );
+    assert!(!dir.path().join("plan.journal.sqlite").exists());
+
+    // With `--output json` the one document on stdout is the error; the file is still written.
+    std::fs::remove_file(out).unwrap();
+    let json = remedy(&[&["--output", "json"], &args[..], &["--out", out]].concat());
+    assert_eq!(json.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert!(std::path::Path::new(out).exists());
+}
+
+#[test]
 fn plan_detailed_exitcode() {
     let changes = plan_seed(EXAMPLES, &["--detailed-exitcode"]);
     assert_eq!(changes.code, 2, "{}", changes.stderr);
