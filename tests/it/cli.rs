@@ -385,6 +385,68 @@ fn plan_over_a_guard_is_written_refused_and_apply_refuses_it() {
 }
 
 #[test]
+fn reassign_on_a_group_assignment_is_planned_as_touch_with_a_warning() {
+    // Okta cannot unassign a group's assignment from one user (E0000046): the plan says `touch`, and
+    // why, for a GROUP-scoped assignment; an individual one keeps `reassign`.
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("reassign.yaml");
+    std::fs::write(
+        &rb,
+        "version: 1\nname: reassign\ndescription: Retry pushes by reassigning.\n\
+         subjects: { kind: org2org_assignment, spoke: spoke, hub: hub, since: 7d }\n\
+         rules:\n  - id: retry-by-reassign\n    description: No hub user; push again.\n\
+         \x20   when: { path: $.user, equals: null }\n\
+         \x20   then:\n      - { action: retry_provisioning, org: spoke, method: reassign }\n",
+    )
+    .unwrap();
+    let examples = std::fs::read_to_string(crate_root().join(EXAMPLES)).unwrap();
+    let individual = examples
+        .lines()
+        .find(|l| l.contains("hana.sato@example.com"))
+        .unwrap()
+        .to_string();
+    let group = individual
+        .replace("hana.sato", "hana.group")
+        .replace("\"scope\":\"USER\"", "\"scope\":\"GROUP\"");
+    assert_ne!(individual, group);
+    let subjects = dir.path().join("subjects.jsonl");
+    std::fs::write(&subjects, format!("{individual}\n{group}\n")).unwrap();
+    let out = dir.path().join("plan.json");
+    let run = remedy(&[
+        "plan",
+        "--rules",
+        rb.to_str().unwrap(),
+        "--subjects",
+        subjects.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["subject"], "hana.sato@example.com");
+    assert_eq!(
+        steps[0]["params"],
+        serde_json::json!({"method": "reassign", "timeout": "5m"})
+    );
+    assert_eq!(steps[1]["subject"], "hana.group@example.com");
+    assert_eq!(steps[1]["params"]["method"], "touch");
+    assert!(steps[1]["params"]["warning"]
+        .as_str()
+        .unwrap()
+        .contains("E0000046"));
+    assert!(
+        run.stdout.contains("method: \"touch\", timeout: \"5m\", warning: \"the rulebook asks for `reassign`, but this assignment comes from a group"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn plan_detailed_exitcode() {
     let changes = plan_seed(EXAMPLES, &["--detailed-exitcode"]);
     assert_eq!(changes.code, 2, "{}", changes.stderr);
