@@ -9,11 +9,13 @@
 //!   subjects: [ {key, verdict, rules, protected_by?, ids: {user_id?, spoke_user_id?, app_id?, app_user_id?}, explanation} ],
 //!   steps: [ {id, subject, rule, action, org, params, preconditions: [{path, values}], depends_on, safety} ],
 //!   summary: {subjects, matched, no_match, protected, undecided, steps, changing, destructive, by_action},
+//!   refused?: {guard: "max_actions"|"max_destructive", count, limit},
 //!   checksum }
 //! ```
 //! Only matched and protected subjects are listed (unmatched ones are counted), so a plan over millions
 //! of subjects stays small. `checksum` is the sha256 of the document serialised without it; `apply`
-//! refuses a plan whose checksum does not match. Same inputs give byte-identical output.
+//! refuses a plan whose checksum does not match. Same inputs give byte-identical output. `refused` is
+//! present only on a plan over a guard: it is written so it can be reviewed, and `apply` refuses it.
 
 mod derive;
 pub mod render;
@@ -196,8 +198,43 @@ pub struct Plan {
     pub subjects: Vec<PlannedSubject>,
     pub steps: Vec<Step>,
     pub summary: Summary,
+    /// Set only when the plan is over a guard: kept for review, never applied. Omitted when absent,
+    /// so plans within their guards are byte-identical to those written before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
     #[serde(default)]
     pub checksum: String,
+}
+
+/// The guard a plan is over. The plan is still written, so a person can see what would have been done.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Refusal {
+    pub guard: Guard,
+    /// Steps that would change Okta (`max_actions`) or destructive steps (`max_destructive`).
+    pub count: u64,
+    pub limit: u64,
+}
+
+/// A guard that refuses a whole plan.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Guard {
+    MaxActions,
+    MaxDestructive,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, guard) = match self.guard {
+            Guard::MaxActions => ("steps would change Okta", "max_actions"),
+            Guard::MaxDestructive => ("destructive steps", "max_destructive"),
+        };
+        write!(
+            f,
+            "{} {what}, over `guards.{guard}: {}`",
+            self.count, self.limit
+        )
+    }
 }
 
 /// Why a plan could not be built or read.
@@ -206,11 +243,23 @@ pub enum PlanError {
     #[error(
         "plan refused: {count} steps would change Okta, over `guards.max_actions: {limit}` ({at})"
     )]
-    TooManyActions { count: u64, limit: u64, at: String },
+    TooManyActions {
+        count: u64,
+        limit: u64,
+        at: String,
+        /// The plan, marked `refused`, for review.
+        plan: Box<Plan>,
+    },
     #[error(
         "plan refused: {count} destructive steps, over `guards.max_destructive: {limit}` ({at})"
     )]
-    TooManyDestructive { count: u64, limit: u64, at: String },
+    TooManyDestructive {
+        count: u64,
+        limit: u64,
+        at: String,
+        /// The plan, marked `refused`, for review.
+        plan: Box<Plan>,
+    },
     #[error("cannot read plan `{path}`: {message}")]
     Read { path: String, message: String },
     #[error("plan `{path}` was edited after it was written (checksum mismatch); make a new plan")]
@@ -219,6 +268,18 @@ pub enum PlanError {
         "plan `{path}` has format version {found}; this release reads version {FORMAT_VERSION}"
     )]
     Version { path: String, found: u32 },
+}
+
+impl PlanError {
+    /// The plan a guard refused, marked `refused`: written and shown for review, never applied.
+    pub fn refused_plan(&self) -> Option<&Plan> {
+        match self {
+            PlanError::TooManyActions { plan, .. } | PlanError::TooManyDestructive { plan, .. } => {
+                Some(plan)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Plan {

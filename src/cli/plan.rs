@@ -12,18 +12,31 @@ use super::invocation::{LiveRun, PlanRun, ReportTo, SnapshotRun, SubjectsFrom};
 use super::progress::CollectProgress;
 use super::{print, CliError, Exit, Output};
 use crate::collect::{Collection, Progress};
-use crate::pipeline::{self, LiveOptions, OrgDirectory, Roles};
+use crate::pipeline::{self, LiveOptions, OrgDirectory, PlanFileError, Roles};
 use crate::plan::{render::render, Plan};
 use crate::rulebook::Rulebook;
 
 pub fn plan(run: &PlanRun, output: Output) -> Result<Exit, CliError> {
     let rb = load_rulebook(&run.rules, output)?;
-    let p = match &run.from {
-        SubjectsFrom::File(path) => pipeline::plan_from_file(&rb, path, run.now)?,
+    let planned = match &run.from {
+        SubjectsFrom::File(path) => {
+            pipeline::plan_from_file(&rb, path, run.now).map_err(CliError::from)
+        }
         SubjectsFrom::Live(live) => {
             let now = run.now.unwrap_or_else(Utc::now);
             let collection = collect(&rb, now, live, output)?;
-            pipeline::plan_collection(&rb, &collection, now)?
+            pipeline::plan_collection(&rb, &collection, now).map_err(CliError::from)
+        }
+    };
+    let p = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            // A plan over a guard is still written and shown, marked refused, so a person can see
+            // what would have been done; the run fails with the guard named, as before.
+            if let Some(refused) = refused_plan(&e) {
+                emit(refused, run.out.as_deref(), output)?;
+            }
+            return Err(e);
         }
     };
     emit(&p, run.out.as_deref(), output)?;
@@ -35,7 +48,16 @@ pub fn plan(run: &PlanRun, output: Output) -> Result<Exit, CliError> {
     })
 }
 
-/// Writes the plan to `out` (if any) and prints it.
+/// The plan a guard refused, if that is why planning failed.
+fn refused_plan(e: &CliError) -> Option<&Plan> {
+    match e {
+        CliError::Plan(e) | CliError::PlanFile(PlanFileError::Plan(e)) => e.refused_plan(),
+        _ => None,
+    }
+}
+
+/// Writes the plan to `out` (if any) and prints it; a refused plan is printed as text only, since
+/// with `--output json` the run's one JSON document on stdout is the error.
 fn emit(p: &Plan, out: Option<&Path>, output: Output) -> Result<(), CliError> {
     let doc = p.to_json();
     if let Some(path) = out {
@@ -45,10 +67,18 @@ fn emit(p: &Plan, out: Option<&Path>, output: Output) -> Result<(), CliError> {
         })?;
     }
     match output {
+        Output::Json if p.refused.is_some() => Ok(()),
         Output::Json => print::text(&doc),
         Output::Text => {
             let mut text = render(p);
-            if let Some(path) = out {
+            if p.refused.is_some() {
+                if let Some(path) = out {
+                    text.push_str(&format!(
+                        "Saved to {} for review; it cannot be applied.\n",
+                        path.display()
+                    ));
+                }
+            } else if let Some(path) = out {
                 text.push_str(&format!(
                     "Saved to {}. Apply it with: remedy apply {}\n",
                     path.display(),

@@ -1,5 +1,5 @@
 //! What is checked before a plan is applied, before any journal is opened or Okta is called: the plan
-//! file is intact (version and checksum, by `plan`), the rulebook it pins loads and is byte for byte
+//! file is intact (version and checksum, by `plan`) and not refused by a guard, the rulebook it pins loads and is byte for byte
 //! the one the plan was made from, and which orgs the rulebook acts on. The executor itself is
 //! `apply`'s.
 
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalogue;
 use super::orgs::Roles;
-use crate::plan::{Plan, PlanError};
+use crate::plan::{Plan, PlanError, Refusal};
 use crate::rulebook::{Rulebook, RulebookError};
 
 /// Why a plan may not be applied.
@@ -29,6 +29,8 @@ pub enum PreflightError {
     RulebookChanged { path: String, plan_id: String },
     #[error(transparent)]
     Rulebook(#[from] RulebookError),
+    #[error("plan {plan_id} was refused when it was made: {refusal}; it is kept for review and cannot be applied (raise the guard in the rulebook, or narrow the subjects, and make a new plan)")]
+    Refused { plan_id: String, refusal: Refusal },
 }
 
 /// A plan ready to apply, with the rulebook it pins and the orgs that rulebook acts on.
@@ -46,6 +48,13 @@ pub fn prepare_apply(
     allow_rulebook_change: bool,
 ) -> Result<Prepared, PreflightError> {
     let plan = Plan::read(plan_path)?;
+    // Before the rulebook, the journal or any Okta call: a refused plan is never applied.
+    if let Some(refusal) = &plan.refused {
+        return Err(PreflightError::Refused {
+            plan_id: plan.plan_id.clone(),
+            refusal: refusal.clone(),
+        });
+    }
     let path = Path::new(&plan.rulebook.path);
     let changed = || PreflightError::RulebookChanged {
         path: plan.rulebook.path.clone(),

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use super::{Guard, Refusal, RulebookRef, FORMAT_VERSION};
 use super::{Plan, PlanError, PlannedSubject, Precondition, Source, Step, StepAction, Summary};
-use super::{RulebookRef, FORMAT_VERSION};
 use crate::condition::Explanation;
 use crate::engine::{Decision, Verdict};
 use crate::rulebook::{Rulebook, Safety, SubjectKind};
@@ -82,31 +82,30 @@ impl<'r> PlanBuilder<'r> {
         }
     }
 
-    /// Finishes the plan: enforces the guards and seals it with its checksum.
+    /// Finishes the plan: seals it with its checksum and enforces the guards. A plan over a guard is
+    /// an error that carries the plan, marked `refused`, so it can still be written and reviewed.
     pub fn finish(self) -> Result<Plan, PlanError> {
         let at = |p: Option<crate::diagnostic::Position>| match p {
             Some(p) => format!("{}:{}:{}", self.rulebook.path, p.line, p.column),
             None => self.rulebook.path.clone(),
         };
         let g = &self.rulebook.guards;
-        if let Some(limit) = g.max_actions {
-            if self.summary.changing > limit {
-                return Err(PlanError::TooManyActions {
-                    count: self.summary.changing,
-                    limit,
-                    at: at(g.max_actions_at),
-                });
-            }
-        }
-        if let Some(limit) = g.max_destructive {
-            if self.summary.destructive > limit {
-                return Err(PlanError::TooManyDestructive {
-                    count: self.summary.destructive,
-                    limit,
-                    at: at(g.max_destructive_at),
-                });
-            }
-        }
+        // The first guard the plan is over, checked in this order (a plan over both names max_actions).
+        let over = g
+            .max_actions
+            .filter(|&limit| self.summary.changing > limit)
+            .map(|limit| {
+                let n = self.summary.changing;
+                (Guard::MaxActions, n, limit, at(g.max_actions_at))
+            })
+            .or_else(|| {
+                g.max_destructive
+                    .filter(|&limit| self.summary.destructive > limit)
+                    .map(|limit| {
+                        let n = self.summary.destructive;
+                        (Guard::MaxDestructive, n, limit, at(g.max_destructive_at))
+                    })
+            });
         let mut plan = Plan {
             format_version: FORMAT_VERSION,
             plan_id: String::new(),
@@ -121,10 +120,29 @@ impl<'r> PlanBuilder<'r> {
             subjects: self.subjects,
             steps: self.steps,
             summary: self.summary,
+            refused: over.as_ref().map(|&(guard, count, limit, _)| Refusal {
+                guard,
+                count,
+                limit,
+            }),
             checksum: String::new(),
         };
         plan.seal();
-        Ok(plan)
+        match over {
+            None => Ok(plan),
+            Some((Guard::MaxActions, count, limit, at)) => Err(PlanError::TooManyActions {
+                count,
+                limit,
+                at,
+                plan: Box::new(plan),
+            }),
+            Some((Guard::MaxDestructive, count, limit, at)) => Err(PlanError::TooManyDestructive {
+                count,
+                limit,
+                at,
+                plan: Box::new(plan),
+            }),
+        }
     }
 }
 

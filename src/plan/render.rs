@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Plan, Step};
+use super::{Plan, Step, StepAction};
 use crate::engine::Verdict;
 use crate::rulebook::Safety;
 
@@ -21,8 +21,19 @@ pub fn marker(step: &Step) -> &'static str {
     }
 }
 
-/// A step's parameters on one line (`send_email: true`, `until: $.user.status equals "ACTIVE"`).
+/// What a `delete_recreate` step costs the user, said on the step itself: the new hub user is built
+/// from the spoke's push, so everything that lived only on the old hub user goes with it. Fixed text,
+/// the same for every such step, because the plan cannot know which of these the user had.
+pub const DELETE_RECREATE_LOSES: &str = "what only the old hub user had: hub-only profile \
+attributes, enrolled factors (the user enrolls again), hub app assignments, group-rule memberships \
+until the rules run again; the backup keeps its profile, groups and app links";
+
+/// A step's parameters on one line (`send_email: true`, `until: $.user.status equals "ACTIVE"`);
+/// for `delete_recreate`, which has none, what the recreated user loses.
 pub fn params_line(step: &Step) -> String {
+    if matches!(step.action, StepAction::DeleteRecreate {}) {
+        return format!("loses: {DELETE_RECREATE_LOSES}");
+    }
     // The parameters exactly as the plan's JSON holds them, so `show` prints what the file says.
     let params = match serde_json::to_value(&step.action) {
         Ok(Value::Object(mut m)) => m.remove("params").unwrap_or(Value::Null),
@@ -141,6 +152,12 @@ fn header(out: &mut String, plan: &Plan) {
             String::new()
         }
     );
+    if let Some(r) = &plan.refused {
+        let _ = writeln!(
+            out,
+            "REFUSED: {r}; written for review only, `remedy apply` refuses it"
+        );
+    }
     if let Some(w) = &plan.source.window {
         let _ = writeln!(out, "System Log window: {} .. {}", w.since, w.until);
     }

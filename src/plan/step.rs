@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::rulebook::{ActionKind, RetryMethod, Safety};
+use crate::subject::shape::assignment;
 
 /// A field a step relies on: re-reading the subject must yield exactly these values at `path`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,6 +33,10 @@ pub enum StepAction {
         #[serde(with = "retry_method")]
         method: RetryMethod,
         timeout: String,
+        /// Why the method differs from the rulebook's (a `reassign` planned as `touch` on a
+        /// group-scoped assignment); omitted otherwise, so other plans are unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warning: Option<String>,
     },
     DeleteRecreate {},
     Unlock {},
@@ -47,6 +52,11 @@ pub enum StepAction {
         message: String,
     },
 }
+
+/// The warning on a `reassign` planned as `touch` because the assignment comes from a group.
+pub const GROUP_REASSIGN_WARNING: &str = "the rulebook asks for `reassign`, but this assignment \
+comes from a group (scope GROUP), which Okta cannot unassign from one user (E0000046): planned as \
+`touch`, which pushes it again without removing it";
 
 impl StepAction {
     /// Builds a step's action from the rulebook's validated action, rendering messages on `subject`.
@@ -67,10 +77,22 @@ impl StepAction {
                 method,
                 timeout_text,
                 ..
-            } => StepAction::RetryProvisioning {
-                method: *method,
-                timeout: timeout_text.clone(),
-            },
+            } => {
+                // Okta refuses to remove a group's assignment from one user (E0000046), so
+                // `reassign` cannot work on it, while `touch` pushes it again without removing it.
+                // Decided from the subject, so apply's re-derivation from the live subject agrees.
+                let from_group = *method == RetryMethod::Reassign
+                    && assignment(subject).get("scope").and_then(Value::as_str) == Some("GROUP");
+                StepAction::RetryProvisioning {
+                    method: if from_group {
+                        RetryMethod::Touch
+                    } else {
+                        *method
+                    },
+                    timeout: timeout_text.clone(),
+                    warning: from_group.then(|| GROUP_REASSIGN_WARNING.to_string()),
+                }
+            }
             ActionKind::DeleteRecreate => StepAction::DeleteRecreate {},
             ActionKind::Unlock => StepAction::Unlock {},
             ActionKind::Activate { send_email } => StepAction::Activate {

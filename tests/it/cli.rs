@@ -328,6 +328,125 @@ fn plan_out_show_and_determinism() {
 }
 
 #[test]
+fn plan_over_a_guard_is_written_refused_and_apply_refuses_it() {
+    // Over `max_actions`, the plan is still written and shown, marked refused; the run fails naming
+    // the guard, and `apply` refuses the file before it needs any org.
+    let (dir, rb) = seed_copy();
+    let text = std::fs::read_to_string(&rb).unwrap();
+    std::fs::write(&rb, text.replace("max_actions: 200", "max_actions: 2")).unwrap();
+    let rb = rb.to_str().unwrap();
+    let out = dir.path().join("plan.json");
+    let out = out.to_str().unwrap();
+    let args = ["plan", "--rules", rb, "--subjects", EXAMPLES, "--now", NOW];
+    let run = remedy(&[&args[..], &["--out", out]].concat());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("over `guards.max_actions: 2`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains(
+        "REFUSED: 9 steps would change Okta, over `guards.max_actions: 2`; written for review only"
+    ));
+    assert!(run.stdout.contains("cannot be applied"), "{}", run.stdout);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(
+        plan["refused"],
+        serde_json::json!({"guard": "max_actions", "count": 9, "limit": 2})
+    );
+    assert_eq!(
+        plan["summary"]["steps"], 19,
+        "every step is kept for review"
+    );
+    // `show` reads it (the checksum covers `refused`), and says it is refused.
+    let show = remedy(&["show", out]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(show.stdout.contains("REFUSED: 9 steps"));
+
+    let apply = remedy(&["apply", out]);
+    assert_eq!(apply.code, 1, "{}", apply.stdout);
+    assert!(
+        apply.stderr.contains(
+            "was refused when it was made: 9 steps would change Okta, over `guards.max_actions: 2`"
+        ),
+        "{}",
+        apply.stderr
+    );
+    assert!(!dir.path().join("plan.journal.sqlite").exists());
+
+    // With `--output json` the one document on stdout is the error; the file is still written.
+    std::fs::remove_file(out).unwrap();
+    let json = remedy(&[&["--output", "json"], &args[..], &["--out", out]].concat());
+    assert_eq!(json.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert!(std::path::Path::new(out).exists());
+}
+
+#[test]
+fn reassign_on_a_group_assignment_is_planned_as_touch_with_a_warning() {
+    // Okta cannot unassign a group's assignment from one user (E0000046): the plan says `touch`, and
+    // why, for a GROUP-scoped assignment; an individual one keeps `reassign`.
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("reassign.yaml");
+    std::fs::write(
+        &rb,
+        "version: 1\nname: reassign\ndescription: Retry pushes by reassigning.\n\
+         subjects: { kind: org2org_assignment, spoke: spoke, hub: hub, since: 7d }\n\
+         rules:\n  - id: retry-by-reassign\n    description: No hub user; push again.\n\
+         \x20   when: { path: $.user, equals: null }\n\
+         \x20   then:\n      - { action: retry_provisioning, org: spoke, method: reassign }\n",
+    )
+    .unwrap();
+    let examples = std::fs::read_to_string(crate_root().join(EXAMPLES)).unwrap();
+    let individual = examples
+        .lines()
+        .find(|l| l.contains("hana.sato@example.com"))
+        .unwrap()
+        .to_string();
+    let group = individual
+        .replace("hana.sato", "hana.group")
+        .replace("\"scope\":\"USER\"", "\"scope\":\"GROUP\"");
+    assert_ne!(individual, group);
+    let subjects = dir.path().join("subjects.jsonl");
+    std::fs::write(&subjects, format!("{individual}\n{group}\n")).unwrap();
+    let out = dir.path().join("plan.json");
+    let run = remedy(&[
+        "plan",
+        "--rules",
+        rb.to_str().unwrap(),
+        "--subjects",
+        subjects.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["subject"], "hana.sato@example.com");
+    assert_eq!(
+        steps[0]["params"],
+        serde_json::json!({"method": "reassign", "timeout": "5m"})
+    );
+    assert_eq!(steps[1]["subject"], "hana.group@example.com");
+    assert_eq!(steps[1]["params"]["method"], "touch");
+    assert!(steps[1]["params"]["warning"]
+        .as_str()
+        .unwrap()
+        .contains("E0000046"));
+    assert!(
+        run.stdout.contains("method: \"touch\", timeout: \"5m\", warning: \"the rulebook asks for `reassign`, but this assignment comes from a group"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn plan_detailed_exitcode() {
     let changes = plan_seed(EXAMPLES, &["--detailed-exitcode"]);
     assert_eq!(changes.code, 2, "{}", changes.stderr);
@@ -486,7 +605,7 @@ fn json_output_on_every_offline_command() {
     assert_eq!(v["ok"], true);
     assert_eq!(
         v["rulebooks"][0]["cases"].as_array().map(Vec::len),
-        Some(14)
+        Some(18)
     );
 }
 

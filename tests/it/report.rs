@@ -75,7 +75,7 @@ fn html_is_one_self_contained_page() {
     );
     assert_eq!(
         html.matches("<details>").count(),
-        12,
+        13,
         "one folded explanation per planned subject"
     );
 }
@@ -145,7 +145,7 @@ fn markup_and_formulas_are_inert() {
     let csv = ok(dir.path(), &["show", "plan.json", "--format", "csv"]).stdout;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(rows.len(), 18, "one row per step");
+    assert_eq!(rows.len(), 19, "one row per step");
     for row in &rows {
         for cell in row {
             assert!(
@@ -236,8 +236,8 @@ fn status_in_every_format() {
         .records()
         .map(|r| r.unwrap()[6].to_string())
         .collect();
-    assert_eq!(states.len(), 18);
-    assert_eq!(states.iter().filter(|s| *s == "pending").count(), 13);
+    assert_eq!(states.len(), 19);
+    assert_eq!(states.iter().filter(|s| *s == "pending").count(), 14);
     // The text status is unchanged by reports.
     let text = ok(dir.path(), &["status", "plan.json"]);
     assert!(text.stdout.starts_with("journal plan.journal.sqlite"));

@@ -207,7 +207,8 @@ async fn guards_approval_max_actions_group_scope_reset_urls_and_restore() {
     let serial = ["--concurrency", "1"];
 
     // No approval, no --reset-urls: destructive and URL steps wait for them; the group-scoped
-    // reassign is refused (a failure, exit 3); the rest is done.
+    // reassign was planned as touch (Okta cannot unassign it), which the simulator fails again (a
+    // failure, exit 3) without unassigning anything; the rest is done.
     let first = env.apply(&serial).await;
     assert_eq!(first.code, 3, "{}", first.transcript());
     insta::assert_snapshot!("guards_first_run", env.redact(&first.transcript()));
@@ -230,7 +231,7 @@ async fn guards_approval_max_actions_group_scope_reset_urls_and_restore() {
         second.stdout
     );
 
-    // Approved with a reset-URL file: everything else is done; the refusal stands.
+    // Approved with a reset-URL file: everything else is done; the failed touch stands.
     let third = env
         .apply(&["--approve-destructive", "--reset-urls", "urls.txt"])
         .await;
