@@ -163,12 +163,14 @@ proptest! {
                 .subjects
                 .iter()
                 .map(|p| {
-                    let steps = plan
+                    // Sorted: two generated subjects may share a login, and so a key.
+                    let mut steps: Vec<String> = plan
                         .steps
                         .iter()
                         .filter(|st| st.subject == p.key)
                         .map(|st| format!("{} {} {:?}", st.rule, st.org, st.action))
                         .collect();
+                    steps.sort();
                     (format!("{} {:?} {:?}", p.key, p.verdict, p.rules), steps)
                 })
                 .collect();
