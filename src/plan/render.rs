@@ -4,7 +4,14 @@
 //! shares with this text (groups, markers, parameters, the source and totals lines) are public for
 //! `report`, which renders the same plan as Markdown, HTML and CSV.
 
-use std::fmt::Write;
+/// Appends one formatted line to a `String` (writing to a `String` cannot fail, so there is no
+/// result to check).
+macro_rules! push_line {
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
 
 use serde_json::Value;
 
@@ -103,21 +110,21 @@ pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
     unreadable(&mut out, plan);
     let s = &plan.summary;
     if s.steps == 0 {
-        let _ = writeln!(
+        push_line!(
             out,
             "No changes. {}, none needs an action.",
             plural(s.subjects, "subject", "subjects")
         );
         return out;
     }
-    let _ = writeln!(out, "Plan: {}", totals(plan));
+    push_line!(out, "Plan: {}", totals(plan));
     out
 }
 
 /// The plan's id, rulebook, time, where its subjects came from and how many of each verdict.
 fn header(out: &mut String, plan: &Plan) {
     let s = &plan.summary;
-    let _ = writeln!(
+    push_line!(
         out,
         "Plan {} · rulebook `{}` (sha256 {}) · now {}",
         plan.plan_id,
@@ -129,7 +136,7 @@ fn header(out: &mut String, plan: &Plan) {
         plan.now
     );
     let from = source_text(plan);
-    let _ = writeln!(
+    push_line!(
         out,
         "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected{}",
         subjects_kind(plan),
@@ -153,13 +160,13 @@ fn header(out: &mut String, plan: &Plan) {
         }
     );
     if let Some(r) = &plan.refused {
-        let _ = writeln!(
+        push_line!(
             out,
             "REFUSED: {r}; written for review only, `remedy apply` refuses it"
         );
     }
     if let Some(w) = &plan.source.window {
-        let _ = writeln!(out, "System Log window: {} .. {}", w.since, w.until);
+        push_line!(out, "System Log window: {} .. {}", w.since, w.until);
     }
     if !plan.source.requests.is_empty() {
         let total: u64 = plan.source.requests.values().sum();
@@ -169,7 +176,7 @@ fn header(out: &mut String, plan: &Plan) {
             .iter()
             .map(|(k, v)| format!("{k} ×{v}"))
             .collect();
-        let _ = writeln!(
+        push_line!(
             out,
             "Requests while collecting: {total} ({})",
             detail.join(", ")
@@ -182,7 +189,7 @@ fn header(out: &mut String, plan: &Plan) {
 fn steps_by_action(out: &mut String, plan: &Plan, per_group: Option<usize>) {
     for (action, steps) in action_groups(plan) {
         let destructive = steps.iter().any(|st| st.safety == Safety::Destructive);
-        let _ = writeln!(
+        push_line!(
             out,
             "{action} ({}){}",
             steps.len(),
@@ -196,7 +203,7 @@ fn steps_by_action(out: &mut String, plan: &Plan, per_group: Option<usize>) {
         let hidden = steps.len().saturating_sub(shown);
         for st in steps.into_iter().take(shown) {
             let params = params_line(st);
-            let _ = writeln!(
+            push_line!(
                 out,
                 "  {} {:<5} {} on {}  [{}]{}",
                 marker(st),
@@ -211,11 +218,11 @@ fn steps_by_action(out: &mut String, plan: &Plan, per_group: Option<usize>) {
                 }
             );
             if !params.is_empty() {
-                let _ = writeln!(out, "          {params}");
+                push_line!(out, "          {params}");
             }
         }
         if hidden > 0 {
-            let _ = writeln!(out, "  … and {hidden} more");
+            push_line!(out, "  … and {hidden} more");
         }
         out.push('\n');
     }
@@ -229,14 +236,14 @@ fn protected(out: &mut String, plan: &Plan) {
         .filter(|p| p.verdict == Verdict::Protected)
         .collect();
     if !protected.is_empty() {
-        let _ = writeln!(out, "protected ({}): never acted on", protected.len());
+        push_line!(out, "protected ({}): never acted on", protected.len());
         for p in protected {
             let would = if p.rules.is_empty() {
                 String::new()
             } else {
                 format!("  (would match {})", p.rules.join(", "))
             };
-            let _ = writeln!(
+            push_line!(
                 out,
                 "  # {} by guards.protect[{}]{would}",
                 p.key,
@@ -255,7 +262,7 @@ fn unreadable(out: &mut String, plan: &Plan) {
         .filter(|p| p.verdict == Verdict::Unreadable)
         .collect();
     if !unknown.is_empty() {
-        let _ = writeln!(
+        push_line!(
             out,
             "unknown ({}): could not be read fully, no action planned",
             unknown.len()
@@ -266,7 +273,7 @@ fn unreadable(out: &mut String, plan: &Plan) {
                 .get("collect_error")
                 .and_then(Value::as_str)
                 .unwrap_or("?");
-            let _ = writeln!(out, "  ? {}: {why}", p.key);
+            push_line!(out, "  ? {}: {why}", p.key);
         }
         out.push('\n');
     }
