@@ -91,38 +91,7 @@ pub(super) async fn run_step<H: OktaApi, S: OktaApi>(
         }
         StepAction::Await { .. } | StepAction::Report { .. } | StepAction::Notify { .. } => {}
     }
-    let detail = match &step.action {
-        StepAction::ResetPassword { send_email } => {
-            reset_password(ctx, step, &current, *send_email, observed).await?
-        }
-        StepAction::Await { .. } => await_step(ctx, step, &current).await?,
-        StepAction::RetryProvisioning { method, .. } => {
-            retry::run(ctx, subject, step, &current, *method).await?
-        }
-        StepAction::DeleteRecreate {} => recreate::run(ctx, subject, step, &current).await?,
-        StepAction::Unlock {} => user_call(ctx, step, &current, UserCall::Unlock).await?,
-        StepAction::Activate { send_email } => {
-            let call = if status(shape::hub_user(&current)) == Some("PROVISIONED") {
-                // Okta activates only STAGED and DEPROVISIONED users; a PROVISIONED user (activation
-                // pending) gets its activation re-sent with `reactivate`.
-                UserCall::Reactivate(*send_email)
-            } else {
-                UserCall::Activate(*send_email)
-            };
-            user_call(ctx, step, &current, call).await?
-        }
-        StepAction::Report { message } | StepAction::Notify { message, .. } => {
-            ctx.audit.record(
-                &step.org,
-                &subject.key,
-                step,
-                step.action.name(),
-                "recorded",
-                None,
-            )?;
-            Some(message.clone())
-        }
-    };
+    let detail = act(ctx, subject, step, &current, observed).await?;
     // The step verified its outcome: any call a killed run left open took effect.
     close_open_intents(
         ctx,
@@ -141,6 +110,48 @@ pub(super) async fn run_step<H: OktaApi, S: OktaApi>(
         None,
     )?;
     Ok(detail)
+}
+
+/// The step's action itself, on the subject's `current` state.
+async fn act<H: OktaApi, S: OktaApi>(
+    ctx: &Ctx<'_, H, S>,
+    subject: &PlannedSubject,
+    step: &Step,
+    current: &Value,
+    observed: &mut Observed,
+) -> Result<Option<String>, Stop> {
+    Ok(match &step.action {
+        StepAction::ResetPassword { send_email } => {
+            reset_password(ctx, step, current, *send_email, observed).await?
+        }
+        StepAction::Await { .. } => await_step(ctx, step, current).await?,
+        StepAction::RetryProvisioning { method, .. } => {
+            retry::run(ctx, subject, step, current, *method).await?
+        }
+        StepAction::DeleteRecreate {} => recreate::run(ctx, subject, step, current).await?,
+        StepAction::Unlock {} => user_call(ctx, step, current, UserCall::Unlock).await?,
+        StepAction::Activate { send_email } => {
+            let call = if status(shape::hub_user(current)) == Some("PROVISIONED") {
+                // Okta activates only STAGED and DEPROVISIONED users; a PROVISIONED user (activation
+                // pending) gets its activation re-sent with `reactivate`.
+                UserCall::Reactivate(*send_email)
+            } else {
+                UserCall::Activate(*send_email)
+            };
+            user_call(ctx, step, current, call).await?
+        }
+        StepAction::Report { message } | StepAction::Notify { message, .. } => {
+            ctx.audit.record(
+                &step.org,
+                &subject.key,
+                step,
+                step.action.name(),
+                "recorded",
+                None,
+            )?;
+            Some(message.clone())
+        }
+    })
 }
 
 /// Approval, the reset-URL file and `--max-actions`: reasons a step does not run in this run.
@@ -221,18 +232,8 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
         },
     )
     .await?;
-    if let (Some(r), Some(file)) = (&outcome, &ctx.reset_urls) {
-        if let Some(url) = &r.reset_password_url {
-            // The URL exists only in this answer: if it cannot be saved the run stops loudly (the
-            // step is journaled done, so it is not reset again; the message says what to do).
-            file.write_line(&format!("{login}\t{}", url.expose()))
-                .map_err(|e| {
-                    Stop::Fatal(super::ApplyError::ResetUrlLost {
-                        login: login.clone(),
-                        source: Box::new(e),
-                    })
-                })?;
-        }
+    if let Some(r) = &outcome {
+        save_reset_url(ctx, &login, r)?;
     }
     // Confirm with a GET, do not assume (the reset's answer carries no user state). The read is
     // the user as it is after the reset: the next step uses it instead of reading it again.
@@ -257,6 +258,26 @@ async fn reset_password<H: OktaApi, S: OktaApi>(
             p.unwrap_or("missing")
         ))),
     }
+}
+
+/// Saves the one-time reset URL of a reset made with `send_email: false` to the `--reset-urls` file.
+/// The URL exists only in this answer: if it cannot be saved the run stops loudly (the call is
+/// journaled, so the user is not reset again; the message says what to do).
+fn save_reset_url<H: OktaApi, S: OktaApi>(
+    ctx: &Ctx<'_, H, S>,
+    login: &str,
+    reset: &crate::okta::ResetOutcome,
+) -> Result<(), Stop> {
+    let (Some(url), Some(file)) = (&reset.reset_password_url, &ctx.reset_urls) else {
+        return Ok(());
+    };
+    file.write_line(&format!("{login}\t{}", url.expose()))
+        .map_err(|e| {
+            Stop::Fatal(super::ApplyError::ResetUrlLost {
+                login: login.to_string(),
+                source: Box::new(e),
+            })
+        })
 }
 
 /// The Okta objects a step reads before it runs: those its preconditions name, those its action acts
