@@ -16,6 +16,7 @@
 //! itself (`apply` does).
 
 pub mod config;
+mod console;
 pub mod events;
 pub mod hook;
 mod http;
@@ -68,6 +69,8 @@ pub enum ServeError {
     TlsUnsupported,
     #[error("org `{org}` refused the service's credentials, the service stopped: {message}")]
     Refused { org: String, message: String },
+    #[error("the review console cannot start: {0}")]
+    Console(String),
     #[error("planning failed: {0}")]
     Plan(String),
     #[error("applying failed, the service stopped: {0}")]

@@ -12,6 +12,8 @@
 //!   recheck: 5m                       # waiting subjects are re-checked this often (and on hub events)
 //!   killSwitch: ./remedy-state/PAUSE  # while this file exists nothing is changed
 //!   eventHook: { header: Authorization, secretEnv: REMEDY_HOOK_SECRET }
+//!   console: { tokenEnv: REMEDY_CONSOLE_TOKEN, operator: alice }  # the review console (optional)
+//!   # or one token per person: console: { users: [{ name: alice, tokenEnv: REMEDY_CONSOLE_ALICE }] }
 //! remediations:
 //!   - name: spoke-eu
 //!     rules: org2org-password-sync    # a path or a shipped rulebook's name
@@ -167,6 +169,23 @@ struct ServiceRaw {
     apply_concurrency: Option<usize>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    console: Option<ConsoleRaw>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConsoleRaw {
+    token_env: Option<String>,
+    operator: Option<String>,
+    #[serde(default)]
+    users: Vec<ConsoleUserRaw>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConsoleUserRaw {
+    name: String,
+    token_env: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +233,20 @@ impl std::fmt::Debug for HookAuth {
     }
 }
 
+/// Who may sign in to the review console: each person's name (recorded with their approvals) and
+/// token (from the environment, held in memory only).
+#[derive(Clone)]
+pub struct ConsoleAuth {
+    pub users: Vec<(String, crate::okta::Secret)>,
+}
+
+impl std::fmt::Debug for ConsoleAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.users.iter().map(|(n, _)| n.as_str()).collect();
+        write!(f, "ConsoleAuth {{ users: {names:?}, tokens: <redacted> }}")
+    }
+}
+
 /// One remediation: a rulebook, the configured orgs it runs on, what it may do alone.
 #[derive(Debug, Clone)]
 pub struct Remediation {
@@ -241,6 +274,8 @@ pub struct ServeConfig {
     pub hook: Option<HookAuth>,
     pub apply_concurrency: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The review console; no console routes when absent.
+    pub console: Option<ConsoleAuth>,
     pub remediations: Vec<Remediation>,
 }
 
@@ -384,6 +419,10 @@ fn validate(
             ))
         }
     };
+    let console = match svc.console {
+        Some(c) => Some(console(c, env).map_err(invalid)?),
+        None => None,
+    };
     if file.remediations.is_empty() {
         return Err(invalid("`remediations` is empty: name at least one".into()));
     }
@@ -441,6 +480,43 @@ fn validate(
         hook,
         apply_concurrency: svc.apply_concurrency.unwrap_or(8).clamp(1, 64),
         tls,
+        console,
         remediations,
     })
+}
+
+/// The console's users: `tokenEnv` with an optional `operator` name (default `console`), or `users`.
+fn console(
+    raw: ConsoleRaw,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConsoleAuth, String> {
+    let mut named = Vec::new();
+    match (raw.token_env, raw.users.is_empty()) {
+        (Some(t), true) => named.push((raw.operator.unwrap_or_else(|| "console".into()), t)),
+        (None, false) if raw.operator.is_none() => {
+            named.extend(raw.users.into_iter().map(|u| (u.name, u.token_env)))
+        }
+        _ => {
+            return Err(
+                "`service.console` takes either `tokenEnv` (and `operator`) or `users`".into(),
+            )
+        }
+    }
+    let mut users = Vec::new();
+    let mut names = BTreeSet::new();
+    for (name, var) in named {
+        if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(format!(
+                "`service.console`: the name `{name}` must be 1 to 64 printable characters"
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(format!("`service.console`: `{name}` is named twice"));
+        }
+        let token = env(&var).filter(|s| s.trim().len() >= 16).ok_or_else(|| {
+            format!("`service.console`: the environment variable `{var}` is not set or shorter than 16 characters")
+        })?;
+        users.push((name, crate::okta::Secret::new(token)));
+    }
+    Ok(ConsoleAuth { users })
 }

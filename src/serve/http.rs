@@ -1,6 +1,6 @@
 //! The service's HTTP endpoints: `GET /healthz` (the process answers), `GET /readyz` (every task
 //! started and not stopping), `GET /metrics` (Prometheus text format) and the event hook routes
-//! (`hook.rs`). Health and metrics need no credentials; nothing they show is secret (counts, names of
+//! (`hook.rs`), and the review console's routes when it is enabled (`console.rs`). Health and metrics need no credentials; nothing they show is secret (counts, names of
 //! remediations and orgs).
 
 use std::sync::atomic::Ordering;
@@ -12,16 +12,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::{hook, ServeError, Shared};
+use super::{console, hook, ServeError, Shared};
 
-pub(super) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+pub(super) fn router(shared: Arc<Shared>) -> Result<Router, ServeError> {
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/hooks/okta/{org}", get(hook::verify).post(hook::deliver))
         .layer(DefaultBodyLimit::max(hook::MAX_BODY))
-        .with_state(shared)
+        .with_state(shared.clone());
+    // The review console, when `service.console` enables it (sign-in required, see console.rs).
+    match console::router(&shared).map_err(|e| ServeError::Console(e.to_string()))? {
+        Some(console) => Ok(app.merge(console)),
+        None => Ok(app),
+    }
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
@@ -56,7 +61,7 @@ pub(super) async fn serve(
         source,
     })?;
     let mut shutdown = shared.shutdown.subscribe();
-    axum::serve(listener, router(shared.clone()))
+    axum::serve(listener, router(shared.clone())?)
         .with_graceful_shutdown(async move {
             // An error means the sender is gone: the service is stopping either way.
             shutdown.changed().await.ok();
