@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 
 use super::apply::{assignment_of, hub_user, scenario, seed_spec};
 
+// The review console: sign-in, CSRF, headers over HTTP, and the pages in a real browser.
+mod console;
+
 /// The test rulebook: the shipped one with DEPROVISIONED hub users recreated (destructive).
 fn rules() -> PathBuf {
     super::cli::crate_root().join("tests/fixtures/serve/rules.yaml")
