@@ -486,10 +486,7 @@ fn validate(
 }
 
 /// The console's users: `tokenEnv` with an optional `operator` name (default `console`), or `users`.
-fn console(
-    raw: ConsoleRaw,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ConsoleAuth, String> {
+fn console(raw: ConsoleRaw, env: &dyn Fn(&str) -> Option<String>) -> Result<ConsoleAuth, String> {
     let mut named = Vec::new();
     match (raw.token_env, raw.users.is_empty()) {
         (Some(t), true) => named.push((raw.operator.unwrap_or_else(|| "console".into()), t)),

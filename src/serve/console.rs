@@ -116,7 +116,10 @@ pub(super) fn router(shared: &Arc<Shared>) -> Result<Option<Router>, ConsoleErro
     let signed_in = Router::new()
         .route("/console", get(pages::overview))
         .route("/console/plans/{remediation}/{file}", get(pages::plan))
-        .route("/console/subjects/{remediation}/{user}", get(pages::subject))
+        .route(
+            "/console/subjects/{remediation}/{user}",
+            get(pages::subject),
+        )
         .route(
             "/console/approvals",
             get(approvals::list).post(approvals::decide),
@@ -150,12 +153,24 @@ fn templates() -> Result<Environment<'static>, ConsoleError> {
     for (name, text) in [
         ("layout.html", include_str!("console/templates/layout.html")),
         ("signin.html", include_str!("console/templates/signin.html")),
-        ("overview.html", include_str!("console/templates/overview.html")),
+        (
+            "overview.html",
+            include_str!("console/templates/overview.html"),
+        ),
         ("plan.html", include_str!("console/templates/plan.html")),
-        ("subject.html", include_str!("console/templates/subject.html")),
-        ("approvals.html", include_str!("console/templates/approvals.html")),
+        (
+            "subject.html",
+            include_str!("console/templates/subject.html"),
+        ),
+        (
+            "approvals.html",
+            include_str!("console/templates/approvals.html"),
+        ),
         ("audit.html", include_str!("console/templates/audit.html")),
-        ("work_table.html", include_str!("console/templates/work_table.html")),
+        (
+            "work_table.html",
+            include_str!("console/templates/work_table.html"),
+        ),
     ] {
         env.add_template(name, text)?;
     }
@@ -185,14 +200,20 @@ async fn headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

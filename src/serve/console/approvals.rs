@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{check_csrf, field, fields, Me, Session};
+use super::auth::{csrf_ok, field, fields, forbidden, Me, Session};
 use super::{render, ConsoleError, Ctx, PAGE};
 use crate::serve::{Approval, StoreError};
 
@@ -112,7 +112,11 @@ pub(super) async fn list(
 
 /// What the form asks: `one=approve:ID` or `one=deny:ID` (a row's button), or `decision` with the
 /// ticked `id`s, or `all=approve|deny` for every pending approval the filter shows.
-fn requested(ctx: &super::Console, f: &[(String, String)], filter: &Filter) -> Result<(bool, Vec<i64>), ConsoleError> {
+fn requested(
+    ctx: &super::Console,
+    f: &[(String, String)],
+    filter: &Filter,
+) -> Result<(bool, Vec<i64>), ConsoleError> {
     let bad = |m: &str| ConsoleError::BadRequest(m.to_string());
     let approve = |v: &str| match v {
         "approve" => Ok(true),
@@ -120,7 +124,9 @@ fn requested(ctx: &super::Console, f: &[(String, String)], filter: &Filter) -> R
         _ => Err(bad("the decision is `approve` or `deny`")),
     };
     if let Some(one) = field(f, "one") {
-        let (d, id) = one.split_once(':').ok_or_else(|| bad("malformed decision"))?;
+        let (d, id) = one
+            .split_once(':')
+            .ok_or_else(|| bad("malformed decision"))?;
         let id = id.parse().map_err(|_| bad("malformed approval id"))?;
         return Ok((approve(d)?, vec![id]));
     }
@@ -148,8 +154,8 @@ pub(super) async fn decide(
     body: Bytes,
 ) -> Result<Response, ConsoleError> {
     let f = fields(&body);
-    if let Err(r) = check_csrf(&session, &f) {
-        return Ok(r);
+    if !csrf_ok(&session, &f) {
+        return Ok(forbidden());
     }
     let filter = Filter {
         remediation: field(&f, "remediation").unwrap_or_default().to_string(),
@@ -162,9 +168,13 @@ pub(super) async fn decide(
     if ids.is_empty() {
         messages.push("Nothing was selected.".to_string());
     } else if ids.len() > MAX_BULK {
-        return Err(ConsoleError::BadRequest(format!("at most {MAX_BULK} decisions at once")));
+        return Err(ConsoleError::BadRequest(format!(
+            "at most {MAX_BULK} decisions at once"
+        )));
     } else if reason.is_some_and(|r| r.chars().count() > MAX_REASON) {
-        return Err(ConsoleError::BadRequest(format!("the reason is longer than {MAX_REASON} characters")));
+        return Err(ConsoleError::BadRequest(format!(
+            "the reason is longer than {MAX_REASON} characters"
+        )));
     } else if !approve && reason.is_none() {
         messages.push("A denial needs a reason: nothing was denied.".to_string());
     } else {
@@ -207,7 +217,10 @@ fn decide_one(
     )
     .map_err(|e| ConsoleError::Audit(e.to_string()))?;
     tracing::info!(id, by = %who, state = %a.state, "console: approval decided");
-    Ok(format!("Approval #{id} {} by {who}: {} ({}).", a.state, a.subject, a.actions))
+    Ok(format!(
+        "Approval #{id} {} by {who}: {} ({}).",
+        a.state, a.subject, a.actions
+    ))
 }
 
 /// The plan id a service plan's file name carries (`<time>-<plan id>.json`), as `remedy approve`.

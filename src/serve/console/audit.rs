@@ -79,7 +79,10 @@ fn tail(path: &std::path::Path) -> Result<(String, bool), ConsoleError> {
     let mut s = String::from_utf8_lossy(&bytes).into_owned();
     if start > 0 {
         // Drop the partial first line.
-        s = s.split_once('\n').map(|(_, r)| r.to_string()).unwrap_or_default();
+        s = s
+            .split_once('\n')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default();
     }
     Ok((s, start > 0))
 }

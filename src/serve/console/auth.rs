@@ -117,15 +117,13 @@ pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'
         .map(|(_, v)| v.as_str())
 }
 
-/// The form's CSRF token matches the session's, or the answer is 403.
-pub(super) fn check_csrf(session: &Session, fields: &[(String, String)]) -> Result<(), Response> {
-    match field(fields, "csrf") {
-        Some(t) if eq(t, &session.csrf) => Ok(()),
-        _ => Err(forbidden()),
-    }
+/// Whether the form's CSRF token matches the session's (if not, the answer is [`forbidden`]).
+pub(super) fn csrf_ok(session: &Session, fields: &[(String, String)]) -> bool {
+    field(fields, "csrf").is_some_and(|t| eq(t, &session.csrf))
 }
 
-fn forbidden() -> Response {
+/// 403: the CSRF token is missing or wrong.
+pub(super) fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -235,8 +233,8 @@ pub(super) async fn sign_out(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&session, &fields(&body)) {
-        return r;
+    if !csrf_ok(&session, &fields(&body)) {
+        return forbidden();
     }
     if let Some(id) = cookie(&headers, COOKIE) {
         ctx.sessions.remove(&id);

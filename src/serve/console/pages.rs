@@ -93,9 +93,11 @@ pub(super) async fn overview(
     let mut remediations = Vec::new();
     for r in &ctx.shared.remediations {
         let c = &r.config;
-        let last = store.last_cycle(&c.name)?.map(|(at, planned, applied, outcome)| {
-            format!("{at}: {planned} planned, {applied} applied, {outcome}")
-        });
+        let last = store
+            .last_cycle(&c.name)?
+            .map(|(at, planned, applied, outcome)| {
+                format!("{at}: {planned} planned, {applied} applied, {outcome}")
+            });
         let by_state = counts.get(&c.name);
         remediations.push(RemediationView {
             name: c.name.clone(),
@@ -198,7 +200,9 @@ pub(super) async fn plan(
             Ok(r) => (Some(r), None),
             Err(e) => (
                 None,
-                Some(format!("the journal cannot be read right now ({e}); showing the plan only")),
+                Some(format!(
+                    "the journal cannot be read right now ({e}); showing the plan only"
+                )),
             ),
         }
     } else {
@@ -207,7 +211,8 @@ pub(super) async fn plan(
     // The report's own document; its body and stylesheet go into the console's page. Everything in
     // it was escaped by the report's template.
     let html = report::render(&plan, results.as_ref(), ReportFormat::Html)?;
-    let style = between(&html, "<style>", "</style>").to_string();
+    // The report styles a whole document; here it is a part of the console's page.
+    let style = between(&html, "<style>", "</style>").replace("body {", ".report {");
     // The console's page has its own `main`.
     let body = between(&html, "<body>", "</body>")
         .replace("<main>", "<div class=\"report-main\">")
@@ -221,7 +226,10 @@ pub(super) async fn plan(
         report_body: body,
     };
     let mut res = render(&ctx, "plan.html", &view)?;
-    let csp = CSP.replace("style-src 'self'", &format!("style-src 'self' 'sha256-{hash}'"));
+    let csp = CSP.replace(
+        "style-src 'self'",
+        &format!("style-src 'self' 'sha256-{hash}'"),
+    );
     if let Ok(v) = HeaderValue::from_str(&csp) {
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }

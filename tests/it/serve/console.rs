@@ -78,8 +78,16 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
         .unwrap();
 
     // Health checks stay open; every console page sends a stranger to the sign-in form.
-    assert_eq!(http.get(svc.url("/healthz")).send().await.unwrap().status(), 200);
-    for path in ["/console", "/console/approvals", "/console/audit", "/console/subjects/main/x"] {
+    assert_eq!(
+        http.get(svc.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    for path in [
+        "/console",
+        "/console/approvals",
+        "/console/audit",
+        "/console/subjects/main/x",
+    ] {
         let res = http.get(svc.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 303, "{path}");
         assert_eq!(res.headers()[header::LOCATION], "/console/signin", "{path}");
@@ -101,13 +109,20 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
     let wrong = http
         .post(svc.url("/console/signin"))
         .header(header::COOKIE, &pre)
-        .form(&[("csrf", csrf.as_str()), ("token", "console-test-token-wrong-000")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", "console-test-token-wrong-000"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
     assert!(set_cookie(&wrong, "remedy_console").is_none());
-    assert!(wrong.text().await.unwrap().contains("That token is not valid."));
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("That token is not valid."));
     // The right token without the form's CSRF token: 403.
     let no_csrf = http
         .post(svc.url("/console/signin"))
@@ -126,7 +141,10 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
         .unwrap();
     assert_eq!(ok.status(), 303);
     let session = set_cookie(&ok, "remedy_console").unwrap();
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
     let session = cookie_pair(&session);
 
     let get = |path: &str| {
@@ -138,7 +156,10 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
     assert_eq!(overview.status(), 200);
     assert_eq!(overview.headers()[header::CONTENT_SECURITY_POLICY], CSP);
     let html = overview.text().await.unwrap();
-    assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
+    assert!(
+        html.contains("Signed in as <strong>alice</strong>"),
+        "{html}"
+    );
     assert!(html.contains("<h3>main</h3>"), "{html}");
     assert!(!html.contains(TOKEN) && !html.contains(sim.hub_token()));
     let csrf = csrf_of(&html);
@@ -151,7 +172,9 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
             .send()
     };
     // No CSRF token, or another one: 403, nothing decided.
-    let res = decide(vec![("one", format!("deny:{id}")), ("reason", "x".into())]).await.unwrap();
+    let res = decide(vec![("one", format!("deny:{id}")), ("reason", "x".into())])
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     let res = decide(vec![
         ("csrf", "0".repeat(64)),
@@ -163,9 +186,15 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
     assert_eq!(res.status(), 403);
     assert_eq!(store.approval(id).unwrap().state, "pending");
     // A denial needs a reason.
-    let res = decide(vec![("csrf", csrf.clone()), ("one", format!("deny:{id}"))]).await.unwrap();
+    let res = decide(vec![("csrf", csrf.clone()), ("one", format!("deny:{id}"))])
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("A denial needs a reason"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("A denial needs a reason"));
     assert_eq!(store.approval(id).unwrap().state, "pending");
     // Denied with a reason holding markup: recorded under alice, shown as text.
     let res = decide(vec![
@@ -178,10 +207,16 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
     .unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; not now"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; not now"),
+        "{html}"
+    );
     assert!(!html.contains("<script>"), "{html}");
     let a = store.approval(id).unwrap();
-    assert_eq!((a.state.as_str(), a.decided_by.as_deref()), ("denied", Some("alice")));
+    assert_eq!(
+        (a.state.as_str(), a.decided_by.as_deref()),
+        ("denied", Some("alice"))
+    );
     let audit = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
     let line: Value = audit
         .lines()
@@ -191,19 +226,41 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
     assert_eq!(line["operator"], "alice");
     assert_eq!(line["result"], "denied: <script>alert(1)</script> not now");
     // Deciding again changes nothing and says so.
-    let res = decide(vec![("csrf", csrf.clone()), ("one", format!("approve:{id}"))]).await.unwrap();
+    let res = decide(vec![
+        ("csrf", csrf.clone()),
+        ("one", format!("approve:{id}")),
+    ])
+    .await
+    .unwrap();
     assert!(res.text().await.unwrap().contains("is already denied"));
 
     // The audit page finds the decision by operator and action.
-    let html = get("/console/audit?who=alice&action=deny").await.unwrap().text().await.unwrap();
+    let html = get("/console/audit?who=alice&action=deny")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("approval #"), "{html}");
-    let none = get("/console/audit?who=nobody-such").await.unwrap().text().await.unwrap();
+    let none = get("/console/audit?who=nobody-such")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(none.contains("No line matches."));
     // A subject's page shows its events; a plan outside the plans folder is not found.
     let user = store.approval(id).unwrap().user_id;
-    let html = get(&format!("/console/subjects/main/{user}")).await.unwrap().text().await.unwrap();
+    let html = get(&format!("/console/subjects/main/{user}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("application.provision.user"), "{html}");
-    let res = get("/console/plans/main/..%2F..%2Fremedy.yaml").await.unwrap();
+    let res = get("/console/plans/main/..%2F..%2Fremedy.yaml")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
 
     // Signed out: the session no longer works.
@@ -226,7 +283,11 @@ async fn without_a_console_block_there_are_no_console_routes() {
     let config = write_config(dir.path(), &sim, "  pollInterval: 200ms\n", "");
     let svc = Running::start(load(&config));
     for path in ["/console", "/console/signin"] {
-        assert_eq!(reqwest::get(svc.url(path)).await.unwrap().status(), 404, "{path}");
+        assert_eq!(
+            reqwest::get(svc.url(path)).await.unwrap().status(),
+            404,
+            "{path}"
+        );
     }
     svc.stop().unwrap();
 }
@@ -307,7 +368,10 @@ fn screenshots() -> PathBuf {
 async fn until_path(client: &fantoccini::Client, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while client.current_url().await.unwrap().path() != path {
-        assert!(Instant::now() < deadline, "the browser never reached {path}");
+        assert!(
+            Instant::now() < deadline,
+            "the browser never reached {path}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -357,11 +421,31 @@ async fn in_a_browser_a_reviewer_signs_in_reads_the_plan_and_approves_a_delete_t
 
     // Sign in.
     client.goto(&svc.url("/console")).await.unwrap();
-    assert_eq!(client.current_url().await.unwrap().path(), "/console/signin");
+    assert_eq!(
+        client.current_url().await.unwrap().path(),
+        "/console/signin"
+    );
     shot(&client, "signin").await;
-    client.find(Locator::Css("#token")).await.unwrap().send_keys(TOKEN).await.unwrap();
-    client.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
-    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#remediations")).await.unwrap();
+    client
+        .find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.signin button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#remediations"))
+        .await
+        .unwrap();
     assert_eq!(client.current_url().await.unwrap().path(), "/console");
     let html = client.source().await.unwrap();
     assert!(html.contains("1 approval pending"), "{html}");
@@ -370,10 +454,19 @@ async fn in_a_browser_a_reviewer_signs_in_reads_the_plan_and_approves_a_delete_t
     // A forged form on another origin is refused (no CSRF token), and nothing is approved.
     let evil = attacker(base.trim_end_matches('/'), id).await;
     client.goto(&format!("http://{evil}/")).await.unwrap();
-    client.find(Locator::Css("#go")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until_path(&client, "/console/approvals").await;
     let html = client.source().await.unwrap();
-    assert!(html.contains("forbidden: the form's CSRF token is missing"), "{html}");
+    assert!(
+        html.contains("forbidden: the form's CSRF token is missing"),
+        "{html}"
+    );
     assert_eq!(store.approval(id).unwrap().state, "pending");
 
     // The approvals page; the plan (the report, with the destructive step marked); the subject.
@@ -381,23 +474,63 @@ async fn in_a_browser_a_reviewer_signs_in_reads_the_plan_and_approves_a_delete_t
     let html = client.source().await.unwrap();
     assert!(html.contains(&approval.subject), "{html}");
     shot(&client, "approvals").await;
-    client.find(Locator::LinkText("plan")).await.unwrap().click().await.unwrap();
-    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".report-main")).await.unwrap();
+    client
+        .find(Locator::LinkText("plan"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(".report-main"))
+        .await
+        .unwrap();
     let html = client.source().await.unwrap();
-    assert!(html.contains("delete_recreate") && html.contains(&approval.subject), "{html}");
+    assert!(
+        html.contains("delete_recreate") && html.contains(&approval.subject),
+        "{html}"
+    );
     shot(&client, "plan").await;
-    client.goto(&svc.url(&format!("/console/subjects/main/{}", approval.user_id))).await.unwrap();
+    client
+        .goto(&svc.url(&format!("/console/subjects/main/{}", approval.user_id)))
+        .await
+        .unwrap();
     let html = client.source().await.unwrap();
-    assert!(html.contains("Events seen") && html.contains("application.provision.user"), "{html}");
+    assert!(
+        html.contains("Events seen") && html.contains("application.provision.user"),
+        "{html}"
+    );
     shot(&client, "subject").await;
 
     // Approve it with a reason: the service applies the delete on the simulator.
     client.goto(&svc.url("/console/approvals")).await.unwrap();
-    client.find(Locator::Css("#reason")).await.unwrap().send_keys("checked with the app owner").await.unwrap();
-    client.find(Locator::Css(&format!("#approve-{id}"))).await.unwrap().click().await.unwrap();
-    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".message")).await.unwrap();
+    client
+        .find(Locator::Css("#reason"))
+        .await
+        .unwrap()
+        .send_keys("checked with the app owner")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(&format!("#approve-{id}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(".message"))
+        .await
+        .unwrap();
     let html = client.source().await.unwrap();
-    assert!(html.contains(&format!("Approval #{id} approved by alice")), "{html}");
+    assert!(
+        html.contains(&format!("Approval #{id} approved by alice")),
+        "{html}"
+    );
     wait_for("the approved delete applied", 30, || {
         svc.alive();
         store.work(None, 100).unwrap().iter().any(|w| {
@@ -405,17 +538,35 @@ async fn in_a_browser_a_reviewer_signs_in_reads_the_plan_and_approves_a_delete_t
         })
     })
     .await;
-    assert!(sim.requests(OrgName::Hub).iter().any(|r| r.method == "DELETE"));
+    assert!(sim
+        .requests(OrgName::Hub)
+        .iter()
+        .any(|r| r.method == "DELETE"));
     // The subject's page now shows the applied steps with Okta's request ids; the audit log the calls.
-    client.goto(&svc.url(&format!("/console/subjects/main/{}", approval.user_id))).await.unwrap();
+    client
+        .goto(&svc.url(&format!("/console/subjects/main/{}", approval.user_id)))
+        .await
+        .unwrap();
     let html = client.source().await.unwrap();
-    assert!(html.contains("delete_recreate") && html.contains("state-done"), "{html}");
+    assert!(
+        html.contains("delete_recreate") && html.contains("state-done"),
+        "{html}"
+    );
     assert!(!html.contains("No call was made."), "{html}");
-    client.goto(&svc.url("/console/audit?who=alice")).await.unwrap();
+    client
+        .goto(&svc.url("/console/audit?who=alice"))
+        .await
+        .unwrap();
     let html = client.source().await.unwrap();
-    assert!(html.contains("approved: checked with the app owner"), "{html}");
+    assert!(
+        html.contains("approved: checked with the app owner"),
+        "{html}"
+    );
     shot(&client, "audit").await;
-    client.goto(&svc.url("/console/approvals?all=1")).await.unwrap();
+    client
+        .goto(&svc.url("/console/approvals?all=1"))
+        .await
+        .unwrap();
     shot(&client, "approvals-decided").await;
 
     client.close().await.unwrap();
