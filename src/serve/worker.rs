@@ -72,9 +72,11 @@ pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError
     let started = Utc::now();
     let clock = Instant::now();
     let name = &r.config.name;
-    let new = shared
-        .store
-        .due(name, WorkState::New, started, MAX_PLAN_BATCH)?;
+    let batch = match pipeline::catalogue::load(&r.config.rules) {
+        Ok(rb) => batch_size(&rb),
+        Err(_) => MAX_PLAN_BATCH,
+    };
+    let new = shared.store.due(name, WorkState::New, started, batch)?;
     let planned = if new.is_empty() {
         0
     } else {
@@ -94,6 +96,33 @@ pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError
             .observe(clock.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// How many users one plan takes: at most [`MAX_PLAN_BATCH`], and few enough that the plan stays
+/// within the rulebook's own guards even if every subject matches its costliest rule (a plan over
+/// `max_actions` or `max_destructive` is refused whole, so the service makes smaller plans instead).
+fn batch_size(rb: &crate::rulebook::Rulebook) -> usize {
+    use crate::rulebook::Safety;
+    let worst = |pred: &dyn Fn(Safety) -> bool| {
+        rb.rules
+            .iter()
+            .map(|r| r.then.iter().filter(|a| pred(a.safety())).count() as u64)
+            .max()
+            .unwrap_or(0)
+    };
+    let mut batch = MAX_PLAN_BATCH as u64;
+    for (limit, per_subject) in [
+        (rb.guards.max_actions, worst(&|s| s != Safety::Safe)),
+        (
+            rb.guards.max_destructive,
+            worst(&|s| s == Safety::Destructive),
+        ),
+    ] {
+        if let (Some(limit), true) = (limit, per_subject > 0) {
+            batch = batch.min(limit / per_subject);
+        }
+    }
+    batch.max(1) as usize
 }
 
 fn clients(shared: &Shared, r: &Running) -> Result<Clients, ServeError> {
@@ -635,4 +664,26 @@ pub(super) fn refresh_gauges(shared: &Shared) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_size;
+
+    #[test]
+    fn a_plan_batch_stays_within_the_rulebook_guards() {
+        // max_actions 200 and at most two changing steps a subject (reset, retry): 100 users a plan.
+        let shipped =
+            crate::pipeline::catalogue::load(std::path::Path::new("org2org-password-sync"))
+                .unwrap();
+        assert_eq!(batch_size(&shipped), 100);
+        // With a delete_recreate rule, max_destructive 10 binds.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/serve/rules.yaml"
+        ))
+        .unwrap();
+        let recreate = crate::rulebook::parse(&text, "rules.yaml").unwrap();
+        assert_eq!(batch_size(&recreate), 10);
+    }
 }
