@@ -26,6 +26,7 @@ mod call;
 pub mod journal;
 mod justify;
 mod lock;
+mod notify;
 mod observe;
 mod recreate;
 mod restore;
@@ -53,6 +54,7 @@ use journal::{Journal, JournalError, StepState};
 use stop::Stop;
 
 pub use lock::{LockError, PlanLock};
+pub use notify::check_channels;
 pub use restore::{restore, RestoreError, Restored};
 pub use summary::{render_summary, timestamp};
 
@@ -79,6 +81,13 @@ pub enum ApplyError {
     Auth(String),
     #[error("the plan's `now` `{0}` is not an RFC 3339 time")]
     PlanTime(String),
+    #[error("step `{step}` (rule `{rule}`) notifies channel `{channel}`, {reason}")]
+    Channel {
+        step: String,
+        rule: String,
+        channel: String,
+        reason: String,
+    },
     #[error("the plan lists {what} `{key}` twice; it cannot be applied")]
     Duplicate { what: &'static str, key: String },
 }
@@ -104,6 +113,9 @@ pub struct ApplyOptions {
     pub progress: Option<Progress>,
     /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
     pub operator: Option<String>,
+    /// Where `notify` steps deliver (`None`: no sink is configured; a step naming a channel is
+    /// then refused before the run starts).
+    pub notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
 }
 
 /// A progress callback (the CLI draws a line on a terminal with it).
@@ -251,6 +263,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     opts: &ApplyOptions,
 ) -> Result<ApplySummary, ApplyError> {
     check_unique(plan)?;
+    notify::check_channels(plan, opts.notifier.as_deref())?;
     let _lock = PlanLock::acquire(&PlanLock::default_dir(), &plan.plan_id, &plan.checksum)?;
     let plan_now = DateTime::parse_from_rfc3339(&plan.now)
         .map(|t| t.with_timezone(&Utc))

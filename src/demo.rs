@@ -227,6 +227,7 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
             poll_interval: Duration::from_millis(50),
             progress: None,
             operator: Some("remedy demo".into()),
+            notifier: None,
         },
     };
     story.head(&format!("remedy apply {}", files.plan.display()));

@@ -19,6 +19,9 @@ use super::{unknown_org, ConfigError, ConfigInputs, OrgConfig};
 #[serde(deny_unknown_fields)]
 struct ToolConfig {
     orgs: BTreeMap<String, ToolOrg>,
+    /// The notification sinks, read by `crate::notify::config`; skipped here.
+    #[serde(default, rename = "notifications")]
+    _notifications: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
