@@ -72,7 +72,7 @@ enum Attempt {
 
 enum Transport {
     Webhook(Webhook),
-    Email(Email),
+    Email(Box<Email>),
 }
 
 struct Sink {
@@ -146,7 +146,9 @@ impl Notifier {
                         Some((u, p)) => Some((env_secret(&c.name, u)?, env_secret(&c.name, p)?)),
                         None => None,
                     };
-                    Transport::Email(Email::new(t, credentials, c.timeout).map_err(setup)?)
+                    Transport::Email(Box::new(
+                        Email::new(t, credentials, c.timeout).map_err(setup)?,
+                    ))
                 }
             };
             sinks.push(Sink {
@@ -245,5 +247,53 @@ impl Notifier {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_transport_error_names_the_sink_never_the_url() {
+        let yaml = "notifications:\n  sinks:\n    - { name: hook, type: webhook, format: json, url: 'http://127.0.0.1:9/services/SECRET-PATH', retry: { attempts: 2, backoff: 1ms }, timeout: 2s }\n";
+        let config = config::parse(std::path::Path::new("r.yaml"), yaml)
+            .unwrap()
+            .unwrap();
+        let n = Notifier::new(config).unwrap();
+        let event = Event::new(EventKind::Notify, "r", "m", "k", chrono::Utc::now());
+        let e = n.send_to("hook", &event).await.unwrap_err().to_string();
+        assert!(
+            e.starts_with("notification to sink `hook` failed after 2 attempts: could not connect"),
+            "{e}"
+        );
+        assert!(!e.contains("SECRET") && !e.contains("127.0.0.1:9"), "{e}");
+        assert!(!format!("{n:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn delivery_keys_are_stable_and_per_sink() {
+        assert_eq!(
+            delivery_key("plan-1/s0001", "a"),
+            delivery_key("plan-1/s0001", "a")
+        );
+        assert_ne!(
+            delivery_key("plan-1/s0001", "a"),
+            delivery_key("plan-1/s0001", "b")
+        );
+        assert_eq!(delivery_key("k", "a").len(), 32);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let yaml = "notifications:\n  sinks:\n    - { name: hook, type: webhook, format: slack, urlEnv: REMEDY_TEST_UNSET_VARIABLE }\n";
+        let config = config::parse(std::path::Path::new("r.yaml"), yaml)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            Notifier::new(config).unwrap_err().to_string(),
+            "notification sink `hook`: environment variable `REMEDY_TEST_UNSET_VARIABLE` is not set or empty"
+        );
     }
 }

@@ -513,7 +513,9 @@ mod tests {
     use super::*;
 
     fn err(yaml: &str) -> String {
-        parse(Path::new("remedy.yaml"), yaml).unwrap_err().to_string()
+        parse(Path::new("remedy.yaml"), yaml)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]

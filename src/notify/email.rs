@@ -25,8 +25,10 @@ impl Email {
         timeout: std::time::Duration,
     ) -> Result<Email, String> {
         let builder = match target.security {
-            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&target.host)
-                .map_err(|e| format!("cannot set up TLS for `{}`: {e}", target.host))?,
+            Security::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&target.host)
+                    .map_err(|e| format!("cannot set up TLS for `{}`: {e}", target.host))?
+            }
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&target.host)
                 .map_err(|e| format!("cannot set up TLS for `{}`: {e}", target.host))?,
             Security::Plain => {

@@ -177,9 +177,16 @@ impl Event {
             out.push_str(&format!("subject: {s}\n"));
         }
         if let Some(s) = &self.step {
-            out.push_str(&format!("step: {} ({} of rule {})\n", s.id, s.action, s.rule));
+            out.push_str(&format!(
+                "step: {} ({} of rule {})\n",
+                s.id, s.action, s.rule
+            ));
         }
-        out.push_str(&format!("event: {} at {}\n", self.kind.name(), self.stamp()));
+        out.push_str(&format!(
+            "event: {} at {}\n",
+            self.kind.name(),
+            self.stamp()
+        ));
         out
     }
 
@@ -233,13 +240,7 @@ pub fn scrub(text: &str) -> String {
             let lower = trimmed.to_ascii_lowercase();
             let url = lower.contains("http://") || lower.contains("https://");
             let secret = [
-                "reset",
-                "recovery",
-                "activat",
-                "token",
-                "/tokens/",
-                "sig=",
-                "code=",
+                "reset", "recovery", "activat", "token", "/tokens/", "sig=", "code=",
             ]
             .iter()
             .any(|m| lower.contains(m));

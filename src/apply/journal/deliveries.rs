@@ -91,7 +91,12 @@ impl Journal {
     }
 
     /// Records, durably and before it is made, that an attempt of delivery `key` is about to be made.
-    pub fn delivery_attempt(&self, key: &str, step_id: &str, sink: &str) -> Result<(), JournalError> {
+    pub fn delivery_attempt(
+        &self,
+        key: &str,
+        step_id: &str,
+        sink: &str,
+    ) -> Result<(), JournalError> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO deliveries (key, step_id, sink, state, attempts, updated) VALUES (?1, ?2, ?3, 'sending', 1, ?4)

@@ -21,7 +21,10 @@ async fn env(locked: usize, expired: usize) -> (Env, Vec<String>, Vec<String>) {
     let mut seed = generate(&seed_spec(), 4242, "http://127.0.0.1:0");
     seed.anchor = None;
     for u in seed.hub.users.iter_mut() {
-        if matches!(u["status"].as_str(), Some("LOCKED_OUT") | Some("PASSWORD_EXPIRED")) {
+        if matches!(
+            u["status"].as_str(),
+            Some("LOCKED_OUT") | Some("PASSWORD_EXPIRED")
+        ) {
             u["status"] = json!("ACTIVE");
         }
     }
@@ -95,18 +98,49 @@ fn stable(r: &Received) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Mail text with its volatile headers and values replaced.
+/// Quoted-printable text decoded (soft line breaks joined, `=XX` bytes restored).
+fn unquote(data: &str) -> String {
+    let joined = data.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], joined.get(i + 1..i + 3)) {
+            (b'=', Some(hex)) if u8::from_str_radix(hex, 16).is_ok() => {
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Mail text, its body decoded, with its volatile headers and values replaced.
 fn stable_mail(data: &str) -> String {
-    let text = redact(data, Path::new("/nonexistent"));
+    let (head, body) = data.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains("Content-Transfer-Encoding: quoted-printable"),
+        "{head}"
+    );
+    let text = redact(
+        &format!("{head}\r\n\r\n{}", unquote(body)),
+        Path::new("/nonexistent"),
+    );
+    let key = regex::Regex::new(r"^<[0-9a-f]{32}@okta-remedy>$").unwrap();
+    let checksum = regex::Regex::new(r"checksum [0-9a-f]{64}").unwrap();
     let mut out = Vec::new();
     for line in text.lines() {
         let line = if line.starts_with("Date: ") {
             "Date: [DATE]".to_string()
-        } else if line.starts_with("Message-ID: ") {
+        } else if let Some(id) = line.strip_prefix("Message-ID: ") {
+            assert!(key.is_match(id), "{id}");
             "Message-ID: [KEY]".to_string()
         } else {
-            regex::Regex::new(r"checksum [0-9a-f]{64}")
-                .unwrap()
+            checksum
                 .replace_all(line, "checksum [CHECKSUM]")
                 .into_owned()
         };
@@ -184,7 +218,7 @@ async fn notices_and_summary_arrive_exactly_and_hold_no_secret() {
     everything.push(run.stdout.clone());
     everything.push(run.stderr.clone());
     everything.push(String::from_utf8_lossy(&journal_bytes).into_owned());
-    everything.push(std::fs::read_to_string(env.path("plan.journal.audit.jsonl")).unwrap());
+    everything.push(std::fs::read_to_string(env.path("plan.audit.jsonl")).unwrap());
     for text in &everything {
         for secret in urls
             .iter()
@@ -203,7 +237,7 @@ async fn a_500_is_retried_and_a_sink_that_never_accepts_fails_the_step() {
     let hook = Hook::start().await;
     add_sinks(
         &env,
-        "    - { name: hook, type: webhook, format: json, urlEnv: HOOK_URL, retry: { attempts: 3, backoff: 10ms } }\n",
+        "    - { name: hook, type: webhook, format: json, urlEnv: HOOK_URL, events: [notify], retry: { attempts: 3, backoff: 10ms } }\n",
     );
     env.plan().await;
     let url = hook.url("hook");
@@ -226,7 +260,10 @@ async fn a_500_is_retried_and_a_sink_that_never_accepts_fails_the_step() {
     let step = &j.steps().unwrap()[0];
     assert_eq!(step.state, StepState::Done);
     assert!(
-        step.detail.as_deref().unwrap().ends_with("(delivered to `hook`)"),
+        step.detail
+            .as_deref()
+            .unwrap()
+            .ends_with("(delivered to `hook`)"),
         "{step:?}"
     );
     drop(j);
@@ -241,7 +278,10 @@ async fn a_500_is_retried_and_a_sink_that_never_accepts_fails_the_step() {
     let j = journal(&env, "second.sqlite");
     let step = &j.steps().unwrap()[0];
     assert_eq!(step.state, StepState::Failed);
-    assert!(step.detail.as_deref().unwrap().starts_with(reason), "{step:?}");
+    assert!(
+        step.detail.as_deref().unwrap().starts_with(reason),
+        "{step:?}"
+    );
     assert_eq!(j.deliveries().unwrap()[0].state, DeliveryState::Failed);
 }
 
@@ -316,7 +356,8 @@ async fn a_channel_that_is_no_sink_is_refused_before_anything_runs() {
     let run = apply(&env, &[], &[]).await;
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
-        run.stderr.contains("notifies channel `hook`, but no notification sink is configured"),
+        run.stderr
+            .contains("notifies channel `hook`, but no notification sink is configured"),
         "{}",
         run.transcript()
     );
@@ -327,7 +368,8 @@ async fn a_channel_that_is_no_sink_is_refused_before_anything_runs() {
     let run = apply(&env, &[], &[]).await;
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
-        run.stderr.contains("but no notification sink has that name (the sinks are `other`)"),
+        run.stderr
+            .contains("but no notification sink has that name (the sinks are `other`)"),
         "{}",
         run.transcript()
     );
@@ -336,4 +378,28 @@ async fn a_channel_that_is_no_sink_is_refused_before_anything_runs() {
         .requests(OrgName::Hub)
         .iter()
         .all(|r| r.method == "GET" || r.path.starts_with("/oauth2/")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undelivered_summary_is_told_and_fails_the_exit_code() {
+    let (env, _, _) = env(0, 0).await;
+    let hook = Hook::start().await;
+    hook.otherwise(Reply::Status(503));
+    add_sinks(
+        &env,
+        "    - { name: summary, type: webhook, format: slack, urlEnv: HOOK_URL, events: [run_finished], retry: { attempts: 2, backoff: 10ms } }\n",
+    );
+    env.plan().await;
+    let url = hook.url("services/T0/SECRET-SUMMARY");
+    let run = apply(&env, &[], &[("HOOK_URL", &url)]).await;
+    assert_eq!(run.code, 3, "{}", run.transcript());
+    assert_eq!(hook.received().len(), 2);
+    assert!(
+        run.stderr.contains(
+            "error: the run summary was not delivered: notification to sink `summary` failed after 2 attempts: HTTP 503"
+        ),
+        "{}",
+        run.transcript()
+    );
+    assert!(!run.stderr.contains("SECRET") && !run.stdout.contains("SECRET"));
 }

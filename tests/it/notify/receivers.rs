@@ -64,7 +64,11 @@ impl Hook {
     /// The next requests get these answers, in order; after them, [`Hook::otherwise`]'s (200 unless
     /// set).
     pub fn script(&self, replies: &[Reply]) {
-        self.state.script.lock().unwrap().extend(replies.iter().copied());
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .extend(replies.iter().copied());
     }
 
     pub fn otherwise(&self, reply: Reply) {
