@@ -207,6 +207,9 @@ async fn lost_responses_are_reconciled_not_repeated() {
         progress: None,
         operator: None,
         notifier: None,
+        only: None,
+        approved: Default::default(),
+        cancel: None,
     };
     let journal_path = env.path("lossy.sqlite");
     let mut last = None;
