@@ -253,7 +253,7 @@ pub enum Command {
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Run the Okta simulator (a hub and a spoke org on loopback).
-    Sim(crate::sim::SimArgs),
+    Sim(Box<crate::sim::SimArgs>),
     /// The whole story with no Okta and no setup: simulator, plan, apply, users reset, resume, results.
     Demo(crate::demo::DemoArgs),
     /// Run continuously: take work from the System Log or Okta event hooks, plan and apply it under
@@ -381,7 +381,7 @@ fn dispatch(inv: Invocation, output: Output) -> Result<Exit, CliError> {
             Ok(Exit::Ok)
         }
         Invocation::Sim(args) => {
-            print::block_on(crate::sim::run(args))?.map_err(CliError::Sim)?;
+            print::block_on(crate::sim::run(*args))?.map_err(CliError::Sim)?;
             Ok(Exit::Ok)
         }
         Invocation::Demo(args) => {

@@ -158,7 +158,11 @@ pub(crate) fn secure_file(path: &Path) -> Result<(), JournalError> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         o.mode(0o600);
-        o.open(path).map_err(err)?;
+        // Opened (and closed) only to create it: closing a descriptor of a file releases every POSIX
+        // lock this process holds on it, SQLite's included, so an existing file is only chmod-ed.
+        if !path.exists() {
+            o.open(path).map_err(err)?;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.as_os_str().to_os_string();
             p.push(suffix);

@@ -25,7 +25,7 @@ pub enum Invocation {
     Rules(RulesCommand),
     Schema,
     Completions(clap_complete::Shell),
-    Sim(crate::sim::SimArgs),
+    Sim(Box<crate::sim::SimArgs>),
     Demo(crate::demo::DemoArgs),
     Serve(super::ServeArgs),
     Control(super::serve::Control),

@@ -453,6 +453,17 @@ async fn apply_plan(
         };
         let detail = res.detail.clone().unwrap_or_default();
         match res.state {
+            // A subject whose steps only report is done once recorded, and shown as reported.
+            SubjectState::Done if only_reports(&prepared.plan, &res.subject) => {
+                shared.store.set_work(
+                    name,
+                    &w.user_id,
+                    WorkState::Reported,
+                    Some(&detail),
+                    None,
+                    w.attempts,
+                )?
+            }
             SubjectState::Done | SubjectState::Protected => shared.store.set_work(
                 name,
                 &w.user_id,
@@ -512,7 +523,15 @@ async fn apply_plan(
         guard_hit = true;
     }
     raise_guard(shared, r, guard_hit, guard);
+    tracing::info!(remediation = %name, plan = %prepared.plan.plan_id, subjects = summary.subjects.len(), changes = summary.changes, counts = ?summary.counts, "applied");
     Ok(summary.subjects.len())
+}
+
+fn only_reports(plan: &Plan, key: &str) -> bool {
+    plan.steps
+        .iter()
+        .filter(|s| s.subject == key)
+        .all(|s| matches!(s.action, crate::plan::StepAction::Report { .. }))
 }
 
 /// A failed unit: retried with backoff until [`MAX_ATTEMPTS`], then left failed.

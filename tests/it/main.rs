@@ -28,3 +28,5 @@ mod report;
 mod properties;
 // Notifications delivered by apply to local webhook and SMTP receivers: bodies, retries, resume, no secret.
 mod notify;
+// `remedy serve`: polling and event hooks to fixes, approvals, restarts and SIGKILL, guards, kill switch.
+mod serve;
