@@ -130,6 +130,10 @@ pub struct ApplyArgs {
     /// The tool's config file naming the orgs.
     #[arg(long, env = "REMEDY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The file whose `notifications:` section declares where `notify` steps and the run summary
+    /// go; default: the `--config` file, when it has that section.
+    #[arg(long)]
+    pub notify_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

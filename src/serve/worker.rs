@@ -444,6 +444,8 @@ async fn apply_plan(
         only: Some(by_key.keys().map(|k| k.to_string()).collect()),
         approved,
         cancel: Some(shared.cancel.clone()),
+        // Not wired yet: with no notifier, a plan whose `notify` names a channel is refused.
+        notifier: None,
     };
     let clients = clients(shared, r)?;
     let summary = match apply::apply(
