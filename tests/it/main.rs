@@ -24,5 +24,7 @@ mod docs;
 mod apply;
 // Reports to share: show/status as markdown, html and csv; markup and formulas rendered inert.
 mod report;
+// Okta's official Node SDK against `remedy sim` (needs `npm ci` in tests/node-sdk).
+mod node_sdk;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
