@@ -22,6 +22,7 @@ mod push;
 mod query;
 mod response;
 mod route;
+mod rules;
 mod runtime;
 mod seed;
 mod users;
