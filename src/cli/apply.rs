@@ -39,6 +39,9 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         poll_interval: Duration::from_millis(500),
         operator: run.operator.clone(),
         progress: (output == Output::Text && print::stderr_is_terminal()).then(progress_line),
+        only: None,
+        approved: Default::default(),
+        cancel: None,
     };
     // For a `kind: user` rulebook the one org stands in both positions; its plan never calls a spoke.
     let mut summary = print::block_on(executor::apply(

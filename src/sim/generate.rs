@@ -102,6 +102,14 @@ enum Kind {
     Suspended,
 }
 
+/// When an assignment happens: somewhere in the generated past, or at a given instant (the trickle
+/// of a running simulator, where every object and event of the assignment is dated then).
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Past,
+    At(DateTime<Utc>),
+}
+
 struct Gen {
     rng: ChaCha8Rng,
     anchor: DateTime<Utc>,
@@ -280,6 +288,20 @@ impl Gen {
     /// One spoke user assigned to the Org2Org app, its hub counterpart as `kind` wants it, and the
     /// push that follows (which fails for every kind but `Healthy`).
     fn assignment(&mut self, app: &str, group: &str, kind: Kind, group_scoped: bool, index: usize) {
+        self.assignment_when(app, group, kind, group_scoped, index, When::Past);
+    }
+
+    /// [`Gen::assignment`], dated by `when`. The random draws of `When::Past` are the generator's
+    /// historical ones, so generated scenarios do not change. Returns the spoke user's id and login.
+    fn assignment_when(
+        &mut self,
+        app: &str,
+        group: &str,
+        kind: Kind,
+        group_scoped: bool,
+        index: usize,
+        when: When,
+    ) -> (String, String) {
         let prefix = if kind == Kind::ProtectedAdmin {
             "admin."
         } else {
@@ -287,12 +309,15 @@ impl Gen {
         };
         let profile = self.person(prefix);
         let login = profile["login"].as_str().unwrap_or("").to_string();
-        let assigned = if kind == Kind::Healthy {
-            self.ago(60 * 24 * 8, 60 * 24 * 89)
-        } else {
-            self.ago(30, 60 * 24 * 6)
+        let assigned = match when {
+            When::At(t) => t,
+            When::Past if kind == Kind::Healthy => self.ago(60 * 24 * 8, 60 * 24 * 89),
+            When::Past => self.ago(30, 60 * 24 * 6),
         };
-        let spoke_created = assigned - Duration::days(self.rng.gen_range(1..400));
+        let spoke_created = match when {
+            When::At(t) => t,
+            When::Past => assigned - Duration::days(self.rng.gen_range(1..400)),
+        };
         let password = if kind == Kind::Policy {
             Some(format!("sunshine{}", self.rng.gen_range(10..99)))
         } else {
@@ -306,7 +331,7 @@ impl Gen {
             password,
             spoke_created,
         );
-        self.hub_counterpart(profile, kind, index, assigned);
+        self.hub_counterpart(profile, kind, index, assigned, when);
         let scope = if group_scoped { "GROUP" } else { "USER" };
         self.assign_on_spoke(app, &spoke_id, &login, scope, assigned);
         if group_scoped {
@@ -323,7 +348,10 @@ impl Gen {
         } else {
             "Connection failure: connect timed out"
         });
-        let pushed_at = assigned + Duration::seconds(self.rng.gen_range(2..40));
+        let pushed_at = match when {
+            When::At(t) => t,
+            When::Past => assigned + Duration::seconds(self.rng.gen_range(2..40)),
+        };
         push(
             &mut self.hub,
             &mut self.spoke,
@@ -333,6 +361,7 @@ impl Gen {
             pushed_at,
             transient,
         );
+        (spoke_id, login)
     }
 
     /// The hub user already there before the push, as the failure `kind` needs it (none for a
@@ -343,8 +372,12 @@ impl Gen {
         kind: Kind,
         index: usize,
         assigned: DateTime<Utc>,
+        when: When,
     ) {
-        let hub_created = assigned - Duration::days(self.rng.gen_range(1..80));
+        let hub_created = match when {
+            When::At(t) => t,
+            When::Past => assigned - Duration::days(self.rng.gen_range(1..80)),
+        };
         profile.insert("department".into(), json!("Imported"));
         let existing = match kind {
             Kind::Federation | Kind::ProtectedAdmin => {
@@ -492,6 +525,58 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
     }
     hub_memberships(&mut g.hub, &groups);
     (g.hub, g.spoke)
+}
+
+/// What [`add_federation_collisions`] made: one failing assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    /// The FEDERATION hub user the push collided with.
+    pub hub_user_id: String,
+    /// The login both users share.
+    pub login: String,
+    /// The spoke user whose Org2Org assignment is now in `syncState` ERROR.
+    pub spoke_user_id: String,
+}
+
+/// Adds `n` FEDERATION collisions to live orgs, made exactly as the generator makes them (a FEDERATION
+/// hub user created by SAML JIT, the matching spoke user assigned to the spoke's Org2Org app, the
+/// failed push and its events), every object and event dated `at`. `rng` and `serial` carry the
+/// caller's deterministic sequence; logins use `serial`, so the caller keeps it clear of the
+/// generated scenario's. Returns None when the spoke has no Org2Org app.
+pub(crate) fn add_federation_collisions(
+    hub: &mut Org,
+    spoke: &mut Org,
+    rng: &mut ChaCha8Rng,
+    serial: &mut usize,
+    at: DateTime<Utc>,
+    n: usize,
+) -> Option<Vec<Collision>> {
+    let app = spoke.org2org_app()?.to_string();
+    // The orgs move into a generator and back: `Gen` owns its orgs, and a move costs nothing.
+    let mut g = Gen {
+        rng: rng.clone(),
+        anchor: at,
+        serial: *serial,
+        hub: std::mem::replace(hub, Org::new(OrgName::Hub, 0)),
+        spoke: std::mem::replace(spoke, Org::new(OrgName::Spoke, 0)),
+    };
+    let mut made = Vec::with_capacity(n);
+    for i in 0..n {
+        let (spoke_user_id, login) =
+            g.assignment_when(&app, "", Kind::Federation, false, i, When::At(at));
+        if let Some(hub_user_id) = g.hub.user_id(&login) {
+            made.push(Collision {
+                hub_user_id,
+                login,
+                spoke_user_id,
+            });
+        }
+    }
+    *rng = g.rng;
+    *serial = g.serial;
+    *hub = g.hub;
+    *spoke = g.spoke;
+    Some(made)
 }
 
 /// The kind of every assignment: the failing ones first, in a fixed order, then healthy ones up to
