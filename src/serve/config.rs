@@ -258,7 +258,10 @@ impl ServeConfig {
     /// (they must work without the service's secrets in their environment).
     pub fn state_dir_of(path: &Path) -> Result<PathBuf, ServeConfigError> {
         let file = read_file(path)?;
-        Ok(state_dir(&base_dir(path), file.service.and_then(|s| s.state_dir)))
+        Ok(state_dir(
+            &base_dir(path),
+            file.service.and_then(|s| s.state_dir),
+        ))
     }
 }
 

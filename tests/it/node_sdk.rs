@@ -1,7 +1,8 @@
 //! Okta's official Node SDK (`@okta/okta-sdk-nodejs`, pinned in `tests/node-sdk/package-lock.json`)
 //! against `remedy sim`: `tests/node-sdk/sdk-check.mjs` reads users by id and by percent-encoded login,
 //! lists, filters and searches users across `Link` pages, reads the Org2Org app and its users, resets
-//! and expires passwords, makes lifecycle calls and reads the System Log; every step must pass.
+//! and expires passwords, makes lifecycle calls and reads the System Log, then does it again as an
+//! OAuth service app (`authorizationMode: PrivateKey`, DPoP); every step must pass.
 //! `.ci/run` installs the SDK with `npm ci` first; a local run without `tests/node-sdk/node_modules`
 //! skips with a message saying how to install it.
 
@@ -10,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::cli::crate_root;
+
+const SERVICE_APP: &str = "0oanodesdk";
 
 /// `remedy sim`, killed when dropped.
 struct Sim(std::process::Child);
@@ -26,6 +29,11 @@ fn start_sim() -> (Sim, [(String, String); 2]) {
     let mut sim = Sim(Command::new(env!("CARGO_BIN_EXE_remedy"))
         .args(["sim", "--hub-port", "0", "--spoke-port", "0", "--seed", "7"])
         .args(["--hub-token", "node-hub", "--spoke-token", "node-spoke"])
+        // A service app whose key is the client tests' RSA key (its public JWK is committed beside
+        // the script).
+        .args(["--service-app", SERVICE_APP, "--service-app-jwk"])
+        .arg(crate_root().join("tests/node-sdk/service-app.jwk.json"))
+        .args(["--service-app-scopes", "okta.users.read,okta.users.manage"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -59,6 +67,12 @@ fn okta_node_sdk_runs_against_the_simulator() {
         .env("HUB_TOKEN", &hub_token)
         .env("SPOKE_URL", &spoke_url)
         .env("SPOKE_TOKEN", &spoke_token)
+        .env("CLIENT_ID", SERVICE_APP)
+        .env(
+            "PRIVATE_KEY_FILE",
+            crate_root().join("tests/fixtures/okta/test-rsa-pkcs8.pem"),
+        )
+        .env("KEY_ID", "node-sdk")
         // The SDK sends every request through an HTTPS proxy named in the environment.
         .env_remove("https_proxy")
         .env_remove("HTTPS_PROXY")
@@ -99,6 +113,7 @@ fn okta_node_sdk_runs_against_the_simulator() {
         "ok a lifecycle call in the wrong state is refused with an Okta error body",
         "ok deactivate and activate",
         "ok System Log",
+        "ok PrivateKey service app with DPoP",
         "all steps passed",
     ] {
         assert!(

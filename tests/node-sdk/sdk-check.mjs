@@ -3,10 +3,12 @@
 // and its users, reset and expire passwords, lifecycle calls, and the System Log.
 //
 // Environment: HUB_URL, HUB_TOKEN, SPOKE_URL, SPOKE_TOKEN (the org URLs and SSWS tokens `remedy sim`
-// prints). Prints one `ok <step>` line per passing step and exits 0, or prints `FAIL <step>: <why>` and
+// prints); optionally CLIENT_ID, PRIVATE_KEY_FILE and KEY_ID of a service app registered in the
+// simulator, to read and write users with `authorizationMode: PrivateKey` (private-key JWT, DPoP). Prints one `ok <step>` line per passing step and exits 0, or prints `FAIL <step>: <why>` and
 // exits 1 at the first failure. Driven by tests/it/node_sdk.rs.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import okta from '@okta/okta-sdk-nodejs';
 
 const env = (name) => {
@@ -64,7 +66,7 @@ try {
 
   // Password calls need Okta-mastered credentials (Okta refuses them for FEDERATION users).
   const active = users.filter((u) => u.status === 'ACTIVE' && u.credentials?.provider?.type === 'OKTA');
-  assert.ok(active.length >= 4, 'fewer than four ACTIVE users with OKTA credentials');
+  assert.ok(active.length >= 5, 'fewer than five ACTIVE users with OKTA credentials');
   const anita = active[0];
 
   step = 'get user by id';
@@ -197,6 +199,32 @@ try {
   );
   assert.ok(events.every((e) => e.published instanceof Date && e.uuid), 'event without published or uuid');
   ok(`${events.length} events`);
+
+  // A service app (OAuth 2.0 client credentials with a private-key JWT) when the test registered one:
+  // the SDK asks for a token, meets the simulator's DPoP nonce challenge, and sends DPoP proofs.
+  if (process.env.CLIENT_ID) {
+    step = 'PrivateKey service app with DPoP';
+    const requestExecutor = new RecordingExecutor();
+    const svc = new okta.Client({
+      orgUrl: env('HUB_URL'),
+      authorizationMode: 'PrivateKey',
+      clientId: env('CLIENT_ID'),
+      scopes: ['okta.users.read', 'okta.users.manage'],
+      privateKey: readFileSync(env('PRIVATE_KEY_FILE'), 'utf8'),
+      keyId: env('KEY_ID'),
+      requestExecutor,
+      cacheMiddleware: null,
+    });
+    const viaOAuth = await all(await svc.userApi.listUsers({ limit: 100 }));
+    assert.equal(viaOAuth.length, users.length, 'the service app sees another user list');
+    assert.equal(svc.oauth.isDPoP, true, 'the token is not DPoP-bound');
+    const again = await svc.userApi.getUser({ userId: active[4].profile.login });
+    assert.equal(again.id, active[4].id);
+    const expiredViaOAuth = await svc.userApi.expirePassword({ userId: active[4].id });
+    assert.equal(expiredViaOAuth.status, 'PASSWORD_EXPIRED');
+    assert.ok(requestExecutor.urls.some((u) => u.endsWith('/oauth2/v1/token')), 'no token request');
+    ok(`${viaOAuth.length} users, DPoP-bound token`);
+  }
 
   console.log(`all steps passed (${hub.requests.urls.length} hub and ${spoke.requests.urls.length} spoke requests)`);
 } catch (e) {
