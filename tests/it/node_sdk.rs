@@ -46,6 +46,9 @@ fn start_sim() -> (Sim, [(String, String); 2]) {
         (fields[1].to_string(), fields[3].to_string())
     };
     let orgs = [org("hub"), org("spoke")];
+    // The simulator prints more lines, and dies of a closed pipe if nobody reads them: drain its
+    // stdout for its whole life.
+    std::thread::spawn(move || lines.for_each(drop));
     (sim, orgs)
 }
 
