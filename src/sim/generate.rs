@@ -12,8 +12,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+mod live;
 mod names;
 mod objects;
+
+pub(crate) use live::add_federation_collisions;
+pub use live::Collision;
 
 use names::{DEPARTMENTS, FIRST, LAST};
 use objects::{group_json, org2org_app};
@@ -525,58 +529,6 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
     }
     hub_memberships(&mut g.hub, &groups);
     (g.hub, g.spoke)
-}
-
-/// What [`add_federation_collisions`] made: one failing assignment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Collision {
-    /// The FEDERATION hub user the push collided with.
-    pub hub_user_id: String,
-    /// The login both users share.
-    pub login: String,
-    /// The spoke user whose Org2Org assignment is now in `syncState` ERROR.
-    pub spoke_user_id: String,
-}
-
-/// Adds `n` FEDERATION collisions to live orgs, made exactly as the generator makes them (a FEDERATION
-/// hub user created by SAML JIT, the matching spoke user assigned to the spoke's Org2Org app, the
-/// failed push and its events), every object and event dated `at`. `rng` and `serial` carry the
-/// caller's deterministic sequence; logins use `serial`, so the caller keeps it clear of the
-/// generated scenario's. Returns None when the spoke has no Org2Org app.
-pub(crate) fn add_federation_collisions(
-    hub: &mut Org,
-    spoke: &mut Org,
-    rng: &mut ChaCha8Rng,
-    serial: &mut usize,
-    at: DateTime<Utc>,
-    n: usize,
-) -> Option<Vec<Collision>> {
-    let app = spoke.org2org_app()?.to_string();
-    // The orgs move into a generator and back: `Gen` owns its orgs, and a move costs nothing.
-    let mut g = Gen {
-        rng: rng.clone(),
-        anchor: at,
-        serial: *serial,
-        hub: std::mem::replace(hub, Org::new(OrgName::Hub, 0)),
-        spoke: std::mem::replace(spoke, Org::new(OrgName::Spoke, 0)),
-    };
-    let mut made = Vec::with_capacity(n);
-    for i in 0..n {
-        let (spoke_user_id, login) =
-            g.assignment_when(&app, "", Kind::Federation, false, i, When::At(at));
-        if let Some(hub_user_id) = g.hub.user_id(&login) {
-            made.push(Collision {
-                hub_user_id,
-                login,
-                spoke_user_id,
-            });
-        }
-    }
-    *rng = g.rng;
-    *serial = g.serial;
-    *hub = g.hub;
-    *spoke = g.spoke;
-    Some(made)
 }
 
 /// The kind of every assignment: the failing ones first, in a fixed order, then healthy ones up to

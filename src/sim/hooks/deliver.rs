@@ -251,15 +251,21 @@ impl Deliverer {
 }
 
 /// The receiver's answer, up to [`MAX_REPLY_BYTES`]; None when it cannot be read or is longer.
-async fn read_reply(resp: reqwest::Response) -> Option<Vec<u8>> {
+async fn read_reply(mut resp: reqwest::Response) -> Option<Vec<u8>> {
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
     {
         return None;
     }
-    let bytes = resp.bytes().await.ok()?;
-    (bytes.len() <= MAX_REPLY_BYTES).then(|| bytes.to_vec())
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
 
 /// A reqwest failure in words, without its URL (which may hold a token).

@@ -27,6 +27,8 @@ struct Receiver {
     refuse_verification: AtomicBool,
     /// Answer this many event POSTs with 500 before accepting.
     fail_posts: AtomicUsize,
+    /// Answer this many event POSTs only after 400 ms.
+    slow_posts: AtomicUsize,
 }
 
 impl Receiver {
@@ -66,6 +68,11 @@ async fn receive(
             json!({ "verification": echoed }).to_string(),
         );
     }
+    let slow = rx.slow_posts.load(Ordering::SeqCst);
+    if slow > 0 {
+        rx.slow_posts.store(slow - 1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
     let failing = rx.fail_posts.load(Ordering::SeqCst);
     if failing > 0 {
         rx.fail_posts.store(failing - 1, Ordering::SeqCst);
@@ -86,6 +93,10 @@ async fn receiver(rx: Arc<Receiver>) -> String {
 }
 
 async fn sim_with_hook(url: String, duplicate_rate: f64) -> Sim {
+    sim_with_timeout(url, duplicate_rate, Duration::from_secs(3)).await
+}
+
+async fn sim_with_timeout(url: String, duplicate_rate: f64, timeout: Duration) -> Sim {
     let hook = EventHook {
         secret: Some("hook-secret-1".into()),
         ..EventHook::new(Spoke, url)
@@ -94,7 +105,7 @@ async fn sim_with_hook(url: String, duplicate_rate: f64) -> Sim {
         event_hooks: EventHooks {
             hooks: vec![hook],
             duplicate_rate,
-            ..EventHooks::default()
+            timeout,
         },
         ..SimConfig::default()
     })
@@ -237,6 +248,25 @@ async fn a_failed_delivery_is_retried_once() {
     let records = event_deliveries(&sim);
     assert_eq!(records.len(), 4, "no third attempt: {records:?}");
     assert!(records[2..].iter().all(|d| d.status == Some(500)));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_delivery_not_answered_in_time_is_retried() {
+    let rx = Arc::new(Receiver::default());
+    rx.slow_posts.store(1, Ordering::SeqCst);
+    let sim = sim_with_timeout(receiver(rx.clone()).await, 0.0, Duration::from_millis(150)).await;
+    until("verification", || sim.hook_verified(0)).await;
+    sim.trickle_now(1).unwrap();
+    until("the retry", || event_deliveries(&sim).len() == 2).await;
+    let records = event_deliveries(&sim);
+    assert_eq!(records[0].status, None);
+    assert_eq!(
+        records[0].error.as_deref(),
+        Some("no answer within the timeout")
+    );
+    assert!(records[0].latency >= Duration::from_millis(150));
+    assert!(records[1].ok() && records[1].attempt == 2);
     sim.shutdown().await;
 }
 
