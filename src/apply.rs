@@ -278,6 +278,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     let plan_now = DateTime::parse_from_rfc3339(&plan.now)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ApplyError::PlanTime(plan.now.clone()))?;
+    journal.record_run(opts.operator.as_deref())?;
     let ctx = Ctx {
         plan,
         rulebook,

@@ -41,9 +41,7 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         manual_retries: run.manual_retries,
         audit_log: run.audit_log.clone(),
         poll_interval: Duration::from_millis(500),
-        operator: std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .ok(),
+        operator: run.operator.clone(),
         progress: (output == Output::Text && print::stderr_is_terminal()).then(progress_line),
         notifier: notifier.clone(),
         only: None,
@@ -205,6 +203,27 @@ pub fn status(journal_path: &Path, output: Output) -> Result<Exit, CliError> {
     Ok(Exit::Ok)
 }
 
+fn restore_text(user: &str, org: &str, r: &executor::Restored) -> String {
+    let mut text = format!(
+        "restored {user} in {org} as {} ({}, provider {}) from the journal backup, with {} groups and {} app assignments\n",
+        r.id, r.status, r.provider, r.groups, r.apps.len()
+    );
+    if r.groups_by_rule > 0 {
+        text.push_str(&format!(
+            "not re-added: {} groups filled by group rules; the rules add the user again\n",
+            r.groups_by_rule
+        ));
+    }
+    for f in &r.apps_failed {
+        text.push_str(&format!(
+            "not restored: assignment to app {}: {}\n",
+            f.app, f.error
+        ));
+    }
+    text.push_str(&format!("not restored: {}\n", r.not_restored));
+    text
+}
+
 pub fn restore(run: &RestoreRun, output: Output) -> Result<Exit, CliError> {
     let journal = Journal::open_existing(&run.journal)?;
     let hub = OrgDirectory::load(run.config.as_deref())?.client(&run.org)?;
@@ -212,10 +231,7 @@ pub fn restore(run: &RestoreRun, output: Output) -> Result<Exit, CliError> {
     let (user, org) = (&run.user, &run.org);
     match output {
         Output::Json => print::json(&json!({ "restored": user, "org": org, "user": r }))?,
-        Output::Text => print::text(&format!(
-            "restored {user} in {org} as {} ({}, provider {}) from the journal backup, with {} groups\n",
-            r.id, r.status, r.provider, r.groups
-        ))?,
+        Output::Text => print::text(&restore_text(user, org, &r))?,
     }
     Ok(Exit::Ok)
 }

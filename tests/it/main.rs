@@ -24,6 +24,8 @@ mod docs;
 mod apply;
 // Reports to share: show/status as markdown, html and csv; markup and formulas rendered inert.
 mod report;
+// Okta's official Node SDK against `remedy sim` (needs `npm ci` in tests/node-sdk).
+mod node_sdk;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
 // Notifications delivered by apply to local webhook and SMTP receivers: bodies, retries, resume, no secret.
