@@ -26,6 +26,7 @@ mod call;
 pub mod journal;
 mod justify;
 mod lock;
+mod notify;
 mod observe;
 mod recreate;
 mod restore;
@@ -54,6 +55,7 @@ use stop::Stop;
 
 pub use audit::record_decision;
 pub use lock::{LockError, PlanLock};
+pub use notify::check_channels;
 pub use restore::{restore, RestoreError, Restored};
 pub use summary::{render_summary, timestamp};
 
@@ -80,6 +82,13 @@ pub enum ApplyError {
     Auth(String),
     #[error("the plan's `now` `{0}` is not an RFC 3339 time")]
     PlanTime(String),
+    #[error("step `{step}` (rule `{rule}`) notifies channel `{channel}`, {reason}")]
+    Channel {
+        step: String,
+        rule: String,
+        channel: String,
+        reason: String,
+    },
     #[error("the plan lists {what} `{key}` twice; it cannot be applied")]
     Duplicate { what: &'static str, key: String },
 }
@@ -105,6 +114,9 @@ pub struct ApplyOptions {
     pub progress: Option<Progress>,
     /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
     pub operator: Option<String>,
+    /// Where `notify` steps deliver (`None`: no sink is configured; a step naming a channel is
+    /// then refused before the run starts).
+    pub notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
     /// Only these subjects run (the others are left as they are, not reported); all when `None`.
     /// The service applies a plan's subjects as their autonomy, approvals and rate guards allow.
     pub only: Option<BTreeSet<String>>,
@@ -261,10 +273,12 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     opts: &ApplyOptions,
 ) -> Result<ApplySummary, ApplyError> {
     check_unique(plan)?;
+    notify::check_channels(plan, opts.notifier.as_deref())?;
     let _lock = PlanLock::acquire(&PlanLock::default_dir(), &plan.plan_id, &plan.checksum)?;
     let plan_now = DateTime::parse_from_rfc3339(&plan.now)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ApplyError::PlanTime(plan.now.clone()))?;
+    journal.record_run(opts.operator.as_deref())?;
     let ctx = Ctx {
         plan,
         rulebook,

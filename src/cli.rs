@@ -127,9 +127,17 @@ pub struct ApplyArgs {
     /// Apply even if the rulebook changed since the plan was made.
     #[arg(long)]
     pub allow_rulebook_change: bool,
+    /// Who runs this apply, recorded on every audit line and in the journal's `runs` table (at most
+    /// 128 characters, no control characters); default: the OS user (`$USER`).
+    #[arg(long, env = "REMEDY_OPERATOR")]
+    pub operator: Option<String>,
     /// The tool's config file naming the orgs.
     #[arg(long, env = "REMEDY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The file whose `notifications:` section declares where `notify` steps and the run summary
+    /// go; default: the `--config` file, when it has that section.
+    #[arg(long)]
+    pub notify_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -253,6 +253,7 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
             poll_interval: Duration::from_millis(50),
             progress: None,
             operator: Some("remedy demo".into()),
+            notifier: None,
             only: None,
             approved: Default::default(),
             cancel: None,

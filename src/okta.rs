@@ -43,7 +43,7 @@ pub use error::{codes, ApiError, OktaError};
 pub use link::{next_link, parse_links};
 pub use model::{
     ActivateOutcome, AppId, AppLink, AppUser, AppUserAssignment, Application, Credentials, Fetched,
-    Group, GroupId, JsonModel, LogEvent, NewUser, Page, Profile, Provider, ProviderType,
+    Group, GroupId, GroupRule, JsonModel, LogEvent, NewUser, Page, Profile, Provider, ProviderType,
     ResetOutcome, User, UserId, UserStatus,
 };
 pub use ratelimit::{Admission, BucketUse, RateBook, RateHeaders};

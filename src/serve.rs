@@ -75,6 +75,10 @@ pub enum ServeError {
     Plan(String),
     #[error("applying failed, the service stopped: {0}")]
     Apply(String),
+    #[error(transparent)]
+    NotifyConfig(#[from] crate::notify::NotifyConfigError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     #[error("cannot write `{path}`: {source}")]
     Write {
         path: String,
@@ -106,6 +110,9 @@ pub(crate) struct Shared {
     pub cancel: Arc<AtomicBool>,
     /// Set once every task started; cleared when stopping.
     pub ready: AtomicBool,
+    /// The `notifications` sinks, when the config has them: approvals needed, failures, guards hit,
+    /// plans written, and the rulebooks' `notify` steps.
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl Shared {
@@ -161,6 +168,10 @@ impl Service {
                 guard_raised: AtomicBool::new(false),
             });
         }
+        let notifier = match crate::notify::read_config(&config.path)? {
+            Some(n) => Some(Arc::new(crate::notify::Notifier::new(n)?)),
+            None => None,
+        };
         let store = Store::open(&config.state_dir)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -183,6 +194,7 @@ impl Service {
             shutdown,
             cancel: Arc::new(AtomicBool::new(false)),
             ready: AtomicBool::new(false),
+            notifier,
         });
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(http::serve(shared.clone(), listener));

@@ -25,6 +25,7 @@ mod query;
 mod resets;
 mod response;
 mod route;
+mod rules;
 mod runtime;
 mod seed;
 mod tap;

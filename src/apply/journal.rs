@@ -17,6 +17,12 @@
 //! - `sequences(subject, steps, time)`: the steps the pinned rulebook produced for a subject on its live
 //!   state when its first step was about to run (the plan's step JSON). Later steps of a started
 //!   sequence run from this record, never from the plan file.
+//! - `deliveries(key, step_id, sink, state, attempts, detail, updated)`: one row per notification and
+//!   sink (`notify` steps), keyed by the delivery key the receiver sees; `state` is `sending` (an
+//!   attempt was about to be made), `delivered` or `failed` (see `journal/deliveries.rs`). Added
+//!   within version 1: an older journal gets the empty table when it is opened.
+//! - `runs(run, operator, started, version)`: one row per `apply` run on this journal: who ran it
+//!   (`--operator`, else the OS user; `NULL` if unknown), when, and with which `remedy` version.
 //!
 //! Nothing secret is written here: no tokens and no `resetPasswordUrl`. It holds personal data (its
 //! backups are whole hub users), so the file is created 0600. A stored value that cannot be read back
@@ -33,7 +39,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+mod deliveries;
 mod rows;
+pub use deliveries::{DeliveryRecord, DeliveryState};
 use rows::{row_to_backup, row_to_step, Unreadable};
 
 /// Journal failures.
@@ -231,7 +239,11 @@ impl Journal {
              CREATE TABLE IF NOT EXISTS backups (subject TEXT NOT NULL, kind TEXT NOT NULL, org TEXT NOT NULL,
                login TEXT NOT NULL, body TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (subject, kind));
              CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, updated TEXT);
-             CREATE TABLE IF NOT EXISTS sequences (subject TEXT PRIMARY KEY, steps TEXT NOT NULL, time TEXT NOT NULL);",
+             CREATE TABLE IF NOT EXISTS sequences (subject TEXT PRIMARY KEY, steps TEXT NOT NULL, time TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, step_id TEXT NOT NULL, sink TEXT NOT NULL,
+               state TEXT NOT NULL, attempts INTEGER NOT NULL, detail TEXT, updated TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, operator TEXT,
+               started TEXT NOT NULL, version TEXT NOT NULL);",
         )
         .map_err(err)?;
         Ok(Journal {
@@ -321,6 +333,17 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records that an `apply` run starts now, run by `operator`.
+    pub fn record_run(&self, operator: Option<&str>) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (operator, started, version) VALUES (?1, ?2, ?3)",
+                params![operator, now(), env!("CARGO_PKG_VERSION")],
+            )
+            .map(|_| ())
+        })
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {

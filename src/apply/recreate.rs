@@ -3,6 +3,8 @@
 //! OKTA-provider and give back its groups. `remedy restore` brings a user back from the backup if the
 //! recreate does not complete.
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Value};
 
 use super::actions::fetch_user;
@@ -64,8 +66,12 @@ pub(super) async fn run<H: OktaApi, S: OktaApi>(
             })?;
     }
     let (new_id, groups) = regroup(ctx, step, &login, &backup).await?;
+    let by_rule = match rule_groups(&backup.body).len() {
+        0 => String::new(),
+        n => format!(", {n} come back by group rule"),
+    };
     Ok(Some(format!(
-        "recreated {login} as {} (provider OKTA), {groups} groups restored; backup kept in the journal",
+        "recreated {login} as {} (provider OKTA), {groups} groups restored{by_rule}; backup kept in the journal",
         new_id.0,
     )))
 }
@@ -96,9 +102,26 @@ async fn backup<H: OktaApi, S: OktaApi>(
             .user_app_links(&uid)
             .await
             .map_err(|e| okta_failure(&e))?;
+        // Groups an active rule fills: the rule gives the membership back, so it is not re-added by
+        // hand (a direct membership would outlive the rule).
+        let ruled: BTreeSet<GroupId> = ctx
+            .hub
+            .group_rules()
+            .await
+            .map_err(|e| okta_failure(&e))?
+            .iter()
+            .filter(|r| r.is_active())
+            .flat_map(|r| r.group_ids())
+            .collect();
+        let rule_groups: Vec<&str> = groups
+            .iter()
+            .filter(|g| ruled.contains(&g.id))
+            .map(|g| g.id.as_str())
+            .collect();
         let body = json!({
             "user": user,
             "groups": groups.iter().map(JsonModel::to_value).collect::<Vec<_>>(),
+            "rule_groups": rule_groups,
             "app_links": links.iter().map(JsonModel::to_value).collect::<Vec<_>>(),
         });
         ctx.journal
@@ -174,14 +197,35 @@ async fn remove<H: OktaApi, S: OktaApi>(
     Ok(())
 }
 
-/// The groups of a backup a person can be added to (not Okta's built-in ones): (id, name).
+/// The groups of a backup to add the user to by hand: not Okta's built-in ones, and not those an
+/// active group rule filled (`rule_groups`, which the rule gives back): (id, name).
 pub(super) fn backup_groups(backup: &Value) -> Vec<(String, String)> {
+    let ruled = rule_groups(backup);
+    groups_of(backup, |id| !ruled.iter().any(|r| r == id))
+}
+
+/// The ids of the backup's groups that an active group rule filled (`rule_groups`; absent in
+/// backups taken before rules were read, which then have none).
+pub(super) fn rule_groups(backup: &Value) -> Vec<String> {
+    backup
+        .get("rule_groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The backup's non-built-in groups whose id passes `keep`: (id, name).
+fn groups_of(backup: &Value, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     backup
         .get("groups")
         .and_then(Value::as_array)
         .map(|gs| {
             gs.iter()
                 .filter(|g| g.get("type").and_then(Value::as_str) != Some("BUILT_IN"))
+                .filter(|g| g.get("id").and_then(Value::as_str).is_some_and(&keep))
                 .filter_map(|g| {
                     Some((
                         g.get("id")?.as_str()?.to_string(),

@@ -1,12 +1,18 @@
 //! `remedy restore`: recreating a deleted hub user from its journal backup, for a delete-recreate
-//! that did not complete.
+//! that did not complete: profile, type, provider, direct group memberships and app assignments (from
+//! the backup's app links). Enrolled factors cannot be restored through Okta's API: the user enrolls
+//! again, and `restore` says so.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::journal::{Journal, JournalError};
-use super::recreate::backup_groups;
-use crate::okta::{GroupId, JsonModel, OktaApi, OktaError};
+use super::recreate::{backup_groups, rule_groups};
+use crate::okta::{AppId, AppUserAssignment, GroupId, JsonModel, OktaApi, OktaError, UserId};
+
+/// What `restore` cannot give back, said on every restore.
+pub const NOT_RESTORABLE: &str = "enrolled factors (MFA) cannot be restored through Okta's API: \
+the user enrolls them again at the next sign-in";
 
 /// Recreates a deleted user from its journal backup (profile, provider type, groups), for a recreate
 /// that did not complete.
@@ -47,7 +53,12 @@ pub async fn restore<H: OktaApi>(
     let activate = user.get("status").and_then(Value::as_str) != Some("STAGED");
     let groups = new_user.group_ids.len();
     let created = hub.create_user(&new_user, activate).await?;
+    let (apps, apps_failed) = reassign_apps(hub, &created.value.id, &backup.body).await;
     Ok(Restored {
+        groups_by_rule: rule_groups(&backup.body).len(),
+        apps,
+        apps_failed,
+        not_restored: NOT_RESTORABLE,
         id: created.value.id.0.clone(),
         status: created
             .value
@@ -68,6 +79,50 @@ pub async fn restore<H: OktaApi>(
     })
 }
 
+/// Assigns the recreated user `id` to each app of the backup's app links (once per app, as an
+/// individual `USER` assignment): the ids assigned, and the apps whose assignment failed with why.
+/// A failure does not stop the others: the user exists by now, and each app is reported.
+async fn reassign_apps<H: OktaApi>(
+    hub: &H,
+    id: &UserId,
+    backup: &Value,
+) -> (Vec<String>, Vec<AppNotRestored>) {
+    let mut apps: Vec<String> = backup
+        .get("app_links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.get("appInstanceId").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    apps.sort();
+    apps.dedup();
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for app in apps {
+        let assignment = AppUserAssignment {
+            id: id.clone(),
+            scope: Some("USER".into()),
+            credentials: None,
+            profile: None,
+        };
+        match hub.assign_app_user(&AppId(app.clone()), &assignment).await {
+            Ok(_) => done.push(app),
+            Err(e) => failed.push(AppNotRestored {
+                app,
+                error: e.to_string(),
+            }),
+        }
+    }
+    (done, failed)
+}
+
+/// An app assignment of the backup that could not be made again.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppNotRestored {
+    pub app: String,
+    pub error: String,
+}
+
 /// What `restore` recreated.
 #[derive(Debug, Clone, Serialize)]
 pub struct Restored {
@@ -76,9 +131,18 @@ pub struct Restored {
     pub status: String,
     /// Groups asked for in the create request (`groupIds`).
     pub groups: usize,
+    /// Groups of the backup that an active group rule filled: not asked for, the rule adds the
+    /// user again.
+    pub groups_by_rule: usize,
     /// The provider type the user was recreated with (the backup's).
     pub provider: String,
     pub request_id: Option<String>,
+    /// Apps the user was assigned to again (ids), from the backup's app links.
+    pub apps: Vec<String>,
+    /// Apps of the backup whose assignment failed, with Okta's error.
+    pub apps_failed: Vec<AppNotRestored>,
+    /// What no API restores ([`NOT_RESTORABLE`]).
+    pub not_restored: &'static str,
 }
 
 /// Why a restore failed.

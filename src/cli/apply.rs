@@ -1,6 +1,7 @@
-//! `remedy apply`, `remedy status` and `remedy restore`: the checks before an apply and the approval
-//! prompt, then the executor, and printing what a journal holds. The checks are
-//! `pipeline::preflight`'s, the execution and journal `apply`'s.
+//! `remedy apply`, `remedy status` and `remedy restore`: the checks before an apply (notification
+//! sinks and the channels the plan names included) and the approval prompt, then the executor and the
+//! run summary to the sinks that take it, and printing what a journal holds. The checks are
+//! `pipeline::preflight`'s, the execution and journal `apply`'s, the sinks `notify`'s.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,7 @@ use super::invocation::{ApplyRun, RestoreRun};
 use super::{print, CliError, Exit, Output};
 use crate::apply::journal::{Journal, StepState};
 use crate::apply::{self as executor, ApplyOptions, Progress};
+use crate::notify::{Event, EventKind, Notifier};
 use crate::pipeline::{self, OrgDirectory};
 use crate::plan::Plan;
 use crate::rulebook::Safety;
@@ -22,6 +24,8 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
     let prepared = pipeline::prepare_apply(&run.plan, run.allow_rulebook_change)?;
     let orgs = OrgDirectory::load(run.config.as_deref())?.connect(&prepared.roles)?;
     let plan = &prepared.plan;
+    let notifier = notifier(&run)?;
+    executor::check_channels(plan, notifier.as_deref())?;
     let approve = run.approve_destructive || approved_on_terminal(plan, output)?;
     let journal = Journal::open(
         &run.journal,
@@ -37,10 +41,9 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         manual_retries: run.manual_retries,
         audit_log: run.audit_log.clone(),
         poll_interval: Duration::from_millis(500),
-        operator: std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .ok(),
+        operator: run.operator.clone(),
         progress: (output == Output::Text && print::stderr_is_terminal()).then(progress_line),
+        notifier: notifier.clone(),
         only: None,
         approved: Default::default(),
         cancel: None,
@@ -64,11 +67,64 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
             &run.audit_log,
         ))?,
     }
-    Ok(if summary.failed() {
+    let summary_sent = match &notifier {
+        Some(n) => print::block_on(send_summary(n, plan, &summary))?,
+        None => true,
+    };
+    Ok(if summary.failed() || !summary_sent {
         Exit::ApplyFailed
     } else {
         Exit::Ok
     })
+}
+
+/// The sinks from `--notify-config`, else from the `--config` file's `notifications:` section, if
+/// either has one.
+fn notifier(run: &ApplyRun) -> Result<Option<Arc<Notifier>>, CliError> {
+    let Some(path) = run.notify_config.as_ref().or(run.config.as_ref()) else {
+        return Ok(None);
+    };
+    match crate::notify::read_config(path)? {
+        Some(config) => Ok(Some(Arc::new(Notifier::new(config)?))),
+        None if run.notify_config.is_some() => Err(CliError::NoNotifications {
+            path: path.display().to_string(),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Sends the run's summary (`run_finished`) to the sinks that take it; a failed delivery is told on
+/// stderr and returns `false` (the run itself stands).
+async fn send_summary(notifier: &Notifier, plan: &Plan, summary: &executor::ApplySummary) -> bool {
+    let failed = summary.count(executor::SubjectState::Failed)
+        + summary.count(executor::SubjectState::Refused);
+    let message = if failed > 0 {
+        format!(
+            "apply of plan {} finished: {failed} of {} subjects failed or were refused",
+            plan.plan_id,
+            summary.subjects.len()
+        )
+    } else {
+        format!(
+            "apply of plan {} finished: {} subjects, none failed",
+            plan.plan_id,
+            summary.subjects.len()
+        )
+    };
+    let event = Event::new(
+        EventKind::RunFinished,
+        &plan.rulebook.name,
+        &message,
+        &uuid::Uuid::new_v4().to_string(),
+        chrono::Utc::now(),
+    )
+    .with_plan(&plan.plan_id, &plan.checksum)
+    .with_counts(summary.counts.clone());
+    let sent = notifier.send(&event).await;
+    for e in &sent.failed {
+        eprintln!("error: the run summary was not delivered: {e}");
+    }
+    sent.failed.is_empty()
 }
 
 fn progress_line() -> Progress {
@@ -147,6 +203,27 @@ pub fn status(journal_path: &Path, output: Output) -> Result<Exit, CliError> {
     Ok(Exit::Ok)
 }
 
+fn restore_text(user: &str, org: &str, r: &executor::Restored) -> String {
+    let mut text = format!(
+        "restored {user} in {org} as {} ({}, provider {}) from the journal backup, with {} groups and {} app assignments\n",
+        r.id, r.status, r.provider, r.groups, r.apps.len()
+    );
+    if r.groups_by_rule > 0 {
+        text.push_str(&format!(
+            "not re-added: {} groups filled by group rules; the rules add the user again\n",
+            r.groups_by_rule
+        ));
+    }
+    for f in &r.apps_failed {
+        text.push_str(&format!(
+            "not restored: assignment to app {}: {}\n",
+            f.app, f.error
+        ));
+    }
+    text.push_str(&format!("not restored: {}\n", r.not_restored));
+    text
+}
+
 pub fn restore(run: &RestoreRun, output: Output) -> Result<Exit, CliError> {
     let journal = Journal::open_existing(&run.journal)?;
     let hub = OrgDirectory::load(run.config.as_deref())?.client(&run.org)?;
@@ -154,10 +231,7 @@ pub fn restore(run: &RestoreRun, output: Output) -> Result<Exit, CliError> {
     let (user, org) = (&run.user, &run.org);
     match output {
         Output::Json => print::json(&json!({ "restored": user, "org": org, "user": r }))?,
-        Output::Text => print::text(&format!(
-            "restored {user} in {org} as {} ({}, provider {}) from the journal backup, with {} groups\n",
-            r.id, r.status, r.provider, r.groups
-        ))?,
+        Output::Text => print::text(&restore_text(user, org, &r))?,
     }
     Ok(Exit::Ok)
 }

@@ -112,6 +112,10 @@ pub struct ApplyRun {
     pub max_actions: Option<u64>,
     pub allow_rulebook_change: bool,
     pub config: Option<PathBuf>,
+    /// Where the `notifications:` section is read from (`None`: the `config` file's, if any).
+    pub notify_config: Option<PathBuf>,
+    /// `--operator`, else the OS user; `None` when neither is known.
+    pub operator: Option<String>,
 }
 
 /// `remedy restore`.
@@ -263,8 +267,37 @@ impl ApplyRun {
             max_actions: args.max_actions,
             allow_rulebook_change: args.allow_rulebook_change,
             config: args.config,
+            notify_config: args.notify_config,
+            operator: operator(args.operator)?,
         })
     }
+}
+
+/// Longest `--operator` accepted: a name or an email address, not a document.
+const OPERATOR_MAX_CHARS: usize = 128;
+
+/// The operator named by `--operator` (or `REMEDY_OPERATOR`), checked, else the OS user.
+fn operator(named: Option<String>) -> Result<Option<String>, CliError> {
+    let Some(name) = named else {
+        return Ok(std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .ok()
+            .filter(|u| !u.trim().is_empty()));
+    };
+    let message = if name.trim().is_empty() {
+        "must name someone"
+    } else if name.chars().count() > OPERATOR_MAX_CHARS {
+        "must be at most 128 characters"
+    } else if name.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(Some(name));
+    };
+    Err(CliError::Argument {
+        flag: "operator",
+        value: name.chars().filter(|c| !c.is_control()).take(40).collect(),
+        message,
+    })
 }
 
 impl StatusRun {

@@ -15,7 +15,7 @@ use super::endpoints as ep;
 use super::error::OktaError;
 use super::model::{
     ActivateOutcome, AppId, AppLink, AppUser, AppUserAssignment, Application, Fetched, Group,
-    GroupId, LogEvent, NewUser, Page, ResetOutcome, User, UserId,
+    GroupId, GroupRule, LogEvent, NewUser, Page, ResetOutcome, User, UserId,
 };
 use super::secret::Secret;
 
@@ -167,6 +167,8 @@ pub trait OktaApi: Send + Sync {
         group: &GroupId,
         user: &UserId,
     ) -> impl Future<Output = Result<Fetched<()>, OktaError>> + Send;
+    /// Every group rule of the org.
+    fn group_rules(&self) -> impl Future<Output = Result<Vec<GroupRule>, OktaError>> + Send;
     /// Lists applications, page by page (`filter=name eq "okta_org2org"`).
     fn list_apps(&self, query: AppQuery) -> PageStream<'_, Application>;
     /// Lists an app's assignments, page by page.
@@ -355,6 +357,10 @@ impl OktaApi for OktaClient {
 
     async fn user_app_links(&self, id: &UserId) -> Result<Vec<AppLink>, OktaError> {
         collect_all(self.paginate(Call::new(&ep::USER_APP_LINKS).path(id.as_str()))).await
+    }
+
+    async fn group_rules(&self) -> Result<Vec<GroupRule>, OktaError> {
+        collect_all(self.paginate(Call::new(&ep::LIST_GROUP_RULES).query("limit", "200"))).await
     }
 
     async fn add_user_to_group(

@@ -51,6 +51,8 @@ endpoints! {
     UNLOCK_USER = "POST" "/api/v1/users/{id}/lifecycle/unlock" [] false;
     USER_GROUPS = "GET" "/api/v1/users/{id}/groups" [] true;
     USER_APP_LINKS = "GET" "/api/v1/users/{id}/appLinks" [] true;
+    /// Group rules (which groups Okta fills by rule).
+    LIST_GROUP_RULES = "GET" "/api/v1/groups/rules" ["limit", "after"] true;
     /// Add a user to a group (`PUT`, idempotent by definition).
     ADD_USER_TO_GROUP = "PUT" "/api/v1/groups/{groupId}/users/{userId}" [] true;
     LIST_APPS = "GET" "/api/v1/apps" ["filter", "q", "limit", "after"] true;

@@ -373,6 +373,36 @@ pub struct Group {
 
 impl JsonModel for Group {}
 
+/// A group rule (`GET /api/v1/groups/rules`): while `ACTIVE`, Okta adds the users its expression
+/// selects to its groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRule {
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl JsonModel for GroupRule {}
+
+impl GroupRule {
+    /// Whether the rule is `ACTIVE` (an `INACTIVE` or `INVALID` rule assigns nothing).
+    pub fn is_active(&self) -> bool {
+        str_field(&self.extra, "status") == Some("ACTIVE")
+    }
+
+    /// `actions.assignUserToGroups.groupIds`.
+    pub fn group_ids(&self) -> Vec<GroupId> {
+        self.extra
+            .get("actions")
+            .and_then(|a| a.pointer("/assignUserToGroups/groupIds"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|g| GroupId(g.to_string()))
+            .collect()
+    }
+}
+
 impl Group {
     /// `profile.name`.
     pub fn name(&self) -> Option<&str> {

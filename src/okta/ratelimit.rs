@@ -79,7 +79,13 @@ pub struct RateBook {
     buckets: Mutex<HashMap<String, Bucket>>,
     /// Time requests spent waiting per bucket (share used up, or a 429), for reports.
     waits: Mutex<HashMap<String, Duration>>,
+    /// Until when a wait already announced for each bucket lasts, so that the calls waiting for the
+    /// same reset are announced once.
+    announced: Mutex<HashMap<String, Instant>>,
 }
+
+/// Waits at least this long are announced to the user (`RateBook::announce`).
+pub const ANNOUNCED_WAIT: Duration = Duration::from_secs(1);
 
 /// What one bucket cost so far, for reports: the limit Okta announced (`X-Rate-Limit-Limit`, once a
 /// response carried it) and the time requests spent waiting for it.
@@ -103,6 +109,27 @@ impl RateBook {
             share: max_capacity_share.clamp(0.01, 1.0),
             buckets: Mutex::new(HashMap::new()),
             waits: Mutex::new(HashMap::new()),
+            announced: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a wait of `d` for `bucket` starting at `now` should be announced: it lasts at least
+    /// [`ANNOUNCED_WAIT`] and ends after every wait already announced for the bucket (give or take a
+    /// second, the jitter between callers waiting for one reset).
+    pub fn announce(&self, bucket: &str, d: Duration, now: Instant) -> bool {
+        if d < ANNOUNCED_WAIT {
+            return false;
+        }
+        let Ok(mut announced) = self.announced.lock() else {
+            return true;
+        };
+        let until = now + d;
+        match announced.get(bucket) {
+            Some(prev) if until <= *prev + ANNOUNCED_WAIT => false,
+            _ => {
+                announced.insert(bucket.to_string(), until);
+                true
+            }
         }
     }
 
@@ -268,6 +295,28 @@ mod tests {
         );
         h.insert("date", HeaderValue::from_str(date).unwrap());
         h
+    }
+
+    #[test]
+    fn a_long_wait_is_announced_once_per_bucket_reset() {
+        let book = RateBook::new(1.0);
+        let t0 = Instant::now();
+        let users = "GET /api/v1/users";
+        assert!(
+            !book.announce(users, Duration::from_millis(900), t0),
+            "short"
+        );
+        assert!(book.announce(users, Duration::from_secs(30), t0));
+        // Other callers waiting for the same reset, a little later and with jitter: not again.
+        assert!(!book.announce(
+            users,
+            Duration::from_millis(29_500),
+            t0 + Duration::from_millis(600)
+        ));
+        // Another bucket is its own wait.
+        assert!(book.announce("GET /api/v1/apps", Duration::from_secs(30), t0));
+        // The next window's wait is a new one.
+        assert!(book.announce(users, Duration::from_secs(30), t0 + Duration::from_secs(31)));
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub fn marker(step: &Step) -> &'static str {
 /// from the spoke's push, so everything that lived only on the old hub user goes with it. Fixed text,
 /// the same for every such step, because the plan cannot know which of these the user had.
 pub const DELETE_RECREATE_LOSES: &str = "what only the old hub user had: hub-only profile \
-attributes, enrolled factors (the user enrolls again), hub app assignments, group-rule memberships \
-until the rules run again; the backup keeps its profile, groups and app links";
+attributes, enrolled factors (no API restores them: the user enrolls again), hub app assignments \
+(remedy restore makes them again from the backup), group-rule memberships until the rules run \
+again; the backup keeps its profile, groups and app links";
 
 /// A step's parameters on one line (`send_email: true`, `until: $.user.status equals "ACTIVE"`);
 /// for `delete_recreate`, which has none, what the recreated user loses.

@@ -16,6 +16,7 @@
 //! | `remedy_rate_limit_remaining` | `org`, `bucket` | requests left in the bucket's window, as Okta said last |
 //! | `remedy_cycle_seconds` | `remediation` | a remediation's cycle (plan + apply) duration |
 //! | `remedy_poll_errors_total` | `org` | System Log polls that failed (retried) |
+//! | `remedy_notify_failed_total` | `remediation` | notifications no sink accepted after retries |
 
 use std::sync::atomic::AtomicU64;
 
@@ -88,6 +89,7 @@ pub struct Metrics {
     pub rate_remaining: Family<BucketLabels, Gauge<f64, AtomicU64>>,
     pub cycle_seconds: Family<RemediationLabels, Histogram, fn() -> Histogram>,
     pub poll_errors: Family<OrgLabels, Counter>,
+    pub notify_failed: Family<RemediationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -112,6 +114,7 @@ impl Metrics {
             rate_remaining: Family::default(),
             cycle_seconds: Family::new_with_constructor(cycle_histogram),
             poll_errors: Family::default(),
+            notify_failed: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -173,6 +176,11 @@ impl Metrics {
             "poll_errors",
             "System Log polls that failed and were retried",
             m.poll_errors.clone(),
+        );
+        registry.register(
+            "notify_failed",
+            "Notifications not delivered after retries",
+            m.notify_failed.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -22,6 +22,7 @@ use super::{ServeError, Shared};
 use crate::apply::journal::Journal;
 use crate::apply::{self, ApplyOptions, SubjectState};
 use crate::engine::Verdict;
+use crate::notify::{Event, EventKind};
 use crate::pipeline::{self, Clients, LiveOptions};
 use crate::plan::Plan;
 
@@ -72,9 +73,11 @@ pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError
     let started = Utc::now();
     let clock = Instant::now();
     let name = &r.config.name;
-    let new = shared
-        .store
-        .due(name, WorkState::New, started, MAX_PLAN_BATCH)?;
+    let batch = match pipeline::catalogue::load(&r.config.rules) {
+        Ok(rb) => batch_size(&rb),
+        Err(_) => MAX_PLAN_BATCH,
+    };
+    let new = shared.store.due(name, WorkState::New, started, batch)?;
     let planned = if new.is_empty() {
         0
     } else {
@@ -94,6 +97,33 @@ pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError
             .observe(clock.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// How many users one plan takes: at most [`MAX_PLAN_BATCH`], and few enough that the plan stays
+/// within the rulebook's own guards even if every subject matches its costliest rule (a plan over
+/// `max_actions` or `max_destructive` is refused whole, so the service makes smaller plans instead).
+fn batch_size(rb: &crate::rulebook::Rulebook) -> usize {
+    use crate::rulebook::Safety;
+    let worst = |pred: &dyn Fn(Safety) -> bool| {
+        rb.rules
+            .iter()
+            .map(|r| r.then.iter().filter(|a| pred(a.safety())).count() as u64)
+            .max()
+            .unwrap_or(0)
+    };
+    let mut batch = MAX_PLAN_BATCH as u64;
+    for (limit, per_subject) in [
+        (rb.guards.max_actions, worst(&|s| s != Safety::Safe)),
+        (
+            rb.guards.max_destructive,
+            worst(&|s| s == Safety::Destructive),
+        ),
+    ] {
+        if let (Some(limit), true) = (limit, per_subject > 0) {
+            batch = batch.min(limit / per_subject);
+        }
+    }
+    batch.max(1) as usize
 }
 
 fn clients(shared: &Shared, r: &Running) -> Result<Clients, ServeError> {
@@ -163,7 +193,23 @@ async fn plan_new(shared: &Shared, r: &Running, new: &[Work]) -> Result<usize, S
         })
         .inc_by(plan.subjects.len() as u64);
     tracing::info!(remediation = %name, plan = %plan.plan_id, subjects = plan.subjects.len(), steps = plan.steps.len(), path = %path.display(), "plan written");
-    classify(shared, r, &plan, &path, new)?;
+    let mut events = vec![event(
+        EventKind::PlanWritten,
+        name,
+        &format!(
+            "plan {} written: {} subjects, {} steps ({} change Okta)",
+            plan.plan_id,
+            plan.subjects.len(),
+            plan.steps.len(),
+            plan.summary.changing
+        ),
+        &format!("{name}/{}/written", plan.plan_id),
+    )
+    .with_plan(&plan.plan_id, &plan.checksum)];
+    classify(shared, r, &plan, &path, new, &mut events)?;
+    for e in events {
+        notify(shared, e).await;
+    }
     Ok(plan.subjects.len())
 }
 
@@ -208,6 +254,7 @@ fn classify(
     plan: &Plan,
     path: &Path,
     new: &[Work],
+    out: &mut Vec<Event>,
 ) -> Result<(), ServeError> {
     let name = &r.config.name;
     let plan_path = path.display().to_string();
@@ -272,6 +319,20 @@ fn classify(
                             &actions.join(", "),
                         )? {
                             tracing::warn!(remediation = %name, approval = id, subject = %s.key, actions = %actions.join(", "), "approval needed: `remedy approve {id}` or `remedy deny {id} --reason ...`");
+                            out.push(
+                                event(
+                                    EventKind::ApprovalNeeded,
+                                    name,
+                                    &format!(
+                                        "approval #{id} needed for {}: {} (`remedy approve {id}` or `remedy deny {id} --reason ...`)",
+                                        s.key,
+                                        actions.join(", ")
+                                    ),
+                                    &format!("{name}/{}/approval/{id}", plan.plan_id),
+                                )
+                                .with_plan(&plan.plan_id, &plan.checksum)
+                                .with_subject(&s.key),
+                            );
                         }
                         (
                             WorkState::Approval,
@@ -379,12 +440,22 @@ async fn apply_plan(
         .iter()
         .filter_map(|w| w.subject.as_deref().map(|k| (k, w)))
         .collect();
+    let mut events: Vec<Event> = Vec::new();
     let prepared = match pipeline::prepare_apply(plan_path, false) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(remediation = %name, plan = %plan_path.display(), error = %e, "plan cannot be applied");
             for w in works {
-                fail(shared, name, w, &format!("the plan cannot be applied: {e}"))?;
+                fail(
+                    shared,
+                    name,
+                    w,
+                    &format!("the plan cannot be applied: {e}"),
+                    &mut events,
+                )?;
+            }
+            for e in events {
+                notify(shared, e).await;
             }
             return Ok(0);
         }
@@ -415,6 +486,7 @@ async fn apply_plan(
         only: Some(by_key.keys().map(|k| k.to_string()).collect()),
         approved,
         cancel: Some(shared.cancel.clone()),
+        notifier: shared.notifier.clone(),
     };
     let clients = clients(shared, r)?;
     let summary = match apply::apply(
@@ -513,14 +585,17 @@ async fn apply_plan(
                 w.attempts + 1,
             )?,
             SubjectState::SkippedDrift | SubjectState::Failed | SubjectState::Refused => {
-                fail(shared, name, w, &detail)?
+                fail(shared, name, w, &detail, &mut events)?
             }
         }
     }
     if budget == 0 && !summary.subjects.is_empty() {
         guard_hit = true;
     }
-    raise_guard(shared, r, guard_hit, guard);
+    raise_guard(shared, r, guard_hit, guard, &mut events);
+    for e in events {
+        notify(shared, e).await;
+    }
     tracing::info!(remediation = %name, plan = %prepared.plan.plan_id, subjects = summary.subjects.len(), changes = summary.changes, counts = ?summary.counts, "applied");
     Ok(summary.subjects.len())
 }
@@ -532,10 +607,60 @@ fn only_reports(plan: &Plan, key: &str) -> bool {
         .all(|s| matches!(s.action, crate::plan::StepAction::Report { .. }))
 }
 
+/// Sends `event` to the sinks that take it; an undelivered notification is logged loudly and counted,
+/// never dropped silently (the work itself goes on: the journal and the store hold the truth).
+pub(super) async fn notify(shared: &Shared, event: crate::notify::Event) {
+    let Some(n) = &shared.notifier else { return };
+    let sent = n.send(&event).await;
+    for e in sent.failed {
+        shared
+            .metrics
+            .notify_failed
+            .get_or_create(&super::metrics::RemediationLabels {
+                remediation: event.remediation.clone(),
+            })
+            .inc();
+        tracing::error!(remediation = %event.remediation, kind = event.kind.name(), error = %e, "notification not delivered");
+    }
+}
+
+fn event(
+    kind: crate::notify::EventKind,
+    remediation: &str,
+    message: &str,
+    key: &str,
+) -> crate::notify::Event {
+    crate::notify::Event::new(kind, remediation, message, key, Utc::now())
+}
+
 /// A failed unit: retried with backoff until [`MAX_ATTEMPTS`], then left failed.
-fn fail(shared: &Shared, name: &str, w: &Work, detail: &str) -> Result<(), ServeError> {
+fn fail(
+    shared: &Shared,
+    name: &str,
+    w: &Work,
+    detail: &str,
+    out: &mut Vec<Event>,
+) -> Result<(), ServeError> {
     let attempts = w.attempts + 1;
     let due = (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(shared, attempts));
+    // Told on the first failure and when the retries run out, not on every attempt.
+    if attempts == 1 || due.is_none() {
+        let then = if due.is_some() {
+            format!("retried up to {MAX_ATTEMPTS} times")
+        } else {
+            "no more retries: a person must look".into()
+        };
+        let subject = w.subject.clone().unwrap_or_else(|| w.user_id.clone());
+        out.push(
+            event(
+                EventKind::StepFailed,
+                name,
+                &format!("{subject} failed: {detail} ({then})"),
+                &format!("{name}/{}/{}/failed/{attempts}", w.user_id, w.first_seen),
+            )
+            .with_subject(&subject),
+        );
+    }
     tracing::warn!(remediation = %name, user = %w.user_id, subject = ?w.subject, attempts, detail = %detail, "step failed");
     shared.store.set_work(
         name,
@@ -549,7 +674,7 @@ fn fail(shared: &Shared, name: &str, w: &Work, detail: &str) -> Result<(), Serve
 }
 
 /// Raises (once) or clears a rate guard's hold.
-fn raise_guard(shared: &Shared, r: &Running, hit: bool, guard: &'static str) {
+fn raise_guard(shared: &Shared, r: &Running, hit: bool, guard: &'static str, out: &mut Vec<Event>) {
     use std::sync::atomic::Ordering;
     let was = r.guard_raised.swap(hit, Ordering::SeqCst);
     if hit {
@@ -563,6 +688,15 @@ fn raise_guard(shared: &Shared, r: &Running, hit: bool, guard: &'static str) {
             .inc();
         if !was {
             tracing::error!(remediation = %r.config.name, guard, per_hour = r.config.guard.per_hour, per_day = r.config.guard.per_day, "rate guard reached: the service stops changing Okta for this remediation and keeps planning");
+            out.push(event(
+                EventKind::GuardHit,
+                &r.config.name,
+                &format!(
+                    "rate guard `{guard}` reached ({} changes an hour, {} a day): the service stops changing Okta for this remediation and keeps planning",
+                    r.config.guard.per_hour, r.config.guard.per_day
+                ),
+                &format!("{}/guard/{guard}/{}", r.config.name, Utc::now().format("%Y%m%dT%H%M")),
+            ));
         }
     } else if was {
         tracing::info!(remediation = %r.config.name, "rate guard cleared: changes resume");
@@ -635,4 +769,26 @@ pub(super) fn refresh_gauges(shared: &Shared) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_size;
+
+    #[test]
+    fn a_plan_batch_stays_within_the_rulebook_guards() {
+        // max_actions 200 and at most two changing steps a subject (reset, retry): 100 users a plan.
+        let shipped =
+            crate::pipeline::catalogue::load(std::path::Path::new("org2org-password-sync"))
+                .unwrap();
+        assert_eq!(batch_size(&shipped), 100);
+        // With a delete_recreate rule, max_destructive 10 binds.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/serve/rules.yaml"
+        ))
+        .unwrap();
+        let recreate = crate::rulebook::parse(&text, "rules.yaml").unwrap();
+        assert_eq!(batch_size(&recreate), 10);
+    }
 }

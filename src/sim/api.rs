@@ -26,7 +26,7 @@ use super::response::{
 };
 use super::route::{route, Route};
 use super::runtime::{OrgRuntime, Shared, World};
-use super::{apps, control, logs, oauth, push, users};
+use super::{apps, control, logs, oauth, push, rules, users};
 
 /// Everything an operation needs to know about its call.
 pub(crate) struct Invocation<'a> {
@@ -261,6 +261,7 @@ fn dispatch_read(world: &World, route: &Route, call: &Invocation<'_>) -> Result<
         Route::ListAppUsers(app) => apps::list_users(org, call, app).map(Answer::List),
         Route::GetAppUser(app, user) => apps::get_user(org, call, app, user),
         Route::ListGroups => apps::list_groups(org, call).map(Answer::List),
+        Route::ListGroupRules => rules::list_rules(org, call).map(Answer::List),
         Route::GetGroup(id) => apps::get_group(org, call, id),
         Route::ListGroupUsers(id) => apps::group_users(org, call, id).map(Answer::List),
         Route::ListLogs => logs::list(org, call.query, call.now).map(Answer::List),

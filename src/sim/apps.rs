@@ -50,7 +50,7 @@ fn find_app_user_mut<'a>(
 }
 
 /// Cursor pagination over an id-ordered map.
-fn page_after<'a, V: 'a>(
+pub(crate) fn page_after<'a, V: 'a>(
     call: &Invocation<'_>,
     entries: impl Iterator<Item = (&'a String, V)>,
     limit: usize,

@@ -149,6 +149,8 @@ pub(crate) struct Org {
     logins: HashMap<String, String>,
     pub groups: BTreeMap<String, Value>,
     pub group_members: BTreeMap<String, BTreeSet<String>>,
+    /// Group rules by id (`sim::rules`).
+    pub group_rules: BTreeMap<String, Value>,
     pub apps: BTreeMap<String, Value>,
     pub app_users: BTreeMap<String, BTreeMap<String, AppUser>>,
     pub logs: Vec<StoredEvent>,
@@ -164,6 +166,7 @@ impl Org {
             logins: HashMap::new(),
             groups: BTreeMap::new(),
             group_members: BTreeMap::new(),
+            group_rules: BTreeMap::new(),
             apps: BTreeMap::new(),
             app_users: BTreeMap::new(),
             logs: Vec::new(),
@@ -207,15 +210,23 @@ impl Org {
             .is_some_and(|id| Some(id.as_str()) != except)
     }
 
-    /// Inserts or replaces a user, keeping the login index in step.
+    /// Inserts or replaces a user, keeping the login index in step. A new user gets the memberships
+    /// of the group rules that hold for it.
     pub(crate) fn put_user(&mut self, user: User) {
-        if let Some(old) = self.users.get(&user.id) {
-            let old_login = old.login().to_lowercase();
-            self.logins.remove(&old_login);
+        let new = match self.users.get(&user.id) {
+            Some(old) => {
+                let old_login = old.login().to_lowercase();
+                self.logins.remove(&old_login);
+                false
+            }
+            None => true,
+        };
+        let id = user.id.clone();
+        self.logins.insert(user.login().to_lowercase(), id.clone());
+        self.users.insert(id.clone(), user);
+        if new {
+            self.apply_group_rules(&id);
         }
-        self.logins
-            .insert(user.login().to_lowercase(), user.id.clone());
-        self.users.insert(user.id.clone(), user);
     }
 
     pub(crate) fn remove_user(&mut self, id: &str) -> Option<User> {

@@ -25,6 +25,7 @@ pub(crate) enum Route {
     UpdateAppUser(String, String),
     UnassignAppUser(String, String),
     ListGroups,
+    ListGroupRules,
     GetGroup(String),
     ListGroupUsers(String),
     AddGroupUser(String, String),
@@ -52,6 +53,7 @@ impl Route {
             | Route::UpdateAppUser(..)
             | Route::UnassignAppUser(..) => "apps.id",
             Route::ListGroups
+            | Route::ListGroupRules
             | Route::GetGroup(_)
             | Route::ListGroupUsers(_)
             | Route::AddGroupUser(..)
@@ -78,7 +80,10 @@ impl Route {
             Route::AssignAppUser(_) | Route::UpdateAppUser(..) | Route::UnassignAppUser(..) => {
                 "okta.apps.manage"
             }
-            Route::ListGroups | Route::GetGroup(_) | Route::ListGroupUsers(_) => "okta.groups.read",
+            Route::ListGroups
+            | Route::ListGroupRules
+            | Route::GetGroup(_)
+            | Route::ListGroupUsers(_) => "okta.groups.read",
             Route::AddGroupUser(..) | Route::RemoveGroupUser(..) => "okta.groups.manage",
             Route::ListLogs => "okta.logs.read",
             Route::Token => "",
@@ -137,6 +142,7 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, StatusCode> {
         (["api", "v1", "apps", _, "users", _], "POST") => Route::UpdateAppUser(s(3), s(5)),
         (["api", "v1", "apps", _, "users", _], "DELETE") => Route::UnassignAppUser(s(3), s(5)),
         (["api", "v1", "groups"], "GET") => Route::ListGroups,
+        (["api", "v1", "groups", "rules"], "GET") => Route::ListGroupRules,
         (["api", "v1", "groups", _], "GET") => Route::GetGroup(s(3)),
         (["api", "v1", "groups", _, "users"], "GET") => Route::ListGroupUsers(s(3)),
         (["api", "v1", "groups", _, "users", _], "PUT") => Route::AddGroupUser(s(3), s(5)),

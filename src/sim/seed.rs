@@ -26,6 +26,9 @@ use super::{OAuthClient, SimError};
 ///   it is never served back, and Org2Org push syncs it to the hub. Missing `id`, timestamps, `status`
 ///   (`ACTIVE`), `type` and `credentials.provider` (`OKTA`) are filled in.
 /// - `groups`: Okta Group objects; `group_members`: group id → user ids.
+/// - `group_rules` (optional): Okta GroupRule objects; an `ACTIVE` rule adds each user created later
+///   whose profile matches `user.ATTRIBUTE == "VALUE"` to its groups (`sim::rules`). The seed's own
+///   `group_members` are taken as they are.
 /// - `apps`: Okta Application objects (the spoke's Org2Org app has `"name": "okta_org2org"`).
 /// - `app_users`: app id → Okta AppUser objects (`id` is the user id; `scope` `USER` or `GROUP`).
 /// - `logs`: Okta LogEvent objects; `published` is required, they are served in `published` order.
@@ -59,6 +62,8 @@ pub struct SeedOrg {
     pub users: Vec<Value>,
     pub groups: Vec<Value>,
     pub group_members: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_rules: Vec<Value>,
     pub apps: Vec<Value>,
     pub app_users: BTreeMap<String, Vec<Value>>,
     pub logs: Vec<Value>,
@@ -107,11 +112,16 @@ impl SeedData {
                 format!("    \"users\": {}", list(&o.users, "    ")),
                 format!("    \"groups\": {}", list(&o.groups, "    ")),
                 format!("    \"group_members\": {}", line(&o.group_members)),
+                format!("    \"group_rules\": {}", list(&o.group_rules, "    ")),
                 format!("    \"apps\": {}", list(&o.apps, "    ")),
                 format!("    \"app_users\": {app_users}"),
                 format!("    \"logs\": {}", list(&o.logs, "    ")),
                 format!("    \"password_policy\": {}", line(&o.password_policy)),
             ]
+            .into_iter()
+            // Rules are optional: a seed without them is written as before.
+            .filter(|l| l != "    \"group_rules\": []")
+            .collect::<Vec<_>>()
             .join(",\n")
         };
         let anchor = match self.anchor {
@@ -479,6 +489,15 @@ fn load_org(
         }
         org.group_members.insert(group.clone(), set);
     }
+    for doc in &seed.group_rules {
+        let id = require_id(doc, "group rule")?;
+        if let Some(g) = super::rules::assigned_groups(doc).find(|g| !org.groups.contains_key(*g)) {
+            return Err(SimError::Seed(format!(
+                "group rule `{id}` assigns unknown group `{g}`"
+            )));
+        }
+        org.group_rules.insert(id, doc.clone());
+    }
     for doc in &seed.apps {
         let id = require_id(doc, "app")?;
         let mut app = doc.clone();
@@ -550,6 +569,7 @@ pub(crate) fn dump_org(org: &Org) -> SeedOrg {
     SeedOrg {
         users: org.users.values().map(User::to_seed).collect(),
         groups: org.groups.values().cloned().collect(),
+        group_rules: org.group_rules.values().cloned().collect(),
         group_members: org
             .group_members
             .iter()

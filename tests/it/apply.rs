@@ -4,6 +4,10 @@
 //! rulebook, the binary run as a child process, journal and request-log readers). The engine and plan
 //! rendering are covered by `cli`; the simulator itself by `sim`.
 
+// `--operator` on the audit log and the journal's runs; docs/journal.md against what apply writes.
+mod audit;
+// A rate-limit wait is announced on stderr without `-v`, once per reset.
+mod ratewait;
 // SIGKILL at 20+ points of a 200-subject mixed plan; resumed runs must equal an uninterrupted one.
 mod crash;
 // 5xx, dropped connections and tight rate limits: every step ends done, skipped or failed-with-reason.
@@ -135,6 +139,7 @@ impl Env {
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")
             .env_remove("REMEDY_CONFIG")
+            .env_remove("REMEDY_OPERATOR")
             .env("NO_COLOR", "1")
             .env("USER", "apply-test")
             .stdin(std::process::Stdio::null())

@@ -804,6 +804,9 @@ mod short_searches {
         async fn user_app_links(&self, id: &UserId) -> Result<Vec<AppLink>, OktaError> {
             self.inner.user_app_links(id).await
         }
+        async fn group_rules(&self) -> Result<Vec<okta_remedy::okta::GroupRule>, OktaError> {
+            self.inner.group_rules().await
+        }
         async fn add_user_to_group(
             &self,
             g: &GroupId,

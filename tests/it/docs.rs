@@ -3,7 +3,8 @@
 //! exactly what `remedy schema` prints, every shipped rulebook points editors at that schema,
 //! `docs/plan-format.md` names every field of a real plan, `docs/journal.md` every table and column of
 //! a real journal, the rulebooks and snippets in the reference load (and satisfy the schema), and the
-//! copyable example in `examples/custom-policy/` works as its README says.
+//! copyable example in `examples/custom-policy/` works as its README says, and the README's
+//! PrivateKey recipe runs against the simulator as written.
 //! Whether the prose is right is for review; these tests only catch what was forgotten.
 
 use std::collections::BTreeSet;
@@ -322,4 +323,63 @@ fn example_and_reference_rulebooks_satisfy_the_published_schema() {
             .collect();
         assert!(errors.is_empty(), "the schema rejects:\n{text}\n{errors:?}");
     }
+}
+
+/// The README's PrivateKey recipe, run as written (ports swapped for free ones, `remedy` on `PATH`):
+/// a key made with openssl, the simulator with the service app, and a live plan over OAuth + DPoP.
+#[test]
+fn readme_private_key_recipe_plans_against_the_simulator() {
+    let readme = std::fs::read_to_string(crate_root().join("README.md")).unwrap();
+    let block = readme
+        .split("#### Trying `authorizationMode: PrivateKey` on the simulator")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("\n```").next())
+        .expect("the README has the PrivateKey recipe");
+    assert!(block.contains("authorizationMode: PrivateKey") && block.contains("remedy plan"));
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    // Whatever the recipe does, its background simulator must not outlive it (it would hold the
+    // output pipe open and hang this test).
+    let script = format!(
+        "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n{}",
+        block
+            .replace("8201", &free_port().to_string())
+            .replace("8202", &free_port().to_string())
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_remedy")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("timeout")
+        .args(["120", "bash", "-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("REMEDY_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README recipe failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("Saved to plan.json"), "{stdout}\n{stderr}");
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert!(
+        !plan["subjects"].as_array().unwrap().is_empty(),
+        "an empty plan: {plan:#}"
+    );
 }

@@ -24,7 +24,11 @@ mod docs;
 mod apply;
 // Reports to share: show/status as markdown, html and csv; markup and formulas rendered inert.
 mod report;
+// Okta's official Node SDK against `remedy sim` (needs `npm ci` in tests/node-sdk).
+mod node_sdk;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
+// Notifications delivered by apply to local webhook and SMTP receivers: bodies, retries, resume, no secret.
+mod notify;
 // `remedy serve`: polling and event hooks to fixes, approvals, restarts and SIGKILL, guards, kill switch.
 mod serve;

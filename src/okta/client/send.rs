@@ -171,7 +171,24 @@ impl OktaClient {
             None => self.backoff(rate_waits - 1),
         };
         tracing::info!(org = %self.inner.name, call = %key, wait_ms = wait.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "okta rate limit hit (429); waiting");
+        self.announce_wait(key, wait, "Okta answered 429");
         Ok(wait)
+    }
+
+    /// Says on stderr (a warning, shown without `-v`) that calls to `bucket` wait `d` for its
+    /// rate-limit reset, once per reset however many calls wait for it, and only if `d` is long
+    /// enough for a person to notice.
+    fn announce_wait(&self, bucket: &str, d: Duration, why: &str) {
+        if self.inner.rates.announce(bucket, d, Instant::now()) {
+            tracing::warn!(
+                org = %self.inner.name,
+                bucket,
+                wait_s = d.as_secs_f64(),
+                "waiting {:.1} s for org `{}`'s rate limit on `{bucket}` to reset ({why})",
+                d.as_secs_f64(),
+                self.inner.name,
+            );
+        }
     }
 
     /// One attempt once the call's bucket admits it, holding an in-flight slot.
@@ -181,6 +198,7 @@ impl OktaClient {
         while let Admission::Wait(d) = self.inner.rates.admit(a.key, Instant::now()) {
             let d = d + self.jitter();
             tracing::debug!(org = %self.inner.name, call = %a.key, wait_ms = d.as_millis() as u64, "okta rate-limit share used up; waiting for the bucket reset");
+            self.announce_wait(a.key, d, "this client's share of it is used up");
             self.inner.rates.waited(a.key, d);
             tokio::time::sleep(d).await;
         }

@@ -147,6 +147,9 @@ impl OktaApi for Tapped {
     async fn user_app_links(&self, id: &UserId) -> Result<Vec<AppLink>, OktaError> {
         self.inner.user_app_links(id).await
     }
+    async fn group_rules(&self) -> Result<Vec<okta_remedy::okta::GroupRule>, OktaError> {
+        self.inner.group_rules().await
+    }
     async fn add_user_to_group(
         &self,
         group: &GroupId,
