@@ -139,7 +139,10 @@ fn requested(
             .collect();
         return Ok((approve(d)?, ids));
     }
-    let d = field(f, "decision").ok_or_else(|| bad("no decision"))?;
+    // Enter in the reason field presses the form's first button, which names no decision.
+    let Some(d) = field(f, "decision") else {
+        return Ok((true, Vec::new()));
+    };
     let ids = f
         .iter()
         .filter(|(k, _)| k == "id")
@@ -166,7 +169,10 @@ pub(super) async fn decide(
     let reason = field(&f, "reason").map(str::trim).filter(|r| !r.is_empty());
     let mut messages = Vec::new();
     if ids.is_empty() {
-        messages.push("Nothing was selected.".to_string());
+        messages.push(
+            "Nothing was decided: tick approvals and press a button, or press a row's button."
+                .to_string(),
+        );
     } else if ids.len() > MAX_BULK {
         return Err(ConsoleError::BadRequest(format!(
             "at most {MAX_BULK} decisions at once"

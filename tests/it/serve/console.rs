@@ -185,6 +185,16 @@ async fn the_console_needs_sign_in_checks_csrf_and_records_decisions_under_the_s
     .unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(store.approval(id).unwrap().state, "pending");
+    // Enter in the reason field (the form's default button) decides nothing.
+    let res = decide(vec![
+        ("csrf", csrf.clone()),
+        ("noop", "1".into()),
+        ("reason", "x".into()),
+    ])
+    .await
+    .unwrap();
+    assert!(res.text().await.unwrap().contains("Nothing was decided"));
+    assert_eq!(store.approval(id).unwrap().state, "pending");
     // A denial needs a reason.
     let res = decide(vec![("csrf", csrf.clone()), ("one", format!("deny:{id}"))])
         .await
