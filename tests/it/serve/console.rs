@@ -302,6 +302,65 @@ async fn without_a_console_block_there_are_no_console_routes() {
     svc.stop().unwrap();
 }
 
+#[test]
+fn the_console_block_is_validated_and_its_tokens_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("remedy.yaml");
+    let check = |console: &str, env: &[(&str, &str)]| {
+        std::fs::write(
+            &path,
+            format!(
+                "service:\n  console: {console}\nremediations:\n  - {{ name: main, rules: org2org-password-sync }}\n"
+            ),
+        )
+        .unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ServeConfig::load(&path, &move |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    };
+    let ok = check(
+        "{ users: [{ name: alice, tokenEnv: A }, { name: bob, tokenEnv: B }] }",
+        &[("A", TOKEN), ("B", "another-token-0123456789")],
+    )
+    .unwrap();
+    let users = ok.console.unwrap();
+    let names: Vec<&str> = users.users.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(!format!("{users:?}").contains(TOKEN));
+    let one = check("{ tokenEnv: A }", &[("A", TOKEN)]).unwrap();
+    assert_eq!(one.console.unwrap().users[0].0, "console");
+    for (console, env, says) in [
+        (
+            "{ tokenEnv: A }",
+            vec![],
+            "`A` is not set or shorter than 16 characters",
+        ),
+        (
+            "{ tokenEnv: A }",
+            vec![("A", "short")],
+            "shorter than 16 characters",
+        ),
+        (
+            "{ tokenEnv: A, users: [{ name: bob, tokenEnv: B }] }",
+            vec![("A", TOKEN), ("B", TOKEN)],
+            "either `tokenEnv` (and `operator`) or `users`",
+        ),
+        (
+            "{ users: [{ name: bob, tokenEnv: A }, { name: bob, tokenEnv: B }] }",
+            vec![("A", TOKEN), ("B", TOKEN)],
+            "`bob` is named twice",
+        ),
+    ] {
+        let err = check(console, &env).unwrap_err().to_string();
+        assert!(err.contains(says), "{console}: {err}");
+        assert!(!err.contains(TOKEN), "{err}");
+    }
+}
+
 // ---- the browser
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
