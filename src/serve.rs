@@ -10,7 +10,8 @@
 //! - `events.rs`: which events start work and which end waits;
 //! - `poll.rs`: System Log polling with a durable cursor; `hook.rs`: the event hook endpoint;
 //! - `worker.rs`: events → work → plan → apply, with the policy and guards;
-//! - `metrics.rs`: Prometheus metrics; `http.rs`: health, readiness, metrics and the hook routes.
+//! - `metrics.rs`: Prometheus metrics; `http.rs`: health, readiness, metrics and the hook routes;
+//! - `console.rs`: the review console (signed-in pages on the same listener), when configured.
 //!
 //! It does not decide what to do (the rulebook does, through `engine` and `plan`), nor change Okta
 //! itself (`apply` does).
