@@ -25,7 +25,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-REMEDY = os.path.join(TARGET, "release", "remedy")
+REMEDY = os.environ.get("REMEDY", os.path.join(TARGET, "release", "remedy"))
 SHARE = 0.8
 # Okta's default per-minute limits, as the simulator meters them (src/sim/limits.rs).
 LIMITS = {"users": 600, "users.id.get": 2000, "users.id": 600, "apps": 100, "apps.id": 500,
@@ -118,6 +118,107 @@ def rates(samples, window):
     return out
 
 
+def start_sim(port, assignments, failures, window):
+    """`remedy sim` on `port` and `port + 1` with `failures` FEDERATION failures among `assignments`;
+    returns once both orgs answer."""
+    sim = subprocess.Popen(
+        [REMEDY, "sim", "--hub-port", str(port), "--spoke-port", str(port + 1), "--users", "500",
+         "--assignments", str(assignments), "--federation-collisions", str(failures),
+         "--policy-lookalikes", "0", "--not-active-hub", "0", "--missing-hub", "0",
+         "--deprovisioned-hub", "0", "--suspended-hub", "0", "--protected-admins", "0",
+         "--group-assigned", "0", "--seed", "7", "--rate-window", f"{window}s", "--push-delay", "0s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    for url, token in [(f"http://127.0.0.1:{port}", "hub-token"),
+                       (f"http://127.0.0.1:{port + 1}", "spoke-token")]:
+        while True:
+            try:
+                get(f"{url}/__sim/counters", token)
+                break
+            except OSError:
+                if time.monotonic() > deadline or sim.poll() is not None:
+                    stop_sim(sim)
+                    raise SystemExit("the simulator did not start")
+                time.sleep(0.2)
+    return sim
+
+
+def stop_sim(sim):
+    os.killpg(sim.pid, signal.SIGTERM)
+    sim.wait(timeout=30)
+
+
+def write_inputs(work, hub, spoke):
+    with open(os.path.join(work, "remedy.yaml"), "w") as f:
+        f.write(f"orgs:\n  hub:\n    orgUrl: {hub}\n    tokenEnv: BENCH_HUB_TOKEN\n"
+                f"  spoke:\n    orgUrl: {spoke}\n    tokenEnv: BENCH_SPOKE_TOKEN\n")
+    with open(os.path.join(ROOT, "rules", "org2org-password-sync.yaml")) as f:
+        rules = f.read().replace("max_actions: 200", "max_actions: 100000")
+    with open(os.path.join(work, "rules.yaml"), "w") as f:
+        f.write(rules)
+
+
+def requests_by_bucket(orgs):
+    out = {}
+    for org, (url, token) in orgs.items():
+        for r in get(f"{url}/__sim/requests", token):
+            key = f"{org} {r['bucket']}"
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def collect_main():
+    """Requests and wall time of plan and of apply's first run per scenario, against the cheapest
+    combination of docs/cost-model.md."""
+    window = float(os.environ.get("COLLECT_WINDOW", "6"))
+    scenarios = [tuple(int(x) for x in s.split(":"))
+                 for s in os.environ.get("COLLECT_SCENARIOS", "2000:1200 100000:10 12000:10000").split()]
+    port = int(os.environ.get("APPLY_PORT", "18580"))
+    env = dict(os.environ, BENCH_HUB_TOKEN="hub-token", BENCH_SPOKE_TOKEN="spoke-token")
+    print("| assignments | failures | command | requests (by bucket) | cheapest | ratio | wall s |")
+    print("|---|---|---|---|---|---|---|")
+    for assignments, failures in scenarios:
+        work = tempfile.mkdtemp(prefix="remedy-bench-collect-")
+        hub, spoke = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
+        orgs = {"hub": (hub, "hub-token"), "spoke": (spoke, "spoke-token")}
+        write_inputs(work, hub, spoke)
+        sim = start_sim(port, assignments, failures, window)
+        try:
+            cfg = ["--config", os.path.join(work, "remedy.yaml")]
+            plan = os.path.join(work, "plan.json")
+            start = time.monotonic()
+            subprocess.run([REMEDY, "plan", "--rules", os.path.join(work, "rules.yaml"), *cfg,
+                            "--out", plan, "--quiet"], cwd=ROOT, env=env, check=True,
+                           capture_output=True)
+            plan_wall = time.monotonic() - start
+            planned = requests_by_bucket(orgs)
+            logs = planned.get("spoke logs", 0)
+            cheapest_plan = 1 + logs + min(failures, -(-assignments // 500) + 1) + -(-failures // 60)
+            start = time.monotonic()
+            res = subprocess.run([REMEDY, "--output", "json", "apply", plan, *cfg], cwd=ROOT, env=env,
+                                 capture_output=True, text=True)
+            apply_wall = time.monotonic() - start
+            if res.returncode not in (0, 3):
+                raise SystemExit(f"apply failed: {res.stderr[-2000:]}")
+            after = requests_by_bucket(orgs)
+            applied = {k: after.get(k, 0) - planned.get(k, 0) for k in after}
+            cheapest_apply = 4 * failures + (applied.get("spoke logs", 0))
+        finally:
+            stop_sim(sim)
+            shutil.rmtree(work, ignore_errors=True)
+        for name, counts, cheapest, wall in [("plan", planned, cheapest_plan, plan_wall),
+                                              ("apply, first run", applied, cheapest_apply, apply_wall)]:
+            total = sum(counts.values())
+            detail = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()) if v)
+            print(f"| {assignments:,} | {failures:,} | {name} | {total:,} ({detail}) | {cheapest:,} | "
+                  f"{total / cheapest:.2f}x | {wall:.1f} |")
+        log(f"  {assignments} assignments, {failures} failures: plan {plan_wall:.1f} s, apply {apply_wall:.1f} s")
+    print(f"\nRate-limit window {window:g} s instead of Okta's 60 s (so wall times are about "
+          f"{window / 60:.2f} of what Okta's defaults would give; request counts do not depend on it). "
+          "Cheapest: plan = the app + the log pages + min(lookups, pages of 500 + 1) + hub searches "
+          "of 60; apply's first run = 4 a subject + the log pages (docs/cost-model.md).")
+
+
 def main():
     n = int(os.environ.get("APPLY_SUBJECTS", "2000"))
     window = float(os.environ.get("APPLY_WINDOW", "10"))
@@ -127,31 +228,9 @@ def main():
     hub, spoke = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
     orgs = {"hub": (hub, "hub-token"), "spoke": (spoke, "spoke-token")}
     env = dict(os.environ, BENCH_HUB_TOKEN="hub-token", BENCH_SPOKE_TOKEN="spoke-token")
-    with open(os.path.join(work, "remedy.yaml"), "w") as f:
-        f.write(f"orgs:\n  hub:\n    orgUrl: {hub}\n    tokenEnv: BENCH_HUB_TOKEN\n"
-                f"  spoke:\n    orgUrl: {spoke}\n    tokenEnv: BENCH_SPOKE_TOKEN\n")
-    with open(os.path.join(ROOT, "rules", "org2org-password-sync.yaml")) as f:
-        rules = f.read().replace("max_actions: 200", "max_actions: 100000")
-    with open(os.path.join(work, "rules.yaml"), "w") as f:
-        f.write(rules)
-    sim = subprocess.Popen(
-        [REMEDY, "sim", "--hub-port", str(port), "--spoke-port", str(port + 1), "--users", "500",
-         "--assignments", str(n), "--federation-collisions", str(n), "--policy-lookalikes", "0",
-         "--not-active-hub", "0", "--missing-hub", "0", "--deprovisioned-hub", "0",
-         "--suspended-hub", "0", "--protected-admins", "0", "--group-assigned", "0", "--seed", "7",
-         "--rate-window", f"{window}s", "--push-delay", "0s"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    write_inputs(work, hub, spoke)
+    sim = start_sim(port, n, n, window)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                get(f"{hub}/__sim/counters", "hub-token")
-                get(f"{spoke}/__sim/counters", "spoke-token")
-                break
-            except OSError:
-                if time.monotonic() > deadline or sim.poll() is not None:
-                    raise SystemExit("the simulator did not start")
-                time.sleep(0.2)
         cfg = ["--config", os.path.join(work, "remedy.yaml")]
         plan = os.path.join(work, "plan.json")
         runs = {}
@@ -174,8 +253,7 @@ def main():
             for r in get(f"{url}/__sim/requests", token):
                 statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     finally:
-        os.killpg(sim.pid, signal.SIGTERM)
-        sim.wait(timeout=30)
+        stop_sim(sim)
     rows, series = [], {}
     for name, (wall, res, samples) in runs.items():
         failed = ""
@@ -227,4 +305,4 @@ def draw(series, path, window):
 
 
 if __name__ == "__main__":
-    main()
+    collect_main() if sys.argv[1:] == ["collect"] else main()

@@ -4,7 +4,8 @@ each contender side by side in every round, and prints one Markdown table per se
 RUNS rounds; peak RSS from GNU time (`/usr/bin/time -f`). Nothing here is asserted by tests.
 
 Sections (SECTIONS, space-separated): eval (evaluation throughput), rulebooks (large rulebooks),
-apply (apply throughput under rate limits: bench/apply.py), service (placeholder).
+apply (apply throughput under rate limits: bench/apply.py), collect (requests of plan and apply per
+scenario: bench/apply.py collect), service (placeholder until `remedy serve` exists).
 """
 import json
 import os
@@ -170,7 +171,7 @@ def main():
     runs = int(os.environ.get("RUNS", "5"))
     sizes = [int(s) for s in os.environ.get("SIZES", "100000 1000000").split()]
     slow_runs_big = int(os.environ.get("SLOW_RUNS_BIG", "1"))
-    sections = os.environ.get("SECTIONS", "eval rulebooks apply service").split()
+    sections = os.environ.get("SECTIONS", "eval rulebooks apply collect service").split()
     out_dir = os.environ.get("BENCH_OUT", os.path.join(TARGET, "bench"))
     data = os.path.join(out_dir, "data")
     workdir = os.path.join(out_dir, "work")
@@ -192,6 +193,14 @@ def main():
         if res.returncode != 0:
             raise SystemExit("apply benchmark failed")
         parts.append("### Apply throughput under rate limits\n\n" + res.stdout)
+    if "collect" in sections:
+        log("== collection cost")
+        res = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "apply.py"), "collect"],
+                             capture_output=True, text=True)
+        sys.stderr.write(res.stderr)
+        if res.returncode != 0:
+            raise SystemExit("collection benchmark failed")
+        parts.append("### Collection cost\n\n" + res.stdout)
     if "service" in sections:
         parts.append("### Service latency\n\nNot measured yet: `remedy serve` does not exist yet.\n")
     text = "\n".join(parts)
