@@ -293,7 +293,13 @@ def draw(series, path, window):
     for ax, key in zip(axes, keys):
         r = series[key]
         ts = [t for t, _ in r["series"]]
-        ax.plot(ts, [v for _, v in r["series"]], label="calls/s", color="tab:blue")
+        vals = [v for _, v in r["series"]]
+        ax.plot(ts, vals, label="calls/s (each second)", color="tab:blue", alpha=0.35)
+        # Okta meters fixed windows, so a client bursts at each window's start and then waits: the
+        # mean over one window is what the limit bounds.
+        w = max(1, int(round(window)))
+        mean = [sum(vals[max(0, i - w + 1):i + 1]) / min(w, i + 1) for i in range(len(vals))]
+        ax.plot(ts, mean, label=f"calls/s (mean over {w} s)", color="tab:blue")
         ax.axhline(r["allowed"], color="tab:green", linestyle="--", label="allowed (share 0.8)")
         ax.axhline(r["allowed"] / SHARE, color="tab:red", linestyle=":", label="bucket limit")
         ax.set_title(f"{key[0]}: {key[1]}", fontsize=9)
