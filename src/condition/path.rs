@@ -48,7 +48,9 @@ impl Pred {
     fn compile(f: &jsonpath_rust::parser::model::Filter) -> Option<Pred> {
         use jsonpath_rust::parser::model::{Comparison, Filter, FilterAtom};
         match f {
-            Filter::Or(fs) => Some(Pred::Or(fs.iter().map(Pred::compile).collect::<Option<_>>()?)),
+            Filter::Or(fs) => Some(Pred::Or(
+                fs.iter().map(Pred::compile).collect::<Option<_>>()?,
+            )),
             Filter::And(fs) => Some(Pred::And(
                 fs.iter().map(Pred::compile).collect::<Option<_>>()?,
             )),
@@ -342,12 +344,11 @@ mod tests {
             let path = JsonPath::compile(p).unwrap();
             assert!(path.simple.is_some(), "{p} is walked directly");
             let direct: Vec<&Value> = path.query(&doc);
-            let reference: Vec<&Value> =
-                jsonpath_rust::query::js_path_process(&path.query, &doc)
-                    .unwrap()
-                    .into_iter()
-                    .map(|r| r.val())
-                    .collect();
+            let reference: Vec<&Value> = jsonpath_rust::query::js_path_process(&path.query, &doc)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.val())
+                .collect();
             assert_eq!(direct, reference, "{p}");
         }
         // Filters beyond comparisons with literals still go through jsonpath-rust.
