@@ -52,6 +52,7 @@ use audit::{Audit, PrivateFile};
 use journal::{Journal, JournalError, StepState};
 use stop::Stop;
 
+pub use audit::record_decision;
 pub use lock::{LockError, PlanLock};
 pub use restore::{restore, RestoreError, Restored};
 pub use summary::{render_summary, timestamp};
@@ -104,6 +105,13 @@ pub struct ApplyOptions {
     pub progress: Option<Progress>,
     /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
     pub operator: Option<String>,
+    /// Only these subjects run (the others are left as they are, not reported); all when `None`.
+    /// The service applies a plan's subjects as their autonomy, approvals and rate guards allow.
+    pub only: Option<BTreeSet<String>>,
+    /// Subjects whose destructive steps a person approved, besides `approve_destructive` for all.
+    pub approved: BTreeSet<String>,
+    /// Set to stop starting new subjects (graceful shutdown); subjects in flight finish their step.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A progress callback (the CLI draws a line on a terminal with it).
@@ -144,6 +152,8 @@ pub struct ApplySummary {
     pub plan_id: String,
     pub subjects: Vec<SubjectResult>,
     pub counts: BTreeMap<String, u64>,
+    /// Okta-changing steps this run started (what `max_actions` counts).
+    pub changes: u64,
     /// Requests this run sent per endpoint (`requests`) and the binding rate-limit bucket
     /// (`binding`), filled in by the caller that owns the clients; absent when it did not.
     #[serde(flatten)]
@@ -273,10 +283,17 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
         events: tokio::sync::OnceCell::new(),
         fatal: Mutex::new(None),
     };
-    let total = plan.subjects.len();
+    let subjects: Vec<&PlannedSubject> = plan
+        .subjects
+        .iter()
+        .filter(|s| opts.only.as_ref().is_none_or(|o| o.contains(&s.key)))
+        .collect();
+    let total = subjects.len();
     let finished = AtomicUsize::new(0);
-    let mut results: Vec<SubjectResult> = futures::stream::iter(plan.subjects.iter())
-        .map(|s| run_subject(&ctx, s))
+    // The futures are made by an iterator rather than a stream combinator, so the run is `Send` and
+    // the service can run it on its own task.
+    let runs = subjects.into_iter().map(|s| run_subject(&ctx, s));
+    let mut results: Vec<SubjectResult> = futures::stream::iter(runs)
         .buffer_unordered(opts.concurrency.max(1))
         .inspect(|_| {
             let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
@@ -294,10 +311,12 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     for r in &results {
         *counts.entry(r.state.label().to_string()).or_insert(0) += 1;
     }
+    let started = ctx.changes.load(Ordering::SeqCst);
     Ok(ApplySummary {
         plan_id: plan.plan_id.clone(),
         subjects: results,
         counts,
+        changes: opts.max_actions.map_or(started, |m| started.min(m)),
         requests: crate::okta::RequestReport::default(),
     })
 }
@@ -321,6 +340,17 @@ async fn run_subject<H: OktaApi, S: OktaApi>(
         return result(
             SubjectState::Skipped,
             Some("not attempted: the run stopped on an error".into()),
+        );
+    }
+    if ctx
+        .opts
+        .cancel
+        .as_ref()
+        .is_some_and(|c| c.load(Ordering::SeqCst))
+    {
+        return result(
+            SubjectState::Skipped,
+            Some("not attempted: shutting down".into()),
         );
     }
     match run_steps(ctx, subject).await {

@@ -86,7 +86,7 @@ pub enum StepState {
 }
 
 impl StepState {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             StepState::Pending => "pending",
             StepState::Intent => "intent",
@@ -141,7 +141,7 @@ pub struct Journal {
 
 /// Creates the journal file 0600 before SQLite opens it, and narrows an existing one (and its WAL
 /// files) to 0600.
-fn secure_file(path: &Path) -> Result<(), JournalError> {
+pub(crate) fn secure_file(path: &Path) -> Result<(), JournalError> {
     let err = |source| JournalError::Permissions {
         path: path.display().to_string(),
         source,
@@ -152,7 +152,11 @@ fn secure_file(path: &Path) -> Result<(), JournalError> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         o.mode(0o600);
-        o.open(path).map_err(err)?;
+        // Opened (and closed) only to create it: closing a descriptor of a file releases every POSIX
+        // lock this process holds on it, SQLite's included, so an existing file is only chmod-ed.
+        if !path.exists() {
+            o.open(path).map_err(err)?;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.as_os_str().to_os_string();
             p.push(suffix);

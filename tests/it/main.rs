@@ -26,3 +26,5 @@ mod apply;
 mod report;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
+// `remedy serve`: polling and event hooks to fixes, approvals, restarts and SIGKILL, guards, kill switch.
+mod serve;
