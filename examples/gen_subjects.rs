@@ -78,7 +78,7 @@ fn events(i: usize, k: Kind, login: &str) -> Vec<Value> {
         ],
         Kind::NoHubUser => vec![success(1, None), failure(2, CONNECT)],
         Kind::FederatedHealthy => vec![success(1, None), success(2, None)],
-        Kind::Healthy if i % 3 == 0 => vec![success(1, None), success(2, Some(PASSWORD))],
+        Kind::Healthy if i.is_multiple_of(3) => vec![success(1, None), success(2, Some(PASSWORD))],
         Kind::Healthy => vec![success(1, None), success(2, None)],
     }
 }
