@@ -207,7 +207,7 @@ def main():
             raise SystemExit("collection benchmark failed")
         parts.append("### Collection cost\n\n" + res.stdout)
     if "service" in sections:
-        parts.append("### Service latency\n\nNot measured yet: `remedy serve` does not exist yet.\n")
+        parts.append("### Service latency\n\nNot measured by bench/run yet (see BENCHMARKS.md, section 4).\n")
     text = "\n".join(parts)
     print(text)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
