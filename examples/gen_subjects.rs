@@ -1,4 +1,4 @@
-//! Writes N synthetic, deterministic Org2Org subjects (about 2 KB each: a full hub user, the
+//! Writes N synthetic, deterministic Org2Org subjects (about 2.6 KB each: a full hub user, the
 //! assignment, the spoke user, two or three System Log events) as JSON Lines to stdout, for the
 //! evaluation benchmark (`bench/run`). Subject `i` depends on `i` alone, so every run and machine
 //! writes the same bytes.
