@@ -183,6 +183,18 @@ fn header(out: &mut String, plan: &Plan) {
             detail.join(", ")
         );
     }
+    if let Some(b) = &plan.source.binding {
+        push_line!(
+            out,
+            "Binding bucket: {} ({} requests at {:.0}% of {}/min take at least {:.1} s; waited {:.1} s)",
+            b.endpoint,
+            b.requests,
+            b.share * 100.0,
+            b.limit_per_minute,
+            b.floor_seconds,
+            b.waited_seconds
+        );
+    }
     out.push('\n');
 }
 
