@@ -742,3 +742,63 @@ async fn approvals_needed_plans_written_and_guard_hits_reach_the_configured_sink
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_collisions_trickling_in_every_one_is_reset_awaited_and_retried_unattended() {
+    // Users set their passwords 300 ms after a reset, as people eventually do.
+    let sim = Sim::start(SimConfig {
+        scenario: scenario(&seed_spec()),
+        push_delay: Duration::from_millis(50),
+        complete_resets_after: Some(Duration::from_millis(300)),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The default rate guard (20 changes an hour) would hold most of them: raised for the test.
+    let config = write_config(
+        dir.path(),
+        &sim,
+        "  pollInterval: 200ms\n",
+        "    limits: { perHour: 1000, perDay: 1000 }\n",
+    );
+    let svc = Running::start(load(&config, None));
+    let store = Store::open_existing(&dir.path().join("state")).unwrap();
+    // New collisions keep arriving while the service runs: three waves.
+    let mut trickled = Vec::new();
+    for _ in 0..3 {
+        trickled.extend(sim.trickle_now(4).unwrap());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let fixed = |login: &str| {
+        assignment_of(&sim, login).is_some_and(|a| a["syncState"] == "SYNCHRONIZED")
+            && hub_user(&sim, login).is_some_and(|u| {
+                u["status"] == "ACTIVE" && u["credentials"]["provider"]["type"] == "OKTA"
+            })
+    };
+    wait_for("every trickled collision fixed", 60, || {
+        trickled.iter().all(|c| fixed(&c.login))
+    })
+    .await;
+    svc.stop().unwrap();
+    // Each was reset exactly once and its push retried; no command was run.
+    let reset = resets(&sim);
+    for c in &trickled {
+        let n = reset
+            .iter()
+            .filter(|(path, _)| path.contains(&c.hub_user_id))
+            .map(|(_, n)| *n)
+            .sum::<usize>();
+        assert_eq!(n, 1, "{} reset {n} times", c.login);
+    }
+    let done: Vec<String> = store
+        .work(None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.state == WorkState::Done)
+        .filter_map(|w| w.subject)
+        .collect();
+    for c in &trickled {
+        assert!(done.contains(&c.login), "{} not done", c.login);
+    }
+}
