@@ -1,7 +1,7 @@
 //! The explanation a plan keeps for each subject, within a size budget: the matched rule's (or the
 //! guard's) explanation tree with every value shown cut to [`VALUE_BYTES`], at most [`SEEN_VALUES`]
 //! values seen per leaf, and, if the tree is still over [`EXPLANATION_BUDGET`], only the leaves that
-//! fit in it (`leaves`, `omitted`). The full explanation is re-derived on demand by
+//! fit in it (`leaves`, `omitted`). A leaf's `seen_count` is kept only when values were left out. The full explanation is re-derived on demand by
 //! `remedy explain --plan PLAN --subject KEY` from the pinned rulebook and the subject.
 
 use serde_json::{json, Map, Value};
@@ -41,7 +41,14 @@ fn truncate_tree(node: &Value) -> Value {
     match node {
         Value::Object(m) => {
             let mut out = Map::new();
+            let shown = m.get("seen").and_then(Value::as_array).map(Vec::len);
             for (k, v) in m {
+                // `seen_count` only says something when values were left out.
+                if k == "seen_count" && shown.is_some_and(|n| n <= SEEN_VALUES)
+                    && v.as_u64() == shown.map(|n| n as u64)
+                {
+                    continue;
+                }
                 let v = match (k.as_str(), v) {
                     ("expected", v) => truncate_value(v),
                     ("seen", Value::Array(items)) => Value::Array(
@@ -153,10 +160,19 @@ mod tests {
     }
 
     #[test]
-    fn a_small_explanation_keeps_its_tree() {
+    fn a_small_explanation_keeps_its_tree_and_counts_only_what_it_leaves_out() {
         let e = json!([{ "rule": "r", "outcome": "holds",
             "explanation": { "kind": "leaf", "outcome": "holds", "path": "$.user.status",
               "operator": "equals", "expected": "ACTIVE", "seen": ["ACTIVE"], "seen_count": 1 } }]);
-        assert_eq!(compact(&e), e);
+        let mut expected = e.clone();
+        expected[0]["explanation"]
+            .as_object_mut()
+            .unwrap()
+            .remove("seen_count");
+        assert_eq!(compact(&e), expected);
+        let many = json!({ "kind": "leaf", "outcome": "holds", "path": "$.a", "operator": "equals",
+            "expected": 1, "seen": [1, 2, 3, 4, 5], "seen_count": 9 });
+        assert_eq!(compact(&many)["seen_count"], 9);
+        assert_eq!(compact(&many)["seen"], json!([1, 2, 3]));
     }
 }

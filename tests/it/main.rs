@@ -24,5 +24,7 @@ mod docs;
 mod apply;
 // Reports to share: show/status as markdown, html and csv; markup and formulas rendered inert.
 mod report;
+// Plans at scale: streamed plan files, the explanation budget, bounded show, explain --plan.
+mod plans_at_scale;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
