@@ -34,7 +34,7 @@ mod stop;
 mod summary;
 pub mod units;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -55,6 +55,7 @@ use audit::{Audit, PrivateFile};
 use journal::{Journal, JournalError, StepState};
 use stop::Stop;
 
+pub use audit::record_decision;
 pub use lock::{LockError, PlanLock};
 pub use restore::{restore, RestoreError, Restored};
 pub use summary::{render_summary, timestamp};
@@ -111,6 +112,13 @@ pub struct ApplyOptions {
     pub progress: Option<Progress>,
     /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
     pub operator: Option<String>,
+    /// Only these subjects run (the others are left as they are, not reported); all when `None`.
+    /// The service applies a plan's subjects as their autonomy, approvals and rate guards allow.
+    pub only: Option<BTreeSet<String>>,
+    /// Subjects whose destructive steps a person approved, besides `approve_destructive` for all.
+    pub approved: BTreeSet<String>,
+    /// Set to stop starting new subjects (graceful shutdown); subjects in flight finish their step.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A progress callback (the CLI draws a line on a terminal with it).
@@ -151,6 +159,8 @@ pub struct ApplySummary {
     pub plan_id: String,
     pub subjects: Vec<SubjectResult>,
     pub counts: BTreeMap<String, u64>,
+    /// Okta-changing steps this run started (what `max_actions` counts).
+    pub changes: u64,
     /// Requests this run sent per endpoint (`requests`) and the binding rate-limit bucket
     /// (`binding`), filled in by the caller that owns the clients; absent when it did not.
     #[serde(flatten)]
@@ -277,10 +287,21 @@ pub async fn apply_plan<H: OktaApi, S: OktaApi>(
         fatal: Mutex::new(None),
     };
     let s = &head.summary;
-    let total = (s.matched + s.protected + s.unknown) as usize;
+    let planned = (s.matched + s.protected + s.unknown) as usize;
+    let total = opts.only.as_ref().map_or(planned, |o| o.len().min(planned));
     let finished = AtomicUsize::new(0);
-    let mut results: Vec<SubjectResult> = futures::stream::iter(plan.units())
-        .map(|unit| run_unit(&ctx, unit))
+    // Only the selected subjects run (all without a selection); a read error always reaches the run.
+    let selected = |unit: &Result<units::Unit, String>| match (unit, &opts.only) {
+        (Ok((s, _)), Some(only)) => only.contains(&s.key),
+        _ => true,
+    };
+    // The futures are made by an iterator rather than a stream combinator, so the run is `Send` and
+    // the service can run it on its own task.
+    let runs = plan
+        .units()
+        .filter(selected)
+        .map(|unit| run_unit(&ctx, unit));
+    let mut results: Vec<SubjectResult> = futures::stream::iter(runs)
         .buffer_unordered(opts.concurrency.max(1))
         .inspect(|_| {
             let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
@@ -298,10 +319,12 @@ pub async fn apply_plan<H: OktaApi, S: OktaApi>(
     for r in &results {
         *counts.entry(r.state.label().to_string()).or_insert(0) += 1;
     }
+    let started = ctx.changes.load(Ordering::SeqCst);
     Ok(ApplySummary {
         plan_id: head.plan_id.clone(),
         subjects: results,
         counts,
+        changes: opts.max_actions.map_or(started, |m| started.min(m)),
         requests: crate::okta::RequestReport::default(),
     })
 }
@@ -346,6 +369,17 @@ async fn run_subject<H: OktaApi, S: OktaApi>(
         return result(
             SubjectState::Skipped,
             Some("not attempted: the run stopped on an error".into()),
+        );
+    }
+    if ctx
+        .opts
+        .cancel
+        .as_ref()
+        .is_some_and(|c| c.load(Ordering::SeqCst))
+    {
+        return result(
+            SubjectState::Skipped,
+            Some("not attempted: shutting down".into()),
         );
     }
     // Resuming: a subject an earlier run finished is looked up by its key (the journal's primary

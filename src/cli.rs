@@ -14,6 +14,7 @@ mod print;
 mod progress;
 mod report;
 mod rules;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -267,6 +268,65 @@ pub enum Command {
     Sim(crate::sim::SimArgs),
     /// The whole story with no Okta and no setup: simulator, plan, apply, users reset, resume, results.
     Demo(crate::demo::DemoArgs),
+    /// Run continuously: take work from the System Log or Okta event hooks, plan and apply it under
+    /// the config's autonomy policy, rate guards and kill switch, until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// List the approvals a running service waits for (`--all`: decided ones too).
+    Approvals {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// Decided approvals too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a pending approval of a running service; recorded in the audit log with who approved.
+    Approve {
+        /// The approval's number (`remedy approvals`).
+        id: i64,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Deny a pending approval; the work ends `denied` and nothing is applied for it.
+    Deny {
+        id: i64,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Pause every change a running service makes (the kill switch); it keeps planning.
+    Pause {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Resume changes after `remedy pause`.
+    Resume {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+/// Arguments of `remedy serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// The config: `orgs`, `service` and `remediations` (see README, "Run continuously").
+    #[arg(long, env = "REMEDY_CONFIG")]
+    pub config: PathBuf,
+    /// Listen on a non-loopback address without TLS (behind a TLS-terminating proxy).
+    #[arg(long)]
+    pub insecure_listen: bool,
+}
+
+/// Which service a control command talks to, and who runs it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// The running service's config (its `service.stateDir` holds the store).
+    #[arg(long, env = "REMEDY_CONFIG")]
+    pub config: PathBuf,
+    /// Who decides (the audit log's `operator`); default: `REMEDY_OPERATOR`, else the OS user.
+    #[arg(long, env = "REMEDY_OPERATOR")]
+    pub operator: Option<String>,
 }
 
 /// `remedy rules ...`.
@@ -341,5 +401,7 @@ fn dispatch(inv: Invocation, output: Output) -> Result<Exit, CliError> {
             print::block_on(crate::demo::run(args, color))?.map_err(CliError::Demo)?;
             Ok(Exit::Ok)
         }
+        Invocation::Serve(args) => serve::serve(&args),
+        Invocation::Control(command) => serve::control(command, output),
     }
 }

@@ -114,6 +114,9 @@ pub struct CollectOptions {
     pub full_scan: bool,
     /// Subjects fetched at once.
     pub concurrency: usize,
+    /// Only the failures of these (spoke) user ids: the service plans the users its events name,
+    /// through the same collection as a whole plan. All when `None`.
+    pub only_users: Option<std::collections::BTreeSet<String>>,
 }
 
 /// Subjects and where they came from.

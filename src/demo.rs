@@ -144,6 +144,7 @@ async fn plan(rb: &Rulebook, orgs: &Clients, files: &Files) -> Result<Plan, Demo
     let opts = CollectOptions {
         now: Utc::now(),
         full_scan: false,
+        only_users: None,
         concurrency: 8,
     };
     let (plan, _) = pipeline::plan_live(rb, orgs, &opts, &|_| {}).await?;
@@ -227,6 +228,9 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
             poll_interval: Duration::from_millis(50),
             progress: None,
             operator: Some("remedy demo".into()),
+            only: None,
+            approved: Default::default(),
+            cancel: None,
         },
     };
     story.head(&format!("remedy apply {}", files.plan.display()));

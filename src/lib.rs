@@ -16,5 +16,6 @@ pub mod plan;
 pub mod report;
 pub mod review;
 pub mod rulebook;
+pub mod serve;
 pub mod sim;
 pub mod subject;

@@ -161,7 +161,10 @@ fn guard(
     state: StepState,
 ) -> Result<(), Stop> {
     let resuming = state == StepState::Intent;
-    if step.safety == Safety::Destructive && !ctx.opts.approve_destructive {
+    if step.safety == Safety::Destructive
+        && !ctx.opts.approve_destructive
+        && !ctx.opts.approved.contains(&step.subject)
+    {
         return Err(Stop::NotNow(if resuming {
             "destructive step interrupted mid-way (the user may be deactivated or deleted already; its backup is in the journal): run apply with --approve-destructive to finish it".into()
         } else {

@@ -106,3 +106,25 @@ impl PrivateFile {
             })
     }
 }
+
+/// Appends a person's decision on a plan (an approval or a denial made through `remedy serve`'s
+/// approvals) to the audit log, in the same line format: `step`, `org` and `request_id` are null,
+/// `action` is `approve` or `deny`, `call` names the approval, `result` says what was decided.
+pub fn record_decision(
+    path: &Path,
+    plan_id: &str,
+    operator: &str,
+    user: &str,
+    approve: bool,
+    call: &str,
+    result: &str,
+) -> Result<(), ApplyError> {
+    let line = json!({
+        "time": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "plan_id": plan_id, "step": null, "operator": operator,
+        "org": null, "user": user,
+        "action": if approve { "approve" } else { "deny" }, "call": call, "result": result,
+        "request_id": null,
+    });
+    PrivateFile::append(path)?.write_line(&line.to_string())
+}

@@ -86,7 +86,7 @@ pub enum StepState {
 }
 
 impl StepState {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             StepState::Pending => "pending",
             StepState::Intent => "intent",
@@ -141,7 +141,7 @@ pub struct Journal {
 
 /// Creates the journal file 0600 before SQLite opens it, and narrows an existing one (and its WAL
 /// files) to 0600.
-fn secure_file(path: &Path) -> Result<(), JournalError> {
+pub(crate) fn secure_file(path: &Path) -> Result<(), JournalError> {
     let err = |source| JournalError::Permissions {
         path: path.display().to_string(),
         source,

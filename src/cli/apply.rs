@@ -45,6 +45,9 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
             .or_else(|_| std::env::var("USERNAME"))
             .ok(),
         progress: (output == Output::Text && print::stderr_is_terminal()).then(progress_line),
+        only: None,
+        approved: Default::default(),
+        cancel: None,
     };
     // For a `kind: user` rulebook the one org stands in both positions; its plan never calls a spoke.
     let mut summary = print::block_on(executor::apply_plan(

@@ -93,6 +93,12 @@ pub enum CliError {
     Sim(#[from] crate::sim::SimError),
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
+    #[error(transparent)]
+    ServeConfig(#[from] crate::serve::ServeConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::serve::StoreError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("cannot write the output: {0}")]

@@ -28,6 +28,8 @@ pub enum Invocation {
     Completions(clap_complete::Shell),
     Sim(crate::sim::SimArgs),
     Demo(crate::demo::DemoArgs),
+    Serve(super::ServeArgs),
+    Control(super::serve::Control),
 }
 
 /// `remedy test`.
@@ -227,6 +229,36 @@ impl Invocation {
             Command::Completions { shell } => Invocation::Completions(shell),
             Command::Sim(args) => Invocation::Sim(args),
             Command::Demo(args) => Invocation::Demo(args),
+            Command::Serve(args) => Invocation::Serve(args),
+            Command::Approvals { service, all } => {
+                Invocation::Control(super::serve::Control::List { service, all })
+            }
+            Command::Approve { id, service } => {
+                Invocation::Control(super::serve::Control::Decide {
+                    id,
+                    approve: true,
+                    reason: None,
+                    service,
+                })
+            }
+            Command::Deny {
+                id,
+                reason,
+                service,
+            } => Invocation::Control(super::serve::Control::Decide {
+                id,
+                approve: false,
+                reason: Some(reason),
+                service,
+            }),
+            Command::Pause { service } => Invocation::Control(super::serve::Control::Pause {
+                paused: true,
+                service,
+            }),
+            Command::Resume { service } => Invocation::Control(super::serve::Control::Pause {
+                paused: false,
+                service,
+            }),
         })
     }
 }

@@ -228,6 +228,7 @@ fn collect(
     let opts = LiveOptions {
         now,
         full_scan: live.full_scan,
+        only_users: None,
         concurrency: live.concurrency,
     };
     let progress = CollectProgress::new(live.quiet, output);

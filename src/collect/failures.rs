@@ -23,6 +23,12 @@ pub(crate) struct Failures {
 }
 
 impl Failures {
+    /// Keeps only the failures of `users`.
+    pub(crate) fn retain(&mut self, users: &std::collections::BTreeSet<String>) {
+        self.order.retain(|u| users.contains(u));
+        self.events.retain(|u, _| users.contains(u));
+    }
+
     /// The events about one user (empty for a user the log did not name, as in a full scan).
     pub(crate) fn of(&self, user_id: &str) -> Vec<Value> {
         self.events.get(user_id).cloned().unwrap_or_default()

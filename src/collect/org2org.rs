@@ -55,7 +55,10 @@ pub(super) async fn collect<H: OktaApi, S: OktaApi>(
     progress(Progress::Phase(
         "reading provisioning failures from the spoke System Log",
     ));
-    let failures = failures::read(spoke, &app_id.0, since, opts.now, progress).await?;
+    let mut failures = failures::read(spoke, &app_id.0, since, opts.now, progress).await?;
+    if let Some(only) = &opts.only_users {
+        failures.retain(only);
+    }
     let candidates = failing_assignments(spoke, &app_id, &failures, opts, model, progress).await?;
     progress(Progress::Phase(
         "reading the spoke users of failing assignments",

@@ -145,6 +145,11 @@ impl OktaClient {
         )
     }
 
+    /// Each rate-limit bucket's (remaining, limit) as Okta last announced it.
+    pub fn rate_headroom(&self) -> BTreeMap<String, (u64, u64)> {
+        self.inner.rates.headroom()
+    }
+
     fn count(&self, key: &str) {
         if let Ok(mut c) = self.inner.counts.lock() {
             *c.entry(key.to_string()).or_insert(0) += 1;

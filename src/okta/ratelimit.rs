@@ -136,6 +136,20 @@ impl RateBook {
         out
     }
 
+    /// Each bucket heard of from Okta: (requests remaining, limit) as its last response said; the
+    /// service's rate-limit headroom metric.
+    pub fn headroom(&self) -> BTreeMap<String, (u64, u64)> {
+        self.buckets
+            .lock()
+            .map(|map| {
+                map.iter()
+                    .filter(|(_, b)| b.reset_epoch > 0)
+                    .map(|(k, b)| (k.clone(), (b.remaining, b.limit)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Requests this bucket must leave unused: the share of capacity not ours.
     fn floor(&self, limit: u64) -> u64 {
         // Ceil so a share below 1.0 always keeps at least one request in reserve.

@@ -92,6 +92,7 @@ async fn live_plan_finds_every_failure_with_the_right_actions() {
     let opts = CollectOptions {
         now: anchor(),
         full_scan: false,
+        only_users: None,
         concurrency: 4,
     };
     let collection = collect(&rb, &hub, &spoke, &opts, &no_progress)
@@ -162,6 +163,7 @@ async fn live_plan_finds_every_failure_with_the_right_actions() {
         &spoke,
         &CollectOptions {
             full_scan: true,
+            only_users: None,
             ..opts
         },
         &no_progress,
@@ -229,6 +231,7 @@ async fn collection_cost_grows_with_failures_not_org_size() {
     let opts = CollectOptions {
         now: anchor(),
         full_scan: false,
+        only_users: None,
         concurrency: 8,
     };
     let collection = collect(&rb, &hub, &spoke, &opts, &no_progress)
@@ -472,6 +475,7 @@ fn live_opts() -> CollectOptions {
     CollectOptions {
         now: anchor(),
         full_scan: false,
+        only_users: None,
         concurrency: 4,
     }
 }

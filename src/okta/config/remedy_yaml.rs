@@ -14,11 +14,18 @@ use super::settings::{read_okta_yaml, ClientSettings, Scopes};
 use super::validate::validate;
 use super::{unknown_org, ConfigError, ConfigInputs, OrgConfig};
 
-/// `remedy.yaml`.
+/// `remedy.yaml`. The sections other parts own (`service` and `remediations` for `remedy serve`,
+/// `notifications` for the notification sinks) are read by them; here they are only allowed.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ToolConfig {
     orgs: BTreeMap<String, ToolOrg>,
+    #[serde(default, rename = "service")]
+    _service: Option<serde_yaml::Value>,
+    #[serde(default, rename = "remediations")]
+    _remediations: Option<serde_yaml::Value>,
+    #[serde(default, rename = "notifications")]
+    _notifications: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -206,6 +206,9 @@ async fn lost_responses_are_reconciled_not_repeated() {
         poll_interval: Duration::from_millis(10),
         progress: None,
         operator: None,
+        only: None,
+        approved: Default::default(),
+        cancel: None,
     };
     let journal_path = env.path("lossy.sqlite");
     let mut last = None;

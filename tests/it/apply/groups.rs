@@ -75,6 +75,9 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
         audit_log: env.path("audit.jsonl"),
         poll_interval: Duration::from_millis(20),
         operator: Some("groups-test".into()),
+        only: None,
+        approved: Default::default(),
+        cancel: None,
         progress: Some(Progress(Arc::new(move |n, total| {
             seen.lock().unwrap().push((n, total));
         }))),

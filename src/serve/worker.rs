@@ -1,0 +1,619 @@
+//! The service's work loop: turn stored events into units of work, then for each remediation plan
+//! the new work and apply what its autonomy policy, approvals, rate guards and the kill switch allow.
+//!
+//! Every unit goes through the library pipeline the CLI uses: the subject is collected live
+//! (`pipeline::plan_live`, narrowed to the users the events named), evaluated and planned; the plan is
+//! written, sealed, under the state directory, and applied with `apply::apply` and its own journal,
+//! after the same preflight as `remedy apply` (the plan intact, its rulebook unchanged). So nothing
+//! is applied that `remedy plan` of the same subject would not have planned, and every safety of
+//! `apply` (live re-evaluation, journal, backups, approval of destructive steps) holds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::config::{Autonomy, Remediation};
+use super::events::{is_failure, is_wake};
+use super::metrics::{GuardLabels, RemediationLabels, StepLabels, WorkLabels};
+use super::store::{Work, WorkState};
+use super::{ServeError, Shared};
+use crate::apply::journal::Journal;
+use crate::apply::{self, ApplyOptions, SubjectState};
+use crate::engine::Verdict;
+use crate::pipeline::{self, Clients, LiveOptions};
+use crate::plan::Plan;
+
+/// At most this many users planned in one cycle of a remediation; the rest wait for the next.
+pub const MAX_PLAN_BATCH: usize = 500;
+/// A failed unit is retried this many times (backing off) before it is left failed.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Turns unprocessed events into work: failures in a remediation's spoke start (or restart) work
+/// for their user; hub events make that hub user's waiting work due now.
+pub(super) fn ingest(shared: &Shared) -> Result<usize, ServeError> {
+    let mut total = 0;
+    loop {
+        let events = shared.store.unprocessed(1000)?;
+        if events.is_empty() {
+            return Ok(total);
+        }
+        total += events.len();
+        let mut new_work = Vec::new();
+        let mut wake = Vec::new();
+        for e in &events {
+            let Some(user) = &e.user_id else { continue };
+            for r in &shared.remediations {
+                if is_failure(e) && r.spoke == e.org {
+                    new_work.push((r.config.name.clone(), user.clone()));
+                }
+                if is_wake(e) && r.hub == e.org {
+                    wake.push(user.clone());
+                }
+            }
+        }
+        let uuids: Vec<String> = events.into_iter().map(|e| e.uuid).collect();
+        shared.store.process_events(&uuids, &new_work, &wake)?;
+    }
+}
+
+/// One remediation as the service runs it: its config and the orgs its roles resolve to.
+pub(crate) struct Running {
+    pub config: Remediation,
+    pub hub: String,
+    pub spoke: String,
+    /// Whether a rate guard is holding changes (so it is raised once, not every cycle).
+    pub guard_raised: std::sync::atomic::AtomicBool,
+}
+
+/// One cycle of one remediation: plan the new work, apply what may be applied.
+pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError> {
+    let started = Utc::now();
+    let clock = Instant::now();
+    let name = &r.config.name;
+    let new = shared
+        .store
+        .due(name, WorkState::New, started, MAX_PLAN_BATCH)?;
+    let planned = if new.is_empty() {
+        0
+    } else {
+        plan_new(shared, r, &new).await?
+    };
+    let applied = apply_due(shared, r).await?;
+    if planned > 0 || applied > 0 {
+        shared
+            .store
+            .record_cycle(name, started, planned, applied, "ok")?;
+        shared
+            .metrics
+            .cycle_seconds
+            .get_or_create(&RemediationLabels {
+                remediation: name.clone(),
+            })
+            .observe(clock.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+fn clients(shared: &Shared, r: &Running) -> Result<Clients, ServeError> {
+    let get = |org: &str| {
+        shared
+            .orgs
+            .get(org)
+            .cloned()
+            .ok_or_else(|| ServeError::UnknownOrg(org.to_string()))
+    };
+    Ok(Clients::pair(get(&r.hub)?, get(&r.spoke)?))
+}
+
+/// Plans the new work of a remediation in one plan; returns how many subjects were planned.
+async fn plan_new(shared: &Shared, r: &Running, new: &[Work]) -> Result<usize, ServeError> {
+    let name = &r.config.name;
+    let rulebook = match pipeline::catalogue::load(&r.config.rules) {
+        Ok(rb) => rb,
+        Err(e) => {
+            // A broken edit of the rulebook stops this remediation's planning, loudly; the work waits.
+            tracing::error!(remediation = %name, error = %e, "the rulebook does not load; nothing is planned until it is fixed");
+            return Ok(0);
+        }
+    };
+    let clients = clients(shared, r)?;
+    let users: BTreeSet<String> = new.iter().map(|w| w.user_id.clone()).collect();
+    let opts = LiveOptions {
+        now: Utc::now(),
+        full_scan: false,
+        concurrency: 8,
+        only_users: Some(users),
+    };
+    let plan = match pipeline::plan_live(&rulebook, &clients, &opts, &|_| {}).await {
+        Ok((plan, _)) => plan,
+        Err(pipeline::LiveError::Plan(e)) => match e.refused_plan() {
+            Some(p) => p.clone(),
+            None => return Err(ServeError::Plan(e.to_string())),
+        },
+        Err(pipeline::LiveError::Collect(e)) => {
+            if matches!(e, crate::collect::CollectError::AccessRefused { .. }) {
+                return Err(ServeError::Refused {
+                    org: r.spoke.clone(),
+                    message: e.to_string(),
+                });
+            }
+            tracing::warn!(remediation = %name, error = %e, "collection failed; the work stays new and is retried");
+            for w in new {
+                let attempts = w.attempts + 1;
+                shared.store.set_work(
+                    name,
+                    &w.user_id,
+                    WorkState::New,
+                    Some(&format!("collection failed: {e}")),
+                    Some(Utc::now() + backoff(shared, attempts)),
+                    attempts,
+                )?;
+            }
+            return Ok(0);
+        }
+    };
+    let path = write_plan(shared, name, &plan)?;
+    shared
+        .metrics
+        .subjects_planned
+        .get_or_create(&RemediationLabels {
+            remediation: name.clone(),
+        })
+        .inc_by(plan.subjects.len() as u64);
+    tracing::info!(remediation = %name, plan = %plan.plan_id, subjects = plan.subjects.len(), steps = plan.steps.len(), path = %path.display(), "plan written");
+    classify(shared, r, &plan, &path, new)?;
+    Ok(plan.subjects.len())
+}
+
+/// Writes a plan under `state_dir/plans/<remediation>/`, 0600.
+fn write_plan(shared: &Shared, remediation: &str, plan: &Plan) -> Result<PathBuf, ServeError> {
+    let dir = shared.config.state_dir.join("plans").join(remediation);
+    super::store::create_private_dir(&dir).map_err(|source| ServeError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let path = dir.join(format!("{stamp}-{}.json", plan.plan_id));
+    pipeline::write_private(&path, plan.to_json().as_bytes()).map_err(|source| {
+        ServeError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    Ok(path)
+}
+
+/// The strictest autonomy among a subject's steps (auto < approve < report).
+fn autonomy(r: &Running, plan: &Plan, key: &str) -> (Autonomy, Vec<String>) {
+    let mut level = Autonomy::Auto;
+    let mut actions = Vec::new();
+    for s in plan.steps.iter().filter(|s| s.subject == key) {
+        actions.push(s.action.name().to_string());
+        let a = r.config.policy.of(s.safety);
+        level = match (level, a) {
+            (Autonomy::Report, _) | (_, Autonomy::Report) => Autonomy::Report,
+            (Autonomy::Approve, _) | (_, Autonomy::Approve) => Autonomy::Approve,
+            _ => Autonomy::Auto,
+        };
+    }
+    (level, actions)
+}
+
+/// Records what the plan decided for each unit of work.
+fn classify(
+    shared: &Shared,
+    r: &Running,
+    plan: &Plan,
+    path: &Path,
+    new: &[Work],
+) -> Result<(), ServeError> {
+    let name = &r.config.name;
+    let plan_path = path.display().to_string();
+    let now = Utc::now();
+    for w in new {
+        let subject = plan.subjects.iter().find(|s| {
+            s.ids.get("spoke_user_id") == Some(&w.user_id)
+                || s.ids.get("app_user_id") == Some(&w.user_id)
+        });
+        let Some(s) = subject else {
+            shared
+                .store
+                .set_planned(name, &w.user_id, None, None, &plan_path)?;
+            shared.store.set_work(
+                name,
+                &w.user_id,
+                WorkState::Done,
+                Some("no failing assignment of this app found for the user now: nothing to do"),
+                None,
+                0,
+            )?;
+            continue;
+        };
+        shared.store.set_planned(
+            name,
+            &w.user_id,
+            Some(&s.key),
+            s.ids.get("user_id").map(String::as_str),
+            &plan_path,
+        )?;
+        let has_steps = plan.steps.iter().any(|st| st.subject == s.key);
+        let (state, detail) = match (&plan.refused, s.verdict) {
+            (Some(refusal), _) => (
+                WorkState::Reported,
+                format!("the plan was refused by a guard: {refusal}"),
+            ),
+            (None, Verdict::Protected) => (WorkState::Done, "protected by a guard".into()),
+            (None, Verdict::NoMatch) => (WorkState::Done, "no rule matched".into()),
+            (None, Verdict::Unreadable) => (
+                WorkState::Reported,
+                "the subject could not be read in full; nothing was decided".into(),
+            ),
+            (None, Verdict::Matched) if !has_steps => {
+                (WorkState::Done, "matched with nothing to do".into())
+            }
+            (None, Verdict::Matched) => {
+                let (level, actions) = autonomy(r, plan, &s.key);
+                match level {
+                    Autonomy::Auto => {
+                        (WorkState::Ready, format!("planned: {}", actions.join(", ")))
+                    }
+                    Autonomy::Report => (
+                        WorkState::Reported,
+                        format!("reported only (autonomy policy): {}", actions.join(", ")),
+                    ),
+                    Autonomy::Approve => {
+                        if let Some(id) = shared.store.request_approval(
+                            name,
+                            &w.user_id,
+                            &s.key,
+                            &plan_path,
+                            &actions.join(", "),
+                        )? {
+                            tracing::warn!(remediation = %name, approval = id, subject = %s.key, actions = %actions.join(", "), "approval needed: `remedy approve {id}` or `remedy deny {id} --reason ...`");
+                        }
+                        (
+                            WorkState::Approval,
+                            format!("waiting for approval: {}", actions.join(", ")),
+                        )
+                    }
+                }
+            }
+        };
+        let due = matches!(state, WorkState::Ready).then_some(now);
+        shared
+            .store
+            .set_work(name, &w.user_id, state, Some(&detail), due, 0)?;
+    }
+    Ok(())
+}
+
+fn backoff(shared: &Shared, attempts: u32) -> chrono::Duration {
+    let base = shared.config.recheck.max(std::time::Duration::from_secs(1));
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(10));
+    chrono::Duration::from_std(base.saturating_mul(factor))
+        .unwrap_or(chrono::Duration::days(1))
+        .min(chrono::Duration::days(1))
+}
+
+/// Whether the kill switch holds (its file exists, or `remedy pause` set it); says who and why.
+pub(super) fn paused(shared: &Shared) -> Result<Option<String>, ServeError> {
+    if let Some(f) = &shared.config.kill_switch {
+        if f.exists() {
+            return Ok(Some(format!("kill switch file `{}` exists", f.display())));
+        }
+    }
+    Ok(shared
+        .store
+        .paused()?
+        .map(|(at, by)| format!("paused by {by} at {at} (`remedy resume` to continue)")))
+}
+
+/// Changing steps the rate guards still allow now, and the guard that binds when none.
+fn budget(
+    shared: &Shared,
+    r: &Running,
+    now: DateTime<Utc>,
+) -> Result<(u64, &'static str), ServeError> {
+    let name = &r.config.name;
+    let hour = shared
+        .store
+        .changes_since(name, now - chrono::Duration::hours(1))?;
+    let day = shared
+        .store
+        .changes_since(name, now - chrono::Duration::days(1))?;
+    let by_hour = r.config.guard.per_hour.saturating_sub(hour);
+    let by_day = r.config.guard.per_day.saturating_sub(day);
+    Ok(if by_hour <= by_day {
+        (by_hour, "per_hour")
+    } else {
+        (by_day, "per_day")
+    })
+}
+
+/// Applies the due work of a remediation, plan by plan; returns how many subjects ran.
+async fn apply_due(shared: &Shared, r: &Running) -> Result<usize, ServeError> {
+    let name = &r.config.name;
+    let now = Utc::now();
+    let mut due = shared.store.due(name, WorkState::Ready, now, 1000)?;
+    due.extend(shared.store.due(name, WorkState::Waiting, now, 1000)?);
+    due.extend(shared.store.due(name, WorkState::Failed, now, 1000)?);
+    if due.is_empty() {
+        return Ok(0);
+    }
+    if let Some(why) = paused(shared)? {
+        tracing::debug!(remediation = %name, waiting = due.len(), why = %why, "paused: nothing is changed");
+        return Ok(0);
+    }
+    let (budget, guard) = budget(shared, r, now)?;
+    let mut by_plan: BTreeMap<String, Vec<Work>> = BTreeMap::new();
+    for w in due {
+        if let Some(p) = w.plan.clone() {
+            by_plan.entry(p).or_default().push(w);
+        }
+    }
+    let mut ran = 0;
+    let mut left = budget;
+    for (plan_path, works) in by_plan {
+        if shared.stopping() {
+            break;
+        }
+        ran += apply_plan(shared, r, Path::new(&plan_path), &works, left, guard).await?;
+        left = self::budget(shared, r, Utc::now())?.0;
+    }
+    Ok(ran)
+}
+
+/// Applies the given units of one plan.
+async fn apply_plan(
+    shared: &Shared,
+    r: &Running,
+    plan_path: &Path,
+    works: &[Work],
+    budget: u64,
+    guard: &'static str,
+) -> Result<usize, ServeError> {
+    let name = &r.config.name;
+    let by_key: BTreeMap<&str, &Work> = works
+        .iter()
+        .filter_map(|w| w.subject.as_deref().map(|k| (k, w)))
+        .collect();
+    let prepared = match pipeline::prepare_apply(plan_path, false) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(remediation = %name, plan = %plan_path.display(), error = %e, "plan cannot be applied");
+            for w in works {
+                fail(shared, name, w, &format!("the plan cannot be applied: {e}"))?;
+            }
+            return Ok(0);
+        }
+    };
+    let journal_path = plan_path.with_extension("journal.sqlite");
+    let journal = Journal::open(
+        &journal_path,
+        &prepared.head.plan_id,
+        &prepared.head.checksum,
+        &prepared.head.rulebook.sha256,
+    )
+    .map_err(|e| ServeError::Apply(e.to_string()))?;
+    let approved: BTreeSet<String> = shared
+        .store
+        .approved_subjects(&plan_path.display().to_string())?
+        .into_iter()
+        .collect();
+    let opts = ApplyOptions {
+        approve_destructive: false,
+        concurrency: shared.config.apply_concurrency,
+        max_actions: Some(budget),
+        reset_urls: None,
+        manual_retries: shared.config.state_dir.join("manual-retries.txt"),
+        audit_log: shared.config.state_dir.join("audit.jsonl"),
+        poll_interval: std::time::Duration::from_millis(500),
+        progress: None,
+        operator: Some(format!("remedy serve ({name})")),
+        only: Some(by_key.keys().map(|k| k.to_string()).collect()),
+        approved,
+        cancel: Some(shared.cancel.clone()),
+    };
+    let clients = clients(shared, r)?;
+    let summary = match apply::apply_plan(
+        apply::units::ToApply::File(&prepared.plan),
+        &prepared.rulebook,
+        clients.hub(),
+        clients.spoke(),
+        &journal,
+        &opts,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(apply::ApplyError::Auth(m)) => {
+            return Err(ServeError::Refused {
+                org: format!("{} or {}", r.hub, r.spoke),
+                message: m,
+            })
+        }
+        Err(apply::ApplyError::Lock(e)) => {
+            tracing::warn!(remediation = %name, error = %e, "plan busy; tried again next cycle");
+            return Ok(0);
+        }
+        // A write that failed (journal, audit log) stops the service: nothing is changed unrecorded.
+        Err(e) => return Err(ServeError::Apply(e.to_string())),
+    };
+    shared.store.record_changes(name, summary.changes)?;
+    count_steps(shared, name, &journal, &by_key)?;
+    let now = Utc::now();
+    let mut guard_hit = false;
+    for res in &summary.subjects {
+        let Some(w) = by_key.get(res.subject.as_str()) else {
+            continue;
+        };
+        let detail = res.detail.clone().unwrap_or_default();
+        match res.state {
+            SubjectState::Done | SubjectState::Protected => shared.store.set_work(
+                name,
+                &w.user_id,
+                WorkState::Done,
+                Some(&detail),
+                None,
+                w.attempts,
+            )?,
+            SubjectState::Waiting => shared.store.set_work(
+                name,
+                &w.user_id,
+                WorkState::Waiting,
+                Some(&detail),
+                Some(
+                    now + chrono::Duration::from_std(shared.config.recheck)
+                        .unwrap_or(chrono::Duration::minutes(5)),
+                ),
+                w.attempts,
+            )?,
+            SubjectState::Skipped if detail.contains("max-actions") => {
+                guard_hit = true;
+                shared.store.set_work(
+                    name,
+                    &w.user_id,
+                    w.state,
+                    Some(&format!("held by the {guard} rate guard")),
+                    Some(now + chrono::Duration::seconds(60)),
+                    w.attempts,
+                )?
+            }
+            SubjectState::Skipped => shared.store.set_work(
+                name,
+                &w.user_id,
+                w.state,
+                Some(&detail),
+                Some(
+                    now + chrono::Duration::from_std(shared.config.recheck)
+                        .unwrap_or(chrono::Duration::minutes(5)),
+                ),
+                w.attempts,
+            )?,
+            // The subject changed since it was planned: plan it again from its live state.
+            SubjectState::SkippedDrift if w.attempts + 1 < MAX_ATTEMPTS => shared.store.set_work(
+                name,
+                &w.user_id,
+                WorkState::New,
+                Some(&detail),
+                Some(now),
+                w.attempts + 1,
+            )?,
+            SubjectState::SkippedDrift | SubjectState::Failed | SubjectState::Refused => {
+                fail(shared, name, w, &detail)?
+            }
+        }
+    }
+    if budget == 0 && !summary.subjects.is_empty() {
+        guard_hit = true;
+    }
+    raise_guard(shared, r, guard_hit, guard);
+    Ok(summary.subjects.len())
+}
+
+/// A failed unit: retried with backoff until [`MAX_ATTEMPTS`], then left failed.
+fn fail(shared: &Shared, name: &str, w: &Work, detail: &str) -> Result<(), ServeError> {
+    let attempts = w.attempts + 1;
+    let due = (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(shared, attempts));
+    tracing::warn!(remediation = %name, user = %w.user_id, subject = ?w.subject, attempts, detail = %detail, "step failed");
+    shared.store.set_work(
+        name,
+        &w.user_id,
+        WorkState::Failed,
+        Some(detail),
+        due,
+        attempts,
+    )?;
+    Ok(())
+}
+
+/// Raises (once) or clears a rate guard's hold.
+fn raise_guard(shared: &Shared, r: &Running, hit: bool, guard: &'static str) {
+    use std::sync::atomic::Ordering;
+    let was = r.guard_raised.swap(hit, Ordering::SeqCst);
+    if hit {
+        shared
+            .metrics
+            .guard_hits
+            .get_or_create(&GuardLabels {
+                remediation: r.config.name.clone(),
+                guard: guard.into(),
+            })
+            .inc();
+        if !was {
+            tracing::error!(remediation = %r.config.name, guard, per_hour = r.config.guard.per_hour, per_day = r.config.guard.per_day, "rate guard reached: the service stops changing Okta for this remediation and keeps planning");
+        }
+    } else if was {
+        tracing::info!(remediation = %r.config.name, "rate guard cleared: changes resume");
+    }
+}
+
+/// Counts the steps of the units just run by action and the state the journal gives them.
+fn count_steps(
+    shared: &Shared,
+    name: &str,
+    journal: &Journal,
+    by_key: &BTreeMap<&str, &Work>,
+) -> Result<(), ServeError> {
+    let steps = journal
+        .steps()
+        .map_err(|e| ServeError::Apply(e.to_string()))?;
+    let since = by_key
+        .values()
+        .map(|w| w.updated.as_str())
+        .min()
+        .unwrap_or_default()
+        .to_string();
+    for s in steps {
+        if !by_key.contains_key(s.subject.as_str()) || s.updated.as_deref() < Some(since.as_str()) {
+            continue;
+        }
+        shared
+            .metrics
+            .steps
+            .get_or_create(&StepLabels {
+                remediation: name.to_string(),
+                action: s.action.clone(),
+                outcome: s.state.as_str().to_string(),
+            })
+            .inc();
+    }
+    Ok(())
+}
+
+/// Sets the gauges from the store (so they are right after a restart too).
+pub(super) fn refresh_gauges(shared: &Shared) -> Result<(), ServeError> {
+    for (remediation, state, n) in shared.store.counts()? {
+        shared
+            .metrics
+            .work
+            .get_or_create(&WorkLabels {
+                remediation,
+                state: state.label().into(),
+            })
+            .set(n as i64);
+    }
+    shared
+        .metrics
+        .approvals_pending
+        .set(shared.store.approvals(false)?.len() as i64);
+    shared
+        .metrics
+        .paused
+        .set(i64::from(paused(shared)?.is_some()));
+    for (org, client) in &shared.orgs {
+        for (bucket, (remaining, _limit)) in client.rate_headroom() {
+            shared
+                .metrics
+                .rate_remaining
+                .get_or_create(&super::metrics::BucketLabels {
+                    org: org.clone(),
+                    bucket,
+                })
+                .set(remaining as f64);
+        }
+    }
+    Ok(())
+}
