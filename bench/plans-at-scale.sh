@@ -62,14 +62,17 @@ json.dump(seed, open(sys.argv[2], "w"))
 PY
   rm -f "$seed.gen"
 fi
-$bin sim --seed-file "$seed" --no-rate-limits --hub-port "$PORT" --spoke-port $((PORT + 1)) \
-  > "$WORK/sim.txt" 2>&1 &
-sim=$!
+start_sim() {
+  $bin sim --seed-file "$seed" --no-rate-limits --hub-port "$PORT" --spoke-port $((PORT + 1)) \
+    > "$WORK/sim.txt" 2>&1 &
+  sim=$!
+  for _ in $(seq 1 600); do
+    curl -fs -o /dev/null -H 'Authorization: SSWS hub-token' "http://127.0.0.1:$PORT/api/v1/users?limit=1" && break
+    sleep 0.2
+  done
+}
+start_sim
 trap 'kill $sim 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-  curl -fs -o /dev/null -H 'Authorization: SSWS hub-token' "http://127.0.0.1:$PORT/api/v1/users?limit=1" && break
-  sleep 0.2
-done
 cat > "$WORK/remedy.yaml" <<YAML
 orgs:
   hub: { orgUrl: 'http://127.0.0.1:$PORT', token: hub-token }
@@ -81,22 +84,23 @@ $bin plan --rules bench/unlock-all.yaml --subjects "$WORK/locked.jsonl" --now $N
   --out "$WORK/plan-unlock.json" --output json > /dev/null
 steps=$(grep -o '"steps":[0-9]*' "$WORK/plan-unlock.json" | tail -1 | cut -d: -f2)
 echo "unlock plan: $steps steps, $(stat -c %s "$WORK/plan-unlock.json") bytes"
-rm -f "$WORK"/journal*.sqlite* "$WORK/audit.jsonl"
 apply() { $bin --output json apply "$WORK/plan-unlock.json" --config "$WORK/remedy.yaml" \
-  --journal "$WORK/journal.sqlite" --audit-log "$WORK/audit.jsonl" --concurrency 16 "$@"; }
-# Killed part-way, then resumed: the resumed run makes no call for a subject already done.
-( apply > /dev/null 2>&1 & echo $! > "$WORK/apply.pid"; wait ) &
-sleep "${KILL_AFTER:-20}"
-kill -KILL "$(cat "$WORK/apply.pid")" || true
-sleep 1
-done_before=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select count(*) from subjects where state='done'\").fetchone()[0])" "$WORK/journal.sqlite")
-calls_before=$(curl -fs "http://127.0.0.1:$PORT/api/v1/users?limit=1" -H 'Authorization: SSWS hub-token' -o /dev/null -w '%{http_code}')
-echo "killed with SIGKILL after ${KILL_AFTER:-20} s: $done_before subjects done"
+  --journal "$WORK/journal.sqlite" --audit-log "$WORK/audit.jsonl" --concurrency 16; }
+count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$WORK/journal.sqlite" "$1"; }
+# A. The whole plan in one run, on a fresh simulator.
+rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
+measure "apply, $steps unlocks in one run" apply
+echo "  done: $(count "select count(*) from subjects where state='done'")"
+# B. Again on a fresh simulator, killed with SIGKILL part-way, then resumed.
+kill $sim; wait $sim 2>/dev/null || true; start_sim
+rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
+apply > /dev/null 2>&1 &
+victim=$!
+sleep "${KILL_AFTER:-15}"
+kill -KILL $victim; wait $victim 2>/dev/null || true
+before=$(count "select count(*) from subjects where state='done'")
+echo "killed with SIGKILL after ${KILL_AFTER:-15} s: $before subjects done"
 measure "apply, resumed after SIGKILL" apply
-done_after=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select count(*) from subjects where state='done'\").fetchone()[0])" "$WORK/journal.sqlite")
-intents=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select count(*) from calls where phase='intent'\").fetchone()[0])" "$WORK/journal.sqlite")
-echo "after resume: $done_after subjects done; $intents intents journaled in all (one per unlock: none repeated)"
-rm -f "$WORK"/journal*.sqlite* "$WORK/audit.jsonl"
-# A fresh simulator state is not needed for the whole-run figure: an unlocked user is skipped for
-# drift without a call, so the second full run measures reading the plan and the journal only.
-measure "apply, whole plan again (all done: resume path)" apply
+echo "  done: $(count "select count(*) from subjects where state='done'"); unlock calls journaled: $(count "select count(*) from calls where phase='intent'") (one per step: none made twice)"
+# C. Everything done: what resuming costs when nothing is left (no Okta read per finished subject).
+measure "apply, all $steps already done" apply

@@ -48,12 +48,12 @@ use crate::engine::Verdict;
 use crate::okta::OktaApi;
 use crate::plan::stream::PlanHead;
 use crate::plan::{Plan, PlannedSubject, Step};
-use units::ToApply;
 use crate::rulebook::Rulebook;
 use actions::{recorded, run_step, Recorded};
 use audit::{Audit, PrivateFile};
 use journal::{Journal, JournalError, StepState};
 use stop::Stop;
+use units::ToApply;
 
 pub use audit::record_decision;
 pub use lock::{LockError, PlanLock};

@@ -279,7 +279,11 @@ pub enum PlanError {
         source: std::io::Error,
     },
     #[error("plan `{path}` is {bytes} bytes, more than {limit} bytes can be read whole; it is read as a stream by `remedy show`, `apply`, `explain` and reports")]
-    TooLarge { path: String, bytes: u64, limit: u64 },
+    TooLarge {
+        path: String,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 impl PlanError {

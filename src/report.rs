@@ -414,10 +414,19 @@ fn explanation(verdict: Verdict, e: &Value) -> Vec<Line> {
                     node_lines(node, 1, &mut out);
                 }
                 // Over the plan's explanation budget: the leaves that fit, and how many did not.
-                for leaf in trace.get("leaves").and_then(Value::as_array).into_iter().flatten() {
+                for leaf in trace
+                    .get("leaves")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     node_lines(leaf, 1, &mut out);
                 }
-                if let Some(n) = trace.get("omitted").and_then(Value::as_u64).filter(|n| *n > 0) {
+                if let Some(n) = trace
+                    .get("omitted")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n > 0)
+                {
                     out.push(Line {
                         depth: 1,
                         text: format!("… {n} more conditions: `remedy explain --plan PLAN --subject KEY` shows them all"),

@@ -11,9 +11,9 @@ use serde_json::json;
 use super::invocation::{ApplyRun, RestoreRun};
 use super::{print, CliError, Exit, Output};
 use crate::apply::journal::{Journal, StepState};
+use crate::apply::units::ToApply;
 use crate::apply::{self as executor, ApplyOptions, Progress};
 use crate::pipeline::{self, OrgDirectory};
-use crate::apply::units::ToApply;
 use crate::plan::stream::{Item, Opened, Want};
 
 /// How many destructive steps the approval prompt lists.

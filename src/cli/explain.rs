@@ -42,7 +42,11 @@ pub fn explain(run: &ExplainRun, output: Output) -> Result<Exit, CliError> {
 /// Re-derives the full explanation of the plan's subject `key`: the rulebook the plan pins (it must
 /// be unchanged), the plan's `now`, and the subject read again from `subjects` (or the plan's own
 /// subjects file).
-fn planned(plan: &Path, key: &str, subjects: Option<&Path>) -> Result<(Rulebook, Decision), CliError> {
+fn planned(
+    plan: &Path,
+    key: &str,
+    subjects: Option<&Path>,
+) -> Result<(Rulebook, Decision), CliError> {
     let head = crate::plan::stream::read_head(plan)?;
     let shown = plan.display().to_string();
     if !crate::plan::stream::lists_subject(plan, key)? {

@@ -70,8 +70,7 @@ fn plan_file(rb: &Rulebook, path: &Path, run: &PlanRun, output: Output) -> Resul
         Output::Text => {
             let opened = Opened::open(out)?;
             let mut stdout = std::io::stdout().lock();
-            write_rendering(&opened, Some(SHOWN_PER_ACTION), &mut stdout)
-                .map_err(render_error)?;
+            write_rendering(&opened, Some(SHOWN_PER_ACTION), &mut stdout).map_err(render_error)?;
             drop(stdout);
             print::text(&saved_line(saved, head.refused.is_some()))?;
         }

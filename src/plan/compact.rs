@@ -44,20 +44,17 @@ fn truncate_tree(node: &Value) -> Value {
             let shown = m.get("seen").and_then(Value::as_array).map(Vec::len);
             for (k, v) in m {
                 // `seen_count` only says something when values were left out.
-                if k == "seen_count" && shown.is_some_and(|n| n <= SEEN_VALUES)
+                if k == "seen_count"
+                    && shown.is_some_and(|n| n <= SEEN_VALUES)
                     && v.as_u64() == shown.map(|n| n as u64)
                 {
                     continue;
                 }
                 let v = match (k.as_str(), v) {
                     ("expected", v) => truncate_value(v),
-                    ("seen", Value::Array(items)) => Value::Array(
-                        items
-                            .iter()
-                            .take(SEEN_VALUES)
-                            .map(truncate_value)
-                            .collect(),
-                    ),
+                    ("seen", Value::Array(items)) => {
+                        Value::Array(items.iter().take(SEEN_VALUES).map(truncate_value).collect())
+                    }
                     (_, v) => truncate_tree(v),
                 };
                 out.insert(k.clone(), v);
@@ -146,7 +143,12 @@ mod tests {
     #[test]
     fn an_explanation_stays_within_the_budget_and_counts_what_it_dropped() {
         let children: Vec<Value> = (0..40)
-            .map(|i| leaf(&format!("$.user.profile.f{i}"), vec![json!("v".repeat(90)); 9]))
+            .map(|i| {
+                leaf(
+                    &format!("$.user.profile.f{i}"),
+                    vec![json!("v".repeat(90)); 9],
+                )
+            })
             .collect();
         let e = json!([{ "rule": "r", "outcome": "holds",
             "explanation": { "kind": "all", "outcome": "holds", "children": children } }]);

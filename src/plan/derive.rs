@@ -74,10 +74,11 @@ impl<'r> PlanBuilder<'r> {
             now: &now_text,
             source: &source,
         };
-        let writer = PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
-            path: path.to_string(),
-            source,
-        })?;
+        let writer =
+            PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
+                path: path.to_string(),
+                source,
+            })?;
         Ok(PlanBuilder {
             rulebook,
             now,

@@ -415,10 +415,7 @@ pub fn action_groups(plan: &Plan) -> Vec<(&'static str, Vec<&Step>)> {
 
 /// The totals sentence: `18 steps for 10 subjects (4 report, ...); 9 change Okta, 0 destructive.`
 pub fn totals(s: &Summary) -> String {
-    let by: Vec<String> = groups(s)
-        .iter()
-        .map(|(a, n)| format!("{n} {a}"))
-        .collect();
+    let by: Vec<String> = groups(s).iter().map(|(a, n)| format!("{n} {a}")).collect();
     format!(
         "{} for {} ({}); {} change Okta, {} destructive.",
         plural(s.steps, "step", "steps"),

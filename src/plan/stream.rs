@@ -166,7 +166,11 @@ impl<W: Write> PlanWriter<W> {
             subjects: 0,
             steps: 0,
         };
-        write!(w.out, "{{\n  \"format_version\": {},\n", super::FORMAT_VERSION)?;
+        write!(
+            w.out,
+            "{{\n  \"format_version\": {},\n",
+            super::FORMAT_VERSION
+        )?;
         w.field("rulebook", opening.rulebook)?;
         w.field("mode", &opening.mode)?;
         w.field("now", opening.now)?;

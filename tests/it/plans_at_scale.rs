@@ -72,11 +72,20 @@ fn a_plan_is_one_line_per_subject_and_step_within_the_size_budget() {
     let matched = plan["summary"]["matched"].as_u64().unwrap();
     assert_eq!(matched, 240);
     // One subject per line, one step per line: 240 of each.
-    let subject_lines = text.lines().filter(|l| l.starts_with("    {\"key\"")).count();
-    let step_lines = text.lines().filter(|l| l.starts_with("    {\"id\"")).count();
+    let subject_lines = text
+        .lines()
+        .filter(|l| l.starts_with("    {\"key\""))
+        .count();
+    let step_lines = text
+        .lines()
+        .filter(|l| l.starts_with("    {\"id\""))
+        .count();
     assert_eq!((subject_lines, step_lines), (240, 240));
     let per_subject = text.len() as u64 / matched;
-    assert!(per_subject <= 800, "{per_subject} bytes per matched subject");
+    assert!(
+        per_subject <= 800,
+        "{per_subject} bytes per matched subject"
+    );
     for s in plan["subjects"].as_array().unwrap() {
         let bytes = s["explanation"].to_string().len();
         assert!(bytes <= 640, "{bytes}: {}", s["explanation"]);
@@ -96,7 +105,9 @@ fn show_prints_a_bounded_sample_unless_asked_for_all() {
     assert!(sampled.contains("report (240)"), "{sampled}");
     assert_eq!(sampled.matches(" on hub  [never-signed-in]").count(), 50);
     assert!(sampled.contains("  … and 190 more"), "{sampled}");
-    assert!(sampled.ends_with("Plan: 240 steps for 240 subjects (240 report); 0 change Okta, 0 destructive.\n"));
+    assert!(sampled.ends_with(
+        "Plan: 240 steps for 240 subjects (240 report); 0 change Okta, 0 destructive.\n"
+    ));
     let all = ok(dir.path(), &["show", "plan.json", "--all"]).stdout;
     assert_eq!(all.matches(" on hub  [never-signed-in]").count(), 240);
     let markdown = ok(dir.path(), &["show", "plan.json", "--format", "markdown"]).stdout;
@@ -109,15 +120,38 @@ fn explain_with_the_plan_gives_the_whole_explanation_again() {
     let dir = planned();
     let run = ok(
         dir.path(),
-        &["explain", "--plan", "plan.json", "--subject", "user7@example.com"],
+        &[
+            "explain",
+            "--plan",
+            "plan.json",
+            "--subject",
+            "user7@example.com",
+        ],
     );
-    assert!(run.stdout.starts_with("subject user7@example.com: matched never-signed-in"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("subject user7@example.com: matched never-signed-in"),
+        "{}",
+        run.stdout
+    );
     let missing = remedy_in(
         dir.path(),
-        &["explain", "--plan", "plan.json", "--subject", "user4@example.com"],
+        &[
+            "explain",
+            "--plan",
+            "plan.json",
+            "--subject",
+            "user4@example.com",
+        ],
     );
     assert_ne!(missing.code, 0);
-    assert!(missing.stderr.contains("does not list a subject `user4@example.com`"), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("does not list a subject `user4@example.com`"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
@@ -128,20 +162,30 @@ fn the_same_inputs_give_the_same_bytes_and_an_edit_is_refused() {
     let second = std::fs::read(again.path().join("plan.json")).unwrap();
     // Only the rulebook path and subjects path could differ; both are the same here.
     assert_eq!(first, second);
-    let edited = String::from_utf8(first)
-        .unwrap()
-        .replacen("user7@example.com never signed in", "user7@example.com never signed on", 1);
+    let edited = String::from_utf8(first).unwrap().replacen(
+        "user7@example.com never signed in",
+        "user7@example.com never signed on",
+        1,
+    );
     std::fs::write(dir.path().join("plan.json"), edited).unwrap();
     let show = remedy_in(dir.path(), &["show", "plan.json"]);
     assert_ne!(show.code, 0);
-    assert!(show.stderr.contains("was edited after it was written"), "{}", show.stderr);
+    assert!(
+        show.stderr.contains("was edited after it was written"),
+        "{}",
+        show.stderr
+    );
 }
 
 #[test]
 fn a_plan_of_format_1_is_still_shown_and_explained() {
     let root = crate::cli::crate_root();
     let show = ok(root, &["show", "tests/fixtures/plans/v1-locked-out.json"]);
-    assert!(show.stdout.starts_with("Plan plan-a44705b9aef9 "), "{}", show.stdout);
+    assert!(
+        show.stdout.starts_with("Plan plan-a44705b9aef9 "),
+        "{}",
+        show.stdout
+    );
     assert!(show.stdout.contains("unlock (2)"), "{}", show.stdout);
     let explain = ok(
         root,
@@ -153,5 +197,9 @@ fn a_plan_of_format_1_is_still_shown_and_explained() {
             "amy.ost@example.com",
         ],
     );
-    assert!(explain.stdout.contains("rule unlock-after-wait: holds"), "{}", explain.stdout);
+    assert!(
+        explain.stdout.contains("rule unlock-after-wait: holds"),
+        "{}",
+        explain.stdout
+    );
 }
