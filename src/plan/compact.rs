@@ -11,7 +11,7 @@ pub const VALUE_BYTES: usize = 64;
 /// At most this many values seen per leaf (`seen_count` still says how many there were).
 pub const SEEN_VALUES: usize = 3;
 /// At most this many bytes of compact JSON for one subject's explanation in the plan.
-pub const EXPLANATION_BUDGET: usize = 640;
+pub const EXPLANATION_BUDGET: usize = 1024;
 
 /// A value cut to at most [`VALUE_BYTES`] bytes of compact JSON: a long string keeps its start and
 /// ends with `…`; an object or array that is too long becomes the start of its JSON text, as a string.
