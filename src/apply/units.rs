@@ -50,7 +50,7 @@ impl ToApply<'_> {
             },
             ToApply::File(Opened::Stream { path, .. }) => {
                 let subjects = reader(path.clone(), true);
-                let steps = reader(path.clone(), false).into_iter().peekable();
+                let steps = Box::new(reader(path.clone(), false).into_iter().peekable());
                 Units::Stream { subjects, steps }
             }
         }
@@ -70,9 +70,9 @@ fn reader(path: std::path::PathBuf, subjects: bool) -> Receiver<Read<Item>> {
         };
         let done = visit_path(&path, want, &mut |item| Ok(tx.send(Ok(item)).is_ok()));
         if let Err(e) = done {
-            // The receiver may be gone already; then nobody is waiting for the error either.
-            if tx.send(Err(e.to_string())).is_err() {
-                return;
+            match tx.send(Err(e.to_string())) {
+                // Sent, or the receiver is gone already: then nobody is waiting for the error.
+                Ok(()) | Err(_) => {}
             }
         }
     });
@@ -87,7 +87,7 @@ pub enum Units<'a> {
     },
     Stream {
         subjects: Receiver<Read<Item>>,
-        steps: Peekable<IntoIter<Read<Item>>>,
+        steps: Box<Peekable<IntoIter<Read<Item>>>>,
     },
 }
 

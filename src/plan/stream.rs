@@ -409,7 +409,7 @@ pub enum Opened {
     Small(Box<super::Plan>),
     Stream {
         path: std::path::PathBuf,
-        head: PlanHead,
+        head: Box<PlanHead>,
     },
 }
 
@@ -424,7 +424,7 @@ impl Opened {
                     .ok_or_else(|| read_err(path, "not a plan"))?;
                 Ok(Opened::Stream {
                     path: path.to_path_buf(),
-                    head,
+                    head: Box::new(head),
                 })
             }
             found => Err(PlanError::Version {
@@ -438,7 +438,7 @@ impl Opened {
     pub fn head(&self) -> PlanHead {
         match self {
             Opened::Small(p) => p.head(),
-            Opened::Stream { head, .. } => head.clone(),
+            Opened::Stream { head, .. } => (**head).clone(),
         }
     }
 
