@@ -43,6 +43,11 @@ pub fn sample(plan: &dyn PlanItems, per_action: Option<usize>) -> Result<Plan, P
         subjects: true,
         steps: false,
     };
+    // Read until every subject wanted is found (the rest of the file is not parsed).
+    let s = &head.summary;
+    let protected_wanted = (s.protected as usize).min(limit);
+    let unknown_wanted = (s.unknown as usize).min(limit);
+    let mut found = 0usize;
     plan.each(want_subjects, &mut |item| {
         if let Item::Subject(p) = item {
             let keep = match p.verdict {
@@ -51,10 +56,11 @@ pub fn sample(plan: &dyn PlanItems, per_action: Option<usize>) -> Result<Plan, P
                 _ => keys.contains(&p.key),
             };
             if keep {
+                found += 1;
                 subjects.push(p);
             }
         }
-        Ok(true)
+        Ok(found < keys.len() + protected_wanted + unknown_wanted)
     })?;
     Ok(Plan {
         format_version: head.format_version,

@@ -420,8 +420,11 @@ impl Opened {
             1 => Ok(Opened::Small(Box::new(super::Plan::read(path)?))),
             super::FORMAT_VERSION => {
                 verify(path)?;
-                let head = visit_path(path, Want::default(), &mut |_| Ok(true))?
-                    .ok_or_else(|| read_err(path, "not a plan"))?;
+                let head = match quick_head(path)? {
+                    Some(head) => head,
+                    None => visit_path(path, Want::default(), &mut |_| Ok(true))?
+                        .ok_or_else(|| read_err(path, "not a plan"))?,
+                };
                 Ok(Opened::Stream {
                     path: path.to_path_buf(),
                     head: Box::new(head),
@@ -495,6 +498,37 @@ impl PlanItems for Opened {
     fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError> {
         Opened::each(self, want, on)
     }
+}
+
+/// How far from each end of a plan file [`quick_head`] looks for the fields around the arrays.
+const QUICK_HEAD_BYTES: u64 = 1 << 20;
+
+/// Everything but the subjects and steps of a checked version 2 plan, from its first lines (up to
+/// `"subjects"`) and its last ones (from `"summary"`), without reading the arrays between: the
+/// format writes one top-level field per line. `None` when either end is not where it should be
+/// (then the caller reads the whole file).
+fn quick_head(path: &Path) -> Result<Option<PlanHead>, PlanError> {
+    let mut file = File::open(path).map_err(|e| read_err(path, e))?;
+    let len = file.metadata().map_err(|e| read_err(path, e))?.len();
+    let mut start = Vec::new();
+    (&mut file)
+        .take(QUICK_HEAD_BYTES)
+        .read_to_end(&mut start)
+        .map_err(|e| read_err(path, e))?;
+    let from = len.saturating_sub(QUICK_HEAD_BYTES);
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| read_err(path, e))?;
+    let mut end = Vec::new();
+    file.read_to_end(&mut end).map_err(|e| read_err(path, e))?;
+    let (start, end) = (String::from_utf8_lossy(&start), String::from_utf8_lossy(&end));
+    let Some(before) = start.find("\n  \"subjects\": [").map(|i| &start[..i]) else {
+        return Ok(None);
+    };
+    let Some(after) = end.rfind("\n  \"summary\": ").map(|i| &end[i..]) else {
+        return Ok(None);
+    };
+    let text = format!("{},{after}", before.trim_end_matches(','));
+    Ok(serde_json::from_str(&text).ok())
 }
 
 /// [`visit`] of the plan file at `path` (its checksum is not checked: see [`Opened::open`]).
