@@ -26,6 +26,7 @@ mod call;
 pub mod journal;
 mod justify;
 mod lock;
+mod notify;
 mod observe;
 mod recreate;
 mod restore;
@@ -57,6 +58,7 @@ use units::ToApply;
 
 pub use audit::record_decision;
 pub use lock::{LockError, PlanLock};
+pub use notify::check_channels;
 pub use restore::{restore, RestoreError, Restored};
 pub use summary::{render_summary, timestamp};
 
@@ -83,6 +85,13 @@ pub enum ApplyError {
     Auth(String),
     #[error("the plan's `now` `{0}` is not an RFC 3339 time")]
     PlanTime(String),
+    #[error("step `{step}` (rule `{rule}`) notifies channel `{channel}`, {reason}")]
+    Channel {
+        step: String,
+        rule: String,
+        channel: String,
+        reason: String,
+    },
     #[error("the plan lists {what} `{key}` twice; it cannot be applied")]
     Duplicate { what: &'static str, key: String },
     #[error("the plan's step or subject `{0}` is out of the order plans are written in (a subject's steps together, in subject order); it cannot be applied")]
@@ -112,6 +121,9 @@ pub struct ApplyOptions {
     pub progress: Option<Progress>,
     /// Who runs the apply (the audit log's `operator`), e.g. the OS user.
     pub operator: Option<String>,
+    /// Where `notify` steps deliver (`None`: no sink is configured; a step naming a channel is
+    /// then refused before the run starts).
+    pub notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
     /// Only these subjects run (the others are left as they are, not reported); all when `None`.
     /// The service applies a plan's subjects as their autonomy, approvals and rate guards allow.
     pub only: Option<BTreeSet<String>>,
@@ -263,6 +275,7 @@ pub async fn apply_plan<H: OktaApi, S: OktaApi>(
     opts: &ApplyOptions,
 ) -> Result<ApplySummary, ApplyError> {
     units::check(&plan)?;
+    notify::check_channels(plan.items(), opts.notifier.as_deref())?;
     let head = plan.items().head();
     let _lock = PlanLock::acquire(&PlanLock::default_dir(), &head.plan_id, &head.checksum)?;
     let plan_now = DateTime::parse_from_rfc3339(&head.now)

@@ -130,6 +130,10 @@ pub struct ApplyArgs {
     /// The tool's config file naming the orgs.
     #[arg(long, env = "REMEDY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The file whose `notifications:` section declares where `notify` steps and the run summary
+    /// go; default: the `--config` file, when it has that section.
+    #[arg(long)]
+    pub notify_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,7 +269,7 @@ pub enum Command {
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Run the Okta simulator (a hub and a spoke org on loopback).
-    Sim(crate::sim::SimArgs),
+    Sim(Box<crate::sim::SimArgs>),
     /// The whole story with no Okta and no setup: simulator, plan, apply, users reset, resume, results.
     Demo(crate::demo::DemoArgs),
     /// Run continuously: take work from the System Log or Okta event hooks, plan and apply it under
@@ -393,7 +397,7 @@ fn dispatch(inv: Invocation, output: Output) -> Result<Exit, CliError> {
             Ok(Exit::Ok)
         }
         Invocation::Sim(args) => {
-            print::block_on(crate::sim::run(args))?.map_err(CliError::Sim)?;
+            print::block_on(crate::sim::run(*args))?.map_err(CliError::Sim)?;
             Ok(Exit::Ok)
         }
         Invocation::Demo(args) => {

@@ -5,6 +5,7 @@
 //! `pipeline` and executor as `remedy plan` and `remedy apply`; the demo adds only the simulator and
 //! the narration.
 
+mod serve;
 mod story;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,10 @@ pub enum DemoError {
     Apply(#[from] apply::ApplyError),
     #[error(transparent)]
     Journal(#[from] apply::journal::JournalError),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
+    #[error(transparent)]
+    Store(crate::serve::StoreError),
     #[error("cannot prepare `{path}`: {source}")]
     Dir {
         path: String,
@@ -60,6 +65,18 @@ pub struct DemoArgs {
     /// Simulator seed.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// Show `remedy serve` instead: collisions keep arriving and are fixed with no command run.
+    #[arg(long)]
+    pub serve: bool,
+    /// With --serve: how long the service runs.
+    #[arg(long, default_value_t = 40, requires = "serve")]
+    pub seconds: u64,
+    /// With --serve: new FEDERATION collisions a minute.
+    #[arg(long, default_value_t = 60, requires = "serve")]
+    pub trickle: u32,
+    /// With --serve: the System Log poll interval, in milliseconds.
+    #[arg(long, default_value_t = 1000, requires = "serve")]
+    pub poll_ms: u64,
 }
 
 /// The files the demo writes, in its directory.
@@ -189,6 +206,14 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("remedy-demo"));
     prepare_dir(&dir)?;
+    if args.serve {
+        let demo = serve::ServeDemo {
+            seconds: args.seconds,
+            trickle_per_minute: args.trickle,
+            poll_interval: Duration::from_millis(args.poll_ms.max(50)),
+        };
+        return serve::run(&story, &dir, &args.rules, args.seed, &demo).await;
+    }
     let files = Files::in_dir(&dir);
     let rb = catalogue::load(&args.rules)?;
     let spec = lookup_demo_scenario();
@@ -228,6 +253,7 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
             poll_interval: Duration::from_millis(50),
             progress: None,
             operator: Some("remedy demo".into()),
+            notifier: None,
             only: None,
             approved: Default::default(),
             cancel: None,

@@ -10,6 +10,7 @@ pub mod condition;
 pub mod demo;
 pub mod diagnostic;
 pub mod engine;
+pub mod notify;
 pub mod okta;
 pub mod pipeline;
 pub mod plan;

@@ -19,6 +19,7 @@ pub mod config;
 pub mod events;
 pub mod hook;
 mod http;
+pub mod latency;
 pub mod metrics;
 pub mod poll;
 pub mod store;

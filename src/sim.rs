@@ -8,11 +8,13 @@
 //! operations in `users`, `apps`, `logs`, `push`, `oauth` and `control`. It deliberately does not
 //! persist anything: every start is a fresh in-memory state.
 
+mod activity;
 mod api;
 mod apps;
 mod command;
 mod control;
 mod generate;
+mod hooks;
 mod limits;
 mod logs;
 mod model;
@@ -20,10 +22,13 @@ mod oauth;
 mod params;
 mod push;
 mod query;
+mod resets;
 mod response;
 mod route;
 mod runtime;
 mod seed;
+mod tap;
+mod trickle;
 mod users;
 
 use std::collections::BTreeMap;
@@ -37,11 +42,18 @@ use tokio::task::JoinHandle;
 
 pub use api::RequestRecord;
 pub use command::{run, SimArgs, SEED_FILE_HUB_URL};
-pub use generate::{generate, lookup_demo_scenario, GenerateSpec};
+pub use generate::{generate, lookup_demo_scenario, Collision, GenerateSpec};
+pub use hooks::{
+    DeliveryKind, EventHook, EventHooks, HookDelivery, HookError, DEFAULT_EVENT_TYPES,
+    MAX_DELIVERY_RECORDS, MAX_EVENTS_PER_DELIVERY, MAX_EVENT_HOOKS, MAX_EVENT_TYPES,
+    MAX_HOOK_TIMEOUT,
+};
 pub use limits::{bucket_names, FaultSpec, Faults, RateLimits};
 pub use model::{OrgName, PasswordPolicy};
 pub use oauth::{jwk_thumbprint, OAuthClient};
+pub use resets::MAX_COMPLETE_RESETS_AFTER;
 pub use seed::{SeedData, SeedOrg};
+pub use trickle::{MAX_TRICKLE_BATCH, MAX_TRICKLE_PER_MINUTE};
 
 /// The simulator's `search`/`filter` parser and evaluator on one document, every attribute allowed:
 /// the entry point of the filter fuzz target (`fuzz/fuzz_targets/sim_filter.rs`). `Err` holds the
@@ -86,6 +98,18 @@ pub enum SimError {
     NotResetting(String),
     #[error("cannot wait for Ctrl-C: {0}")]
     Signal(std::io::Error),
+    #[error("trickle of {0} a minute is over the maximum of {MAX_TRICKLE_PER_MINUTE}")]
+    TrickleRate(u32),
+    #[error("cannot add {0} assignments at once; the maximum is {MAX_TRICKLE_BATCH}")]
+    TrickleBatch(usize),
+    #[error("the {0} org has no Org2Org app to trickle assignments into")]
+    NoOrg2OrgApp(OrgName),
+    #[error("reset completion delay {0:?} is longer than the maximum of 30 days")]
+    ResetDelay(Duration),
+    #[error("invalid event hooks: {0}")]
+    Hooks(#[from] HookError),
+    #[error("environment variable `{0}` (the event hook secret) is not set or not UTF-8")]
+    HookSecretEnv(String),
 }
 
 /// The longest Org2Org push delay accepted; Okta's own pushes finish within seconds.
@@ -123,6 +147,14 @@ pub struct SimConfig {
     /// background: meanwhile the app user's `syncState` is `SYNCING`, then `SYNCHRONIZED` or `ERROR`.
     /// Zero (the default) pushes before the call answers. `remedy sim` defaults to 300 ms.
     pub push_delay: Duration,
+    /// New failing Org2Org assignments (FEDERATION collisions) added a minute while running; 0 (the
+    /// default) adds none. At most [`MAX_TRICKLE_PER_MINUTE`].
+    pub trickle_per_minute: u32,
+    /// A hub user put in RECOVERY by a password reset while the simulator runs sets a password this
+    /// long after; None (the default) leaves them waiting. At most [`MAX_COMPLETE_RESETS_AFTER`].
+    pub complete_resets_after: Option<Duration>,
+    /// Event hooks to deliver each org's new System Log events to (none by default).
+    pub event_hooks: EventHooks,
 }
 
 impl SimConfig {
@@ -133,6 +165,15 @@ impl SimConfig {
         if self.push_delay > MAX_PUSH_DELAY {
             return Err(SimError::PushDelay(self.push_delay));
         }
+        if self.trickle_per_minute > MAX_TRICKLE_PER_MINUTE {
+            return Err(SimError::TrickleRate(self.trickle_per_minute));
+        }
+        if let Some(after) = self.complete_resets_after {
+            if after > MAX_COMPLETE_RESETS_AFTER {
+                return Err(SimError::ResetDelay(after));
+            }
+        }
+        self.event_hooks.validate()?;
         for app in self.service_apps() {
             app.validate().map_err(SimError::ServiceApp)?;
         }
@@ -165,6 +206,9 @@ impl std::fmt::Debug for SimConfig {
             .field("token_ttl", &self.token_ttl)
             .field("api_dpop_nonce", &self.api_dpop_nonce)
             .field("push_delay", &self.push_delay)
+            .field("trickle_per_minute", &self.trickle_per_minute)
+            .field("complete_resets_after", &self.complete_resets_after)
+            .field("event_hooks", &self.event_hooks)
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +228,9 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(3600),
             api_dpop_nonce: false,
             push_delay: Duration::ZERO,
+            trickle_per_minute: 0,
+            complete_resets_after: None,
+            event_hooks: EventHooks::default(),
         }
     }
 }
@@ -207,6 +254,8 @@ pub struct Sim {
     shared: Arc<Shared>,
     shutdown: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The trickle, reset completion and event hook tasks: aborted at shutdown.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -249,10 +298,20 @@ impl Sim {
             spec.anchor = Some(spec.anchor.unwrap_or_else(model::now));
         }
         let shared = Arc::new(Shared::new(&config, scenario, [hub_url, spoke_url])?);
+        if config.trickle_per_minute > 0
+            && shared
+                .read_world()
+                .org(OrgName::Spoke)
+                .org2org_app()
+                .is_none()
+        {
+            return Err(SimError::NoOrg2OrgApp(OrgName::Spoke));
+        }
         let mut sim = Sim {
             shared: shared.clone(),
             shutdown: Vec::new(),
             tasks: Vec::new(),
+            background: activity::spawn(&shared, &config),
         };
         for (listener, org) in [(hub, OrgName::Hub), (spoke, OrgName::Spoke)] {
             let app = axum::Router::new()
@@ -351,8 +410,30 @@ impl Sim {
         self.shared.reset();
     }
 
+    /// Adds `n` new failing Org2Org assignments now, as the trickle does (at most
+    /// [`MAX_TRICKLE_BATCH`]): each a FEDERATION hub user, the matching spoke user assigned to the
+    /// Org2Org app, its push failed (`syncState` ERROR) and the events of it all in both System Logs.
+    pub fn trickle_now(&self, n: usize) -> Result<Vec<Collision>, SimError> {
+        trickle::add(&self.shared, n)
+    }
+
+    /// Every event hook delivery attempt so far (verifications included), oldest first; the last
+    /// [`MAX_DELIVERY_RECORDS`] are kept.
+    pub fn hook_deliveries(&self) -> Vec<HookDelivery> {
+        self.shared.activity.hooks.deliveries()
+    }
+
+    /// Whether the event hook at `index` of `EventHooks::hooks` passed its verification.
+    pub fn hook_verified(&self, index: usize) -> bool {
+        self.shared.activity.hooks.verified(index)
+    }
+
     /// Stops both servers and waits for them.
     pub async fn shutdown(self) {
+        for task in self.background {
+            task.abort();
+            let _ = task.await;
+        }
         for tx in self.shutdown {
             let _ = tx.send(());
         }

@@ -1,6 +1,6 @@
 //! Running one step: its journal record decides whether it runs at all, then drift, approval and
 //! rate guards, then the action itself. The user-level actions (`reset_password`, `unlock`,
-//! `activate`), `await` and the records (`report`, `notify`) live here; provisioning retries and
+//! `activate`), `await` and `report` live here; `notify` deliveries, provisioning retries and
 //! delete-recreate have modules of their own.
 
 use std::sync::atomic::Ordering;
@@ -140,7 +140,10 @@ async fn act<H: OktaApi, S: OktaApi>(
             };
             user_call(ctx, step, current, call).await?
         }
-        StepAction::Report { message } | StepAction::Notify { message, .. } => {
+        StepAction::Notify { message, channel } => {
+            super::notify::run(ctx, subject, step, message, channel.as_deref()).await?
+        }
+        StepAction::Report { message } => {
             ctx.audit.record(
                 &step.org,
                 &subject.key,

@@ -17,6 +17,10 @@
 //! - `sequences(subject, steps, time)`: the steps the pinned rulebook produced for a subject on its live
 //!   state when its first step was about to run (the plan's step JSON). Later steps of a started
 //!   sequence run from this record, never from the plan file.
+//! - `deliveries(key, step_id, sink, state, attempts, detail, updated)`: one row per notification and
+//!   sink (`notify` steps), keyed by the delivery key the receiver sees; `state` is `sending` (an
+//!   attempt was about to be made), `delivered` or `failed` (see `journal/deliveries.rs`). Added
+//!   within version 1: an older journal gets the empty table when it is opened.
 //!
 //! Nothing secret is written here: no tokens and no `resetPasswordUrl`. It holds personal data (its
 //! backups are whole hub users), so the file is created 0600. A stored value that cannot be read back
@@ -33,7 +37,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+mod deliveries;
 mod rows;
+pub use deliveries::{DeliveryRecord, DeliveryState};
 use rows::{row_to_backup, row_to_step, Unreadable};
 
 /// Journal failures.
@@ -152,7 +158,11 @@ pub(crate) fn secure_file(path: &Path) -> Result<(), JournalError> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         o.mode(0o600);
-        o.open(path).map_err(err)?;
+        // Opened (and closed) only to create it: closing a descriptor of a file releases every POSIX
+        // lock this process holds on it, SQLite's included, so an existing file is only chmod-ed.
+        if !path.exists() {
+            o.open(path).map_err(err)?;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.as_os_str().to_os_string();
             p.push(suffix);
@@ -228,6 +238,9 @@ impl Journal {
                login TEXT NOT NULL, body TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (subject, kind));
              CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, updated TEXT);
              CREATE TABLE IF NOT EXISTS sequences (subject TEXT PRIMARY KEY, steps TEXT NOT NULL, time TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, step_id TEXT NOT NULL, sink TEXT NOT NULL,
+               state TEXT NOT NULL, attempts INTEGER NOT NULL, detail TEXT, updated TEXT NOT NULL);
+
              CREATE INDEX IF NOT EXISTS calls_by_step ON calls (step_id, call, phase);
              CREATE INDEX IF NOT EXISTS subjects_by_state ON subjects (state, subject);
              CREATE INDEX IF NOT EXISTS steps_by_state ON steps (state, step_id);",

@@ -1,6 +1,7 @@
-//! `remedy apply`, `remedy status` and `remedy restore`: the checks before an apply and the approval
-//! prompt, then the executor, and printing what a journal holds. The checks are
-//! `pipeline::preflight`'s, the execution and journal `apply`'s.
+//! `remedy apply`, `remedy status` and `remedy restore`: the checks before an apply (notification
+//! sinks and the channels the plan names included) and the approval prompt, then the executor and the
+//! run summary to the sinks that take it, and printing what a journal holds. The checks are
+//! `pipeline::preflight`'s, the execution and journal `apply`'s, the sinks `notify`'s.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use super::{print, CliError, Exit, Output};
 use crate::apply::journal::{Journal, StepState};
 use crate::apply::units::ToApply;
 use crate::apply::{self as executor, ApplyOptions, Progress};
+use crate::notify::{Event, EventKind, Notifier};
 use crate::pipeline::{self, OrgDirectory};
 use crate::plan::stream::{Item, Opened, Want};
 
@@ -25,6 +27,8 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
     let prepared = pipeline::prepare_apply(&run.plan, run.allow_rulebook_change)?;
     let orgs = OrgDirectory::load(run.config.as_deref())?.connect(&prepared.roles)?;
     let plan = &prepared.head;
+    let notifier = notifier(&run)?;
+    executor::check_channels(&prepared.plan, notifier.as_deref())?;
     let approve = run.approve_destructive
         || (plan.summary.destructive > 0 && approved_on_terminal(&prepared.plan, output)?);
     let journal = Journal::open(
@@ -45,6 +49,7 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
             .or_else(|_| std::env::var("USERNAME"))
             .ok(),
         progress: (output == Output::Text && print::stderr_is_terminal()).then(progress_line),
+        notifier: notifier.clone(),
         only: None,
         approved: Default::default(),
         cancel: None,
@@ -68,11 +73,68 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
             &run.audit_log,
         ))?,
     }
-    Ok(if summary.failed() {
+    let summary_sent = match &notifier {
+        Some(n) => print::block_on(send_summary(n, plan, &summary))?,
+        None => true,
+    };
+    Ok(if summary.failed() || !summary_sent {
         Exit::ApplyFailed
     } else {
         Exit::Ok
     })
+}
+
+/// The sinks from `--notify-config`, else from the `--config` file's `notifications:` section, if
+/// either has one.
+fn notifier(run: &ApplyRun) -> Result<Option<Arc<Notifier>>, CliError> {
+    let Some(path) = run.notify_config.as_ref().or(run.config.as_ref()) else {
+        return Ok(None);
+    };
+    match crate::notify::read_config(path)? {
+        Some(config) => Ok(Some(Arc::new(Notifier::new(config)?))),
+        None if run.notify_config.is_some() => Err(CliError::NoNotifications {
+            path: path.display().to_string(),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Sends the run's summary (`run_finished`) to the sinks that take it; a failed delivery is told on
+/// stderr and returns `false` (the run itself stands).
+async fn send_summary(
+    notifier: &Notifier,
+    plan: &crate::plan::stream::PlanHead,
+    summary: &executor::ApplySummary,
+) -> bool {
+    let failed = summary.count(executor::SubjectState::Failed)
+        + summary.count(executor::SubjectState::Refused);
+    let message = if failed > 0 {
+        format!(
+            "apply of plan {} finished: {failed} of {} subjects failed or were refused",
+            plan.plan_id,
+            summary.subjects.len()
+        )
+    } else {
+        format!(
+            "apply of plan {} finished: {} subjects, none failed",
+            plan.plan_id,
+            summary.subjects.len()
+        )
+    };
+    let event = Event::new(
+        EventKind::RunFinished,
+        &plan.rulebook.name,
+        &message,
+        &uuid::Uuid::new_v4().to_string(),
+        chrono::Utc::now(),
+    )
+    .with_plan(&plan.plan_id, &plan.checksum)
+    .with_counts(summary.counts.clone());
+    let sent = notifier.send(&event).await;
+    for e in &sent.failed {
+        eprintln!("error: the run summary was not delivered: {e}");
+    }
+    sent.failed.is_empty()
 }
 
 fn progress_line() -> Progress {

@@ -89,6 +89,12 @@ pub enum CliError {
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Restore(#[from] RestoreError),
+    #[error("`--notify-config {path}` has no `notifications:` section")]
+    NoNotifications { path: String },
+    #[error(transparent)]
+    NotifyConfig(#[from] crate::notify::NotifyConfigError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     #[error(transparent)]
     Sim(#[from] crate::sim::SimError),
     #[error(transparent)]

@@ -26,7 +26,7 @@ pub enum Invocation {
     Rules(RulesCommand),
     Schema,
     Completions(clap_complete::Shell),
-    Sim(crate::sim::SimArgs),
+    Sim(Box<crate::sim::SimArgs>),
     Demo(crate::demo::DemoArgs),
     Serve(super::ServeArgs),
     Control(super::serve::Control),
@@ -123,6 +123,8 @@ pub struct ApplyRun {
     pub max_actions: Option<u64>,
     pub allow_rulebook_change: bool,
     pub config: Option<PathBuf>,
+    /// Where the `notifications:` section is read from (`None`: the `config` file's, if any).
+    pub notify_config: Option<PathBuf>,
 }
 
 /// `remedy restore`.
@@ -292,6 +294,7 @@ impl ApplyRun {
             max_actions: args.max_actions,
             allow_rulebook_change: args.allow_rulebook_change,
             config: args.config,
+            notify_config: args.notify_config,
         })
     }
 }

@@ -520,7 +520,10 @@ fn quick_head(path: &Path) -> Result<Option<PlanHead>, PlanError> {
         .map_err(|e| read_err(path, e))?;
     let mut end = Vec::new();
     file.read_to_end(&mut end).map_err(|e| read_err(path, e))?;
-    let (start, end) = (String::from_utf8_lossy(&start), String::from_utf8_lossy(&end));
+    let (start, end) = (
+        String::from_utf8_lossy(&start),
+        String::from_utf8_lossy(&end),
+    );
     let Some(before) = start.find("\n  \"subjects\": [").map(|i| &start[..i]) else {
         return Ok(None);
     };

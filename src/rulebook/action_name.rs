@@ -100,10 +100,10 @@ impl ActionName {
                 &[Param { name: "send_email", required: false, description: "email the activation link (default false)" }],
             ),
             ActionName::Notify => (
-                "Record a finding for a notification channel; changes nothing.",
+                "Deliver a finding to notification sinks; changes nothing in Okta.",
                 &[
                     MESSAGE,
-                    Param { name: "channel", required: false, description: "where to deliver it once sinks exist" },
+                    Param { name: "channel", required: false, description: "the notification sink to deliver it to (a name under `notifications.sinks`); default: every sink that takes `notify` events" },
                 ],
             ),
             ActionName::Report => ("Record a finding in the plan; changes nothing.", &[MESSAGE]),

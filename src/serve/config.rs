@@ -258,9 +258,22 @@ impl ServeConfig {
     /// (they must work without the service's secrets in their environment).
     pub fn state_dir_of(path: &Path) -> Result<PathBuf, ServeConfigError> {
         let file = read_file(path)?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(state_dir(&base, file.service.and_then(|s| s.state_dir)))
+        Ok(state_dir(
+            &base_dir(path),
+            file.service.and_then(|s| s.state_dir),
+        ))
     }
+}
+
+/// The config's directory, absolute (relative paths in the config are relative to it).
+fn base_dir(path: &Path) -> PathBuf {
+    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let parent = if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent
+    };
+    std::fs::canonicalize(&parent).unwrap_or(parent)
 }
 
 fn state_dir(base: &Path, configured: Option<PathBuf>) -> PathBuf {
@@ -309,7 +322,8 @@ fn validate(
         path: path.to_path_buf(),
         message,
     };
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Absolute, so the paths the store records (plans) mean the same to every command.
+    let base = base_dir(path);
     let svc = file.service.unwrap_or_default();
     let listen_raw = svc.listen.unwrap_or_else(|| "127.0.0.1:8787".into());
     let listen: SocketAddr = listen_raw.parse().map_err(|_| {

@@ -72,9 +72,11 @@ pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError
     let started = Utc::now();
     let clock = Instant::now();
     let name = &r.config.name;
-    let new = shared
-        .store
-        .due(name, WorkState::New, started, MAX_PLAN_BATCH)?;
+    let batch = match pipeline::catalogue::load(&r.config.rules) {
+        Ok(rb) => batch_size(&rb),
+        Err(_) => MAX_PLAN_BATCH,
+    };
+    let new = shared.store.due(name, WorkState::New, started, batch)?;
     let planned = if new.is_empty() {
         0
     } else {
@@ -94,6 +96,33 @@ pub(super) async fn cycle(shared: &Shared, r: &Running) -> Result<(), ServeError
             .observe(clock.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// How many users one plan takes: at most [`MAX_PLAN_BATCH`], and few enough that the plan stays
+/// within the rulebook's own guards even if every subject matches its costliest rule (a plan over
+/// `max_actions` or `max_destructive` is refused whole, so the service makes smaller plans instead).
+fn batch_size(rb: &crate::rulebook::Rulebook) -> usize {
+    use crate::rulebook::Safety;
+    let worst = |pred: &dyn Fn(Safety) -> bool| {
+        rb.rules
+            .iter()
+            .map(|r| r.then.iter().filter(|a| pred(a.safety())).count() as u64)
+            .max()
+            .unwrap_or(0)
+    };
+    let mut batch = MAX_PLAN_BATCH as u64;
+    for (limit, per_subject) in [
+        (rb.guards.max_actions, worst(&|s| s != Safety::Safe)),
+        (
+            rb.guards.max_destructive,
+            worst(&|s| s == Safety::Destructive),
+        ),
+    ] {
+        if let (Some(limit), true) = (limit, per_subject > 0) {
+            batch = batch.min(limit / per_subject);
+        }
+    }
+    batch.max(1) as usize
 }
 
 fn clients(shared: &Shared, r: &Running) -> Result<Clients, ServeError> {
@@ -415,6 +444,8 @@ async fn apply_plan(
         only: Some(by_key.keys().map(|k| k.to_string()).collect()),
         approved,
         cancel: Some(shared.cancel.clone()),
+        // Not wired yet: with no notifier, a plan whose `notify` names a channel is refused.
+        notifier: None,
     };
     let clients = clients(shared, r)?;
     let summary = match apply::apply_plan(
@@ -445,12 +476,24 @@ async fn apply_plan(
     count_steps(shared, name, &journal, &by_key)?;
     let now = Utc::now();
     let mut guard_hit = false;
+    // The service's plans are small (the work of one poll): read whole to tell report-only subjects.
+    let whole = crate::plan::sample::sample(&prepared.plan, None)
+        .map_err(|e| ServeError::Apply(e.to_string()))?;
     for res in &summary.subjects {
         let Some(w) = by_key.get(res.subject.as_str()) else {
             continue;
         };
         let detail = res.detail.clone().unwrap_or_default();
         match res.state {
+            // A subject whose steps only report is done once recorded, and shown as reported.
+            SubjectState::Done if only_reports(&whole, &res.subject) => shared.store.set_work(
+                name,
+                &w.user_id,
+                WorkState::Reported,
+                Some(&detail),
+                None,
+                w.attempts,
+            )?,
             SubjectState::Done | SubjectState::Protected => shared.store.set_work(
                 name,
                 &w.user_id,
@@ -510,7 +553,15 @@ async fn apply_plan(
         guard_hit = true;
     }
     raise_guard(shared, r, guard_hit, guard);
+    tracing::info!(remediation = %name, plan = %prepared.head.plan_id, subjects = summary.subjects.len(), changes = summary.changes, counts = ?summary.counts, "applied");
     Ok(summary.subjects.len())
+}
+
+fn only_reports(plan: &Plan, key: &str) -> bool {
+    plan.steps
+        .iter()
+        .filter(|s| s.subject == key)
+        .all(|s| matches!(s.action, crate::plan::StepAction::Report { .. }))
 }
 
 /// A failed unit: retried with backoff until [`MAX_ATTEMPTS`], then left failed.
@@ -616,4 +667,26 @@ pub(super) fn refresh_gauges(shared: &Shared) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_size;
+
+    #[test]
+    fn a_plan_batch_stays_within_the_rulebook_guards() {
+        // max_actions 200 and at most two changing steps a subject (reset, retry): 100 users a plan.
+        let shipped =
+            crate::pipeline::catalogue::load(std::path::Path::new("org2org-password-sync"))
+                .unwrap();
+        assert_eq!(batch_size(&shipped), 100);
+        // With a delete_recreate rule, max_destructive 10 binds.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/serve/rules.yaml"
+        ))
+        .unwrap();
+        let recreate = crate::rulebook::parse(&text, "rules.yaml").unwrap();
+        assert_eq!(batch_size(&recreate), 10);
+    }
 }

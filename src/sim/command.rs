@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{
-    generate, FaultSpec, Faults, GenerateSpec, OAuthClient, RateLimits, Scenario, SeedData, Sim,
-    SimConfig, SimError,
+    generate, EventHook, EventHooks, FaultSpec, Faults, GenerateSpec, OAuthClient, OrgName,
+    RateLimits, Scenario, SeedData, Sim, SimConfig, SimError, DEFAULT_EVENT_TYPES,
 };
 
 /// Arguments of `remedy sim`.
@@ -117,6 +117,53 @@ pub struct SimArgs {
     /// Write the generated scenario as a seed file to this path and exit.
     #[arg(long, value_name = "PATH")]
     pub write_seed: Option<std::path::PathBuf>,
+    /// Keep adding new failing Org2Org assignments (FEDERATION collisions, as the generated scenario
+    /// has) at this rate while running: `N/min` or `N`, at most 6000; 0 adds none.
+    #[arg(long, value_name = "N/min", default_value = "0", value_parser = parse_trickle)]
+    pub trickle: u32,
+    /// A hub user put in RECOVERY by a password reset sets a password this long after (e.g. `30s`,
+    /// at most 30 days); off by default.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub complete_resets_after: Option<Duration>,
+    /// Deliver an org's new System Log events to this URL as Okta event hooks do (verification GET,
+    /// then POSTs): `[hub=|spoke=]URL`, the spoke by default; repeat for more hooks (at most 10).
+    #[arg(long, value_name = "[ORG=]URL", value_parser = parse_hook_target)]
+    pub event_hook: Vec<(OrgName, String)>,
+    /// Name of the header carrying the event hooks' secret.
+    #[arg(long, value_name = "NAME", default_value = "Authorization")]
+    pub event_hook_header: String,
+    /// Environment variable holding the event hooks' secret (the header's value; never printed).
+    #[arg(long, value_name = "VAR")]
+    pub event_hook_secret_env: Option<String>,
+    /// Event types the hooks subscribe to (comma-separated; default: the Org2Org push failures,
+    /// `user.account.update_password`, `user.lifecycle.activate`).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    pub event_hook_types: Vec<String>,
+    /// Share of event hook deliveries sent twice (0.0-1.0), as Okta delivers at least once.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub event_hook_duplicates: f64,
+    /// How long a receiver may take to answer before the delivery is retried (once), as Okta does.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub event_hook_timeout: Duration,
+}
+
+/// `--trickle`: `N/min` or `N` (a minute).
+fn parse_trickle(s: &str) -> Result<u32, String> {
+    let n = s.strip_suffix("/min").unwrap_or(s).trim();
+    n.parse::<u32>()
+        .map_err(|_| format!("`{s}` is not a rate such as `10/min`"))
+}
+
+/// `--event-hook`: `[hub=|spoke=]URL`.
+fn parse_hook_target(s: &str) -> Result<(OrgName, String), String> {
+    match s.split_once('=') {
+        Some(("hub", url)) => Ok((OrgName::Hub, url.to_string())),
+        Some(("spoke", url)) => Ok((OrgName::Spoke, url.to_string())),
+        _ if s.starts_with("http://") || s.starts_with("https://") => {
+            Ok((OrgName::Spoke, s.to_string()))
+        }
+        _ => Err("expected `hub=URL`, `spoke=URL` or an http(s) URL".into()),
+    }
 }
 
 impl std::fmt::Debug for SimArgs {
@@ -130,11 +177,47 @@ impl std::fmt::Debug for SimArgs {
             .field("seed_file", &self.seed_file)
             .field("hub_token", &"<redacted>")
             .field("spoke_token", &"<redacted>")
+            .field("trickle", &self.trickle)
+            .field("complete_resets_after", &self.complete_resets_after)
+            .field("event_hooks", &self.event_hook.len())
             .finish_non_exhaustive()
     }
 }
 
 impl SimArgs {
+    /// The event hooks of `--event-hook*`, the secret read from its environment variable.
+    fn event_hooks(&self) -> Result<EventHooks, SimError> {
+        let secret = match &self.event_hook_secret_env {
+            Some(var) => {
+                Some(std::env::var(var).map_err(|_| SimError::HookSecretEnv(var.clone()))?)
+            }
+            None => None,
+        };
+        let types: Vec<String> = if self.event_hook_types.is_empty() {
+            DEFAULT_EVENT_TYPES.iter().map(|t| t.to_string()).collect()
+        } else {
+            self.event_hook_types.clone()
+        };
+        let hooks = self
+            .event_hook
+            .iter()
+            .map(|(org, url)| EventHook {
+                org: *org,
+                url: url.clone(),
+                header: self.event_hook_header.clone(),
+                secret: secret.clone(),
+                event_types: types.clone(),
+            })
+            .collect();
+        let hooks = EventHooks {
+            hooks,
+            duplicate_rate: self.event_hook_duplicates,
+            timeout: self.event_hook_timeout,
+        };
+        hooks.validate()?;
+        Ok(hooks)
+    }
+
     /// The configuration these flags describe (the seed file is read here).
     pub fn config(&self) -> Result<SimConfig, SimError> {
         let scenario = match &self.seed_file {
@@ -199,6 +282,9 @@ impl SimArgs {
             faults,
             oauth_clients,
             push_delay: self.push_delay,
+            trickle_per_minute: self.trickle,
+            complete_resets_after: self.complete_resets_after,
+            event_hooks: self.event_hooks()?,
             ..SimConfig::default()
         })
     }
@@ -254,6 +340,18 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
             app.client_id,
             app.scopes.join(" ")
         );
+    }
+    if args.trickle > 0 {
+        println!("trickle: {} new failing assignments a minute", args.trickle);
+    }
+    if let Some(after) = args.complete_resets_after {
+        println!(
+            "resets:  users complete a reset {} after it",
+            humantime::format_duration(after)
+        );
+    }
+    for (org, _) in &args.event_hook {
+        println!("event hook: {org} org events (URL not shown)");
     }
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await.map_err(SimError::Signal)?;

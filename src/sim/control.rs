@@ -1,6 +1,6 @@
 //! The `/__sim/` test-control API and its in-process twins on [`super::Sim`]: complete a password
 //! reset, change a user behind the tool's back, read request records and counters, dump and reset
-//! state, set faults.
+//! state, set faults, add trickled assignments, read event hook deliveries.
 //!
 //! Control calls need the org's SSWS token but are neither recorded as Okta requests nor rate limited.
 //! This module does not serve Okta paths (`api`).
@@ -32,6 +32,9 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// RECOVERY / PASSWORD_EXPIRED / PROVISIONED → ACTIVE with `password` (or a generated compliant one).
+/// Writes what Okta writes when the user sets the password: `user.account.update_password`, and
+/// `user.lifecycle.activate` when that also activates a PROVISIONED user (a user recovering from a
+/// reset or an expired password was active already, and Okta writes no lifecycle event for it).
 pub(crate) fn complete_reset(
     shared: &Shared,
     org_name: OrgName,
@@ -53,6 +56,7 @@ pub(crate) fn complete_reset(
     ) {
         return Err(SimError::NotResetting(id_or_login.to_string()));
     }
+    let activates = user.status == UserStatus::Provisioned;
     let password = password.unwrap_or(generated);
     if let Some(v) = org.policy.violation(&password, user.login()) {
         return Err(SimError::Patch(v));
@@ -76,10 +80,23 @@ pub(crate) fn complete_reset(
         Happened {
             event_type: "user.account.update_password",
             display: "User update password for Okta",
-            targets: vec![target],
+            targets: vec![target.clone()],
             failure: None,
         },
     );
+    if activates {
+        logs::write(
+            org,
+            at,
+            &ctx,
+            Happened {
+                event_type: "user.lifecycle.activate",
+                display: "Activate Okta user",
+                targets: vec![target],
+                failure: None,
+            },
+        );
+    }
     Ok(())
 }
 
@@ -191,6 +208,10 @@ pub(crate) fn handle(
             serde_json::to_value(rt.counters()).unwrap_or(Value::Null),
         ),
         ("GET", ["state"]) => reply(StatusCode::OK, dump(shared, org)),
+        ("GET", ["hook_deliveries"]) => reply(
+            StatusCode::OK,
+            serde_json::to_value(shared.activity.hooks.deliveries()).unwrap_or(Value::Null),
+        ),
         ("POST", ["reset"]) => {
             shared.reset();
             done()
@@ -215,6 +236,34 @@ fn done() -> Response {
     reply(StatusCode::OK, json!({ "ok": true }))
 }
 
+/// `POST /__sim/trickle` with `{"count": N}` (default 1): adds N failing assignments now and answers
+/// `{"added": [{"hubUserId", "login", "spokeUserId"}...]}`.
+fn trickle(shared: &Shared, body: &Value) -> Response {
+    let count = match &body["count"] {
+        Value::Null => 1,
+        v => match v.as_u64().and_then(|n| usize::try_from(n).ok()) {
+            Some(n) => n,
+            None => return fail(StatusCode::BAD_REQUEST, "`count` must be a whole number"),
+        },
+    };
+    match super::trickle::add(shared, count) {
+        Ok(made) => {
+            let added: Vec<Value> = made
+                .iter()
+                .map(|c| {
+                    json!({
+                        "hubUserId": c.hub_user_id,
+                        "login": c.login,
+                        "spokeUserId": c.spoke_user_id,
+                    })
+                })
+                .collect();
+            reply(StatusCode::OK, json!({ "added": added }))
+        }
+        Err(e) => sim_error(e),
+    }
+}
+
 /// The control calls that take a JSON body.
 fn post(shared: &Shared, org: OrgName, segs: &[&str], body: &Value) -> Response {
     let outcome = match segs {
@@ -223,6 +272,7 @@ fn post(shared: &Shared, org: OrgName, segs: &[&str], body: &Value) -> Response 
             complete_reset(shared, org, user, password)
         }
         ["users", user, "patch"] => patch_user(shared, org, user, body),
+        ["trickle"] => return trickle(shared, body),
         ["faults"] => {
             return match checked_faults(body.clone()) {
                 Ok(f) => {

@@ -12,8 +12,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+mod live;
 mod names;
 mod objects;
+
+pub(crate) use live::add_federation_collisions;
+pub use live::Collision;
 
 use names::{DEPARTMENTS, FIRST, LAST};
 use objects::{group_json, org2org_app};
@@ -100,6 +104,14 @@ enum Kind {
     Missing,
     Deprovisioned,
     Suspended,
+}
+
+/// When an assignment happens: somewhere in the generated past, or at a given instant (the trickle
+/// of a running simulator, where every object and event of the assignment is dated then).
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Past,
+    At(DateTime<Utc>),
 }
 
 struct Gen {
@@ -280,6 +292,20 @@ impl Gen {
     /// One spoke user assigned to the Org2Org app, its hub counterpart as `kind` wants it, and the
     /// push that follows (which fails for every kind but `Healthy`).
     fn assignment(&mut self, app: &str, group: &str, kind: Kind, group_scoped: bool, index: usize) {
+        self.assignment_when(app, group, kind, group_scoped, index, When::Past);
+    }
+
+    /// [`Gen::assignment`], dated by `when`. The random draws of `When::Past` are the generator's
+    /// historical ones, so generated scenarios do not change. Returns the spoke user's id and login.
+    fn assignment_when(
+        &mut self,
+        app: &str,
+        group: &str,
+        kind: Kind,
+        group_scoped: bool,
+        index: usize,
+        when: When,
+    ) -> (String, String) {
         let prefix = if kind == Kind::ProtectedAdmin {
             "admin."
         } else {
@@ -287,12 +313,15 @@ impl Gen {
         };
         let profile = self.person(prefix);
         let login = profile["login"].as_str().unwrap_or("").to_string();
-        let assigned = if kind == Kind::Healthy {
-            self.ago(60 * 24 * 8, 60 * 24 * 89)
-        } else {
-            self.ago(30, 60 * 24 * 6)
+        let assigned = match when {
+            When::At(t) => t,
+            When::Past if kind == Kind::Healthy => self.ago(60 * 24 * 8, 60 * 24 * 89),
+            When::Past => self.ago(30, 60 * 24 * 6),
         };
-        let spoke_created = assigned - Duration::days(self.rng.gen_range(1..400));
+        let spoke_created = match when {
+            When::At(t) => t,
+            When::Past => assigned - Duration::days(self.rng.gen_range(1..400)),
+        };
         let password = if kind == Kind::Policy {
             Some(format!("sunshine{}", self.rng.gen_range(10..99)))
         } else {
@@ -306,7 +335,7 @@ impl Gen {
             password,
             spoke_created,
         );
-        self.hub_counterpart(profile, kind, index, assigned);
+        self.hub_counterpart(profile, kind, index, assigned, when);
         let scope = if group_scoped { "GROUP" } else { "USER" };
         self.assign_on_spoke(app, &spoke_id, &login, scope, assigned);
         if group_scoped {
@@ -323,7 +352,10 @@ impl Gen {
         } else {
             "Connection failure: connect timed out"
         });
-        let pushed_at = assigned + Duration::seconds(self.rng.gen_range(2..40));
+        let pushed_at = match when {
+            When::At(t) => t,
+            When::Past => assigned + Duration::seconds(self.rng.gen_range(2..40)),
+        };
         push(
             &mut self.hub,
             &mut self.spoke,
@@ -333,6 +365,7 @@ impl Gen {
             pushed_at,
             transient,
         );
+        (spoke_id, login)
     }
 
     /// The hub user already there before the push, as the failure `kind` needs it (none for a
@@ -343,8 +376,12 @@ impl Gen {
         kind: Kind,
         index: usize,
         assigned: DateTime<Utc>,
+        when: When,
     ) {
-        let hub_created = assigned - Duration::days(self.rng.gen_range(1..80));
+        let hub_created = match when {
+            When::At(t) => t,
+            When::Past => assigned - Duration::days(self.rng.gen_range(1..80)),
+        };
         profile.insert("department".into(), json!("Imported"));
         let existing = match kind {
             Kind::Federation | Kind::ProtectedAdmin => {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use super::activity::Activity;
 use super::api::RequestRecord;
 use super::limits::{FaultDecision, FaultState, InFlight, Limiter, RateStatus};
 use super::model::{IdGen, Org, OrgName};
@@ -153,6 +154,8 @@ pub(crate) struct Shared {
     pub push_delay: Duration,
     /// Bumped by every `reset`, so a push scheduled before one does not act on the rebuilt world.
     generation: AtomicU64,
+    /// The trickle, reset completion and event hooks (see `activity`).
+    pub activity: Activity,
 }
 
 impl Shared {
@@ -186,6 +189,7 @@ impl Shared {
             api_dpop_nonce: config.api_dpop_nonce,
             push_delay: config.push_delay,
             generation: AtomicU64::new(0),
+            activity: Activity::new(config),
         })
     }
 

@@ -28,3 +28,7 @@ mod report;
 mod plans_at_scale;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
+// Notifications delivered by apply to local webhook and SMTP receivers: bodies, retries, resume, no secret.
+mod notify;
+// `remedy serve`: polling and event hooks to fixes, approvals, restarts and SIGKILL, guards, kill switch.
+mod serve;

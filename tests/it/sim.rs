@@ -16,10 +16,16 @@ mod limits;
 mod oauth;
 // The Org2Org remediation stories, through HTTP alone.
 mod org2org;
+// Okta event hooks: verification, delivery with the secret, duplicates, retries.
+mod hooks;
 // Percent-encoded path parameters and `If-Match`.
 mod requests;
+// Users completing their password resets over time.
+mod resets;
 // Seed files: the committed demo seed, load and dump.
 mod seedfile;
+// New failing assignments while the simulator runs.
+mod trickle;
 // Users API semantics: pagination, search, filter, lifecycle, logs, control API, generator.
 mod users;
 

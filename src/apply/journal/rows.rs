@@ -16,7 +16,7 @@ impl std::fmt::Display for Unreadable {
 
 impl std::error::Error for Unreadable {}
 
-fn unreadable(i: usize, what: &'static str, value: &str) -> rusqlite::Error {
+pub(super) fn unreadable(i: usize, what: &'static str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         i,
         rusqlite::types::Type::Text,

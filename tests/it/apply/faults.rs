@@ -206,6 +206,7 @@ async fn lost_responses_are_reconciled_not_repeated() {
         poll_interval: Duration::from_millis(10),
         progress: None,
         operator: None,
+        notifier: None,
         only: None,
         approved: Default::default(),
         cancel: None,

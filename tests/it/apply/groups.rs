@@ -75,6 +75,7 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
         audit_log: env.path("audit.jsonl"),
         poll_interval: Duration::from_millis(20),
         operator: Some("groups-test".into()),
+        notifier: None,
         only: None,
         approved: Default::default(),
         cancel: None,

@@ -101,3 +101,31 @@ fn remedy_sim_reports_a_bad_faults_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn remedy_sim_checks_the_service_flags_without_printing_secrets() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+            .arg("sim")
+            .args(args)
+            .env_remove("REMEDY_TEST_NO_SUCH_VAR")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (code, stderr) = run(&["--trickle", "lots/min"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`lots/min` is not a rate"), "{stderr}");
+    let (code, stderr) = run(&["--trickle", "6001/min"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("maximum of 6000"), "{stderr}");
+    let (code, stderr) = run(&[
+        "--event-hook",
+        "hub=http://127.0.0.1:9/hook?token=s3cr3t",
+        "--event-hook-secret-env",
+        "REMEDY_TEST_NO_SUCH_VAR",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("`REMEDY_TEST_NO_SUCH_VAR`"), "{stderr}");
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+}
