@@ -84,8 +84,9 @@ $bin plan --rules bench/unlock-all.yaml --subjects "$WORK/locked.jsonl" --now $N
   --out "$WORK/plan-unlock.json" --output json > /dev/null
 steps=$(grep -o '"steps":[0-9]*' "$WORK/plan-unlock.json" | tail -1 | cut -d: -f2)
 echo "unlock plan: $steps steps, $(stat -c %s "$WORK/plan-unlock.json") bytes"
-apply() { $bin --output json apply "$WORK/plan-unlock.json" --config "$WORK/remedy.yaml" \
-  --journal "$WORK/journal.sqlite" --audit-log "$WORK/audit.jsonl" --concurrency 16; }
+apply_cmd=("$bin" --output json apply "$WORK/plan-unlock.json" --config "$WORK/remedy.yaml"
+  --journal "$WORK/journal.sqlite" --audit-log "$WORK/audit.jsonl" --concurrency 16)
+apply() { "${apply_cmd[@]}"; }
 count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$WORK/journal.sqlite" "$1"; }
 # A. (FULL_RUN=1) The whole plan in one run, on a fresh simulator.
 if [ "${FULL_RUN:-0}" = 1 ]; then
@@ -96,7 +97,8 @@ fi
 # B. Again on a fresh simulator, killed with SIGKILL part-way, then resumed.
 kill $sim; wait $sim 2>/dev/null || true; start_sim
 rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
-apply > /dev/null 2>&1 &
+# Started directly (not through a function, whose subshell would be what gets killed).
+"${apply_cmd[@]}" > /dev/null 2>&1 &
 victim=$!
 sleep "${KILL_AFTER:-15}"
 kill -KILL $victim; wait $victim 2>/dev/null || true
