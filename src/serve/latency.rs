@@ -73,7 +73,7 @@ pub fn measure(store: &Store, audit: &Path, since: DateTime<Utc>) -> Result<Late
         let failed = store
             .events_of(&w.user_id)?
             .into_iter()
-            .filter(|e| super::events::is_failure(e))
+            .filter(super::events::is_failure)
             .filter_map(|e| time(&e.published))
             .min()
             .filter(|t| *t >= since);
