@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
 # The service's figures on the simulator (issue 12): events ingested per second (System Log polling and
 # event hooks), failure → fix latency, memory after an hour-equivalent of trickle, and SIGKILL.
-# Usage: bench/serve.sh [SECONDS] [TRICKLE_PER_MIN]   (defaults: 60 s at 6000/min = 100/min for an hour)
+# Usage: bench/serve.sh [SECONDS] [TRICKLE_PER_MIN] [poll|hook] [POLL_INTERVAL]
+#   (defaults: 60 s at 6000/min = 100/min for an hour, System Log polling every 1s)
+#   hook: the simulator delivers Okta event hooks (spoke failures, hub password changes) to the service.
 # Everything runs on 127.0.0.1; the binaries are built in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 rate=${2:-6000}
+mode=${3:-poll}
+interval=${4:-1s}
 cargo build --release --quiet
 bin=$PWD/target/release/remedy
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-hub=$(free_port); spoke=$(free_port)
+hub=$(free_port); spoke=$(free_port); svc=$(free_port)
+export REMEDY_BENCH_HOOK_SECRET=bench-hook-secret
+hooks=()
+sources="[poll]"
+if [ "$mode" = hook ]; then
+  hooks=(--event-hook "spoke=http://127.0.0.1:$svc/hooks/okta/spoke" --event-hook "hub=http://127.0.0.1:$svc/hooks/okta/hub"
+         --event-hook-secret-env REMEDY_BENCH_HOOK_SECRET)
+  sources="[hook]"
+fi
 "$bin" sim --hub-port "$hub" --spoke-port "$spoke" --users 200 --trickle "$rate/min" \
-  --complete-resets-after 2s --no-rate-limits > "$tmp/sim.log" 2>&1 &
+  --complete-resets-after 2s --no-rate-limits "${hooks[@]}" > "$tmp/sim.log" 2>&1 &
 for _ in $(seq 100); do grep -q "press Ctrl-C" "$tmp/sim.log" && break; sleep 0.1; done
 cat > "$tmp/remedy.yaml" <<YAML
 orgs:
   hub: { orgUrl: "http://127.0.0.1:$hub", token: hub-token }
   spoke: { orgUrl: "http://127.0.0.1:$spoke", token: spoke-token }
-service: { stateDir: state, listen: "127.0.0.1:0", pollInterval: 1s, recheck: 30s }
+service:
+  stateDir: state
+  listen: "127.0.0.1:$svc"
+  pollInterval: $interval
+  recheck: 30s
+  sources: $sources
+  eventHook: { header: Authorization, secretEnv: REMEDY_BENCH_HOOK_SECRET }
 remediations:
   - { name: org2org, rules: org2org-password-sync, limits: { perHour: 100000, perDay: 100000 } }
 YAML
@@ -30,9 +48,9 @@ start=$(date +%s.%N)
 sleep "$secs"
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 kill -TERM "$pid"; wait "$pid" && stopped="exit 0 after SIGTERM" || stopped="exit $? after SIGTERM"
-python3 - "$tmp/state/serve.sqlite" "$tmp/state/audit.jsonl" "$start" "$secs" "$rss_kb" "$stopped" "$rate" <<'PY'
+python3 - "$tmp/state/serve.sqlite" "$tmp/state/audit.jsonl" "$start" "$secs" "$rss_kb" "$stopped" "$rate" "$mode" "$interval" <<'PY'
 import sqlite3, sys, json, datetime as dt
-db, audit, start, secs, rss, stopped, rate = sys.argv[1:]
+db, audit, start, secs, rss, stopped, rate, mode, interval = sys.argv[1:]
 c = sqlite3.connect(db)
 def t(s): return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 events = c.execute("select count(*) from events").fetchone()[0]
@@ -58,7 +76,8 @@ for uid, subj, hub in c.execute("select user_id, subject, hub_user_id from work 
 def q(v, x):
     if not v: return "n/a"
     v = sorted(v); return "%.0f ms" % v[min(len(v)-1, max(0, int(round(x * len(v) + 0.5)) - 1))]
-print(f"service figures ({secs} s, trickle {rate}/min, poll 1 s, recheck 30 s, release build)")
+src = "event hooks" if mode == "hook" else f"System Log polling every {interval}"
+print(f"service figures ({secs} s, trickle {rate}/min, {src}, recheck 30 s, release build)")
 print(f"  events stored: {events} over {span:.1f} s of ingest")
 print(f"  work by state: {states}")
 print(f"  failure → reset:  p50 {q(d1,.5)}, p99 {q(d1,.99)} over {len(d1)} users")

@@ -33,6 +33,7 @@ mod restore;
 mod retry;
 mod stop;
 mod summary;
+pub mod units;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -46,12 +47,14 @@ use serde::Serialize;
 
 use crate::engine::Verdict;
 use crate::okta::OktaApi;
+use crate::plan::stream::PlanHead;
 use crate::plan::{Plan, PlannedSubject, Step};
 use crate::rulebook::Rulebook;
 use actions::{recorded, run_step, Recorded};
 use audit::{Audit, PrivateFile};
 use journal::{Journal, JournalError, StepState};
 use stop::Stop;
+use units::ToApply;
 
 pub use audit::record_decision;
 pub use lock::{LockError, PlanLock};
@@ -91,6 +94,10 @@ pub enum ApplyError {
     },
     #[error("the plan lists {what} `{key}` twice; it cannot be applied")]
     Duplicate { what: &'static str, key: String },
+    #[error("the plan's step or subject `{0}` is out of the order plans are written in (a subject's steps together, in subject order); it cannot be applied")]
+    StepOrder(String),
+    #[error("the plan could not be read to the end: {0}")]
+    PlanStream(String),
 }
 
 /// How to apply.
@@ -201,7 +208,7 @@ impl ApplySummary {
 
 /// What every step of a run shares.
 struct Ctx<'a, H, S> {
-    plan: &'a Plan,
+    plan: &'a PlanHead,
     rulebook: &'a Rulebook,
     hub: &'a H,
     spoke: &'a S,
@@ -243,27 +250,7 @@ impl<H: OktaApi, S: OktaApi> Ctx<'_, H, S> {
     }
 }
 
-/// Refuses a plan whose subjects or step ids repeat (two entries would run the same steps twice).
-fn check_unique(plan: &Plan) -> Result<(), ApplyError> {
-    let mut keys = BTreeSet::new();
-    if let Some(s) = plan.subjects.iter().find(|s| !keys.insert(&s.key)) {
-        return Err(ApplyError::Duplicate {
-            what: "subject",
-            key: s.key.clone(),
-        });
-    }
-    let mut ids = BTreeSet::new();
-    if let Some(s) = plan.steps.iter().find(|s| !ids.insert(&s.id)) {
-        return Err(ApplyError::Duplicate {
-            what: "step",
-            key: s.id.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// Applies a plan with the rulebook it pins (loaded and checked by the caller). Resumes from the
-/// journal; returns what happened to each subject. Holds the plan's machine-wide lock while it runs.
+/// Applies a plan held in memory; see [`apply_plan`].
 pub async fn apply<H: OktaApi, S: OktaApi>(
     plan: &Plan,
     rulebook: &Rulebook,
@@ -272,21 +259,37 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     journal: &Journal,
     opts: &ApplyOptions,
 ) -> Result<ApplySummary, ApplyError> {
-    check_unique(plan)?;
-    notify::check_channels(plan, opts.notifier.as_deref())?;
-    let _lock = PlanLock::acquire(&PlanLock::default_dir(), &plan.plan_id, &plan.checksum)?;
-    let plan_now = DateTime::parse_from_rfc3339(&plan.now)
+    apply_plan(ToApply::Memory(plan), rulebook, hub, spoke, journal, opts).await
+}
+
+/// Applies a plan with the rulebook it pins (loaded and checked by the caller). Resumes from the
+/// journal; returns what happened to each subject. Holds the plan's machine-wide lock while it runs.
+/// The plan's subjects are read one at a time ([`units`]): once before the run, to refuse repeated
+/// subjects or steps before any call, then as they are applied.
+pub async fn apply_plan<H: OktaApi, S: OktaApi>(
+    plan: ToApply<'_>,
+    rulebook: &Rulebook,
+    hub: &H,
+    spoke: &S,
+    journal: &Journal,
+    opts: &ApplyOptions,
+) -> Result<ApplySummary, ApplyError> {
+    units::check(&plan)?;
+    notify::check_channels(plan.items(), opts.notifier.as_deref())?;
+    let head = plan.items().head();
+    let _lock = PlanLock::acquire(&PlanLock::default_dir(), &head.plan_id, &head.checksum)?;
+    let plan_now = DateTime::parse_from_rfc3339(&head.now)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApplyError::PlanTime(plan.now.clone()))?;
+        .map_err(|_| ApplyError::PlanTime(head.now.clone()))?;
     journal.record_run(opts.operator.as_deref())?;
     let ctx = Ctx {
-        plan,
+        plan: &head,
         rulebook,
         hub,
         spoke,
         journal,
         opts,
-        audit: Audit::open(&opts.audit_log, &plan.plan_id, opts.operator.clone())?,
+        audit: Audit::open(&opts.audit_log, &head.plan_id, opts.operator.clone())?,
         changes: AtomicU64::new(0),
         reset_urls: match &opts.reset_urls {
             Some(p) => Some(PrivateFile::append(p)?),
@@ -297,16 +300,21 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
         events: tokio::sync::OnceCell::new(),
         fatal: Mutex::new(None),
     };
-    let subjects: Vec<&PlannedSubject> = plan
-        .subjects
-        .iter()
-        .filter(|s| opts.only.as_ref().is_none_or(|o| o.contains(&s.key)))
-        .collect();
-    let total = subjects.len();
+    let s = &head.summary;
+    let planned = (s.matched + s.protected + s.unknown) as usize;
+    let total = opts.only.as_ref().map_or(planned, |o| o.len().min(planned));
     let finished = AtomicUsize::new(0);
+    // Only the selected subjects run (all without a selection); a read error always reaches the run.
+    let selected = |unit: &Result<units::Unit, String>| match (unit, &opts.only) {
+        (Ok((s, _)), Some(only)) => only.contains(&s.key),
+        _ => true,
+    };
     // The futures are made by an iterator rather than a stream combinator, so the run is `Send` and
     // the service can run it on its own task.
-    let runs = subjects.into_iter().map(|s| run_subject(&ctx, s));
+    let runs = plan
+        .units()
+        .filter(selected)
+        .map(|unit| run_unit(&ctx, unit));
     let mut results: Vec<SubjectResult> = futures::stream::iter(runs)
         .buffer_unordered(opts.concurrency.max(1))
         .inspect(|_| {
@@ -327,7 +335,7 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     }
     let started = ctx.changes.load(Ordering::SeqCst);
     Ok(ApplySummary {
-        plan_id: plan.plan_id.clone(),
+        plan_id: head.plan_id.clone(),
         subjects: results,
         counts,
         changes: opts.max_actions.map_or(started, |m| started.min(m)),
@@ -335,9 +343,30 @@ pub async fn apply<H: OktaApi, S: OktaApi>(
     })
 }
 
+/// One subject with its steps, as the plan was read; a plan that cannot be read to the end stops
+/// the run.
+async fn run_unit<H: OktaApi, S: OktaApi>(
+    ctx: &Ctx<'_, H, S>,
+    unit: Result<units::Unit, String>,
+) -> SubjectResult {
+    match unit {
+        Ok((subject, steps)) => run_subject(ctx, &subject, &steps).await,
+        Err(e) => {
+            let detail = format!("the plan could not be read: {e}");
+            ctx.stop_run(ApplyError::PlanStream(e));
+            SubjectResult {
+                subject: String::new(),
+                state: SubjectState::Failed,
+                detail: Some(detail),
+            }
+        }
+    }
+}
+
 async fn run_subject<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
     subject: &PlannedSubject,
+    planned: &[Step],
 ) -> SubjectResult {
     let result = |state, detail: Option<String>| SubjectResult {
         subject: subject.key.clone(),
@@ -367,7 +396,16 @@ async fn run_subject<H: OktaApi, S: OktaApi>(
             Some("not attempted: shutting down".into()),
         );
     }
-    match run_steps(ctx, subject).await {
+    // Resuming: a subject an earlier run finished is looked up by its key (the journal's primary
+    // key), neither re-read from Okta nor walked step by step.
+    match ctx.journal.subject(&subject.key) {
+        Ok(Some((state, detail))) if state == SubjectState::Done.label() => {
+            return result(SubjectState::Done, detail);
+        }
+        Ok(_) => {}
+        Err(e) => return fatal(ctx, subject, ApplyError::Journal(e)),
+    }
+    match run_steps(ctx, subject, planned).await {
         Ok(detail) => match ctx
             .journal
             .set_subject(&subject.key, "done", detail.as_deref())
@@ -441,13 +479,9 @@ fn fatal<H: OktaApi, S: OktaApi>(
 async fn run_steps<H: OktaApi, S: OktaApi>(
     ctx: &Ctx<'_, H, S>,
     subject: &PlannedSubject,
+    planned: &[Step],
 ) -> Result<Option<String>, (Stop, Option<Step>)> {
-    let planned: Vec<&Step> = ctx
-        .plan
-        .steps
-        .iter()
-        .filter(|s| s.subject == subject.key)
-        .collect();
+    let planned: Vec<&Step> = planned.iter().collect();
     let (steps, observed) = sequence(ctx, subject, &planned).await?;
     // One view of the subject for all its steps: each step re-reads only what it needs and what a
     // call of this run may have changed since it was read.

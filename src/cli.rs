@@ -149,13 +149,23 @@ pub enum Command {
         rulebooks: Vec<PathBuf>,
     },
     /// Show why each rule did or did not match one subject.
+    ///
+    /// With `--plan PLAN --subject KEY`, re-derives the full explanation of a planned subject (the
+    /// plan keeps a shortened one) from the rulebook the plan pins and the subject, read from
+    /// `--subjects FILE` or the plan's own subjects file.
     Explain {
-        /// The rulebook (YAML), or the name of a shipped one.
+        /// The rulebook (YAML), or the name of a shipped one (not with `--plan`).
+        #[arg(long, required_unless_present = "plan", conflicts_with = "plan")]
+        rules: Option<PathBuf>,
+        /// A subjects file (JSON object, JSON array or JSON Lines); with `--plan`, the subject's key.
         #[arg(long)]
-        rules: PathBuf,
-        /// A subjects file (JSON object, JSON array or JSON Lines).
+        subject: String,
+        /// A plan: explain its subject `--subject KEY` with the rulebook and time it pins.
         #[arg(long)]
-        subject: PathBuf,
+        plan: Option<PathBuf>,
+        /// With `--plan`: the subjects file to find the subject in (default: the plan's own).
+        #[arg(long, requires = "plan")]
+        subjects: Option<PathBuf>,
         /// Which subject of the file (0-based).
         #[arg(long, default_value_t = 0)]
         subject_index: usize,
@@ -222,6 +232,9 @@ pub enum Command {
         /// Write the report to this file (created 0600) instead of stdout; needs `--format`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Every step and subject; by default at most 50 of each action are listed (all counted).
+        #[arg(long)]
+        all: bool,
     },
     /// Apply a plan to the orgs: resumable, journaled, re-checking each subject before acting.
     Apply(ApplyArgs),
@@ -236,6 +249,9 @@ pub enum Command {
         /// Write the report to this file (created 0600) instead of stdout; needs `--format`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Every subject; by default at most 50 of each state are listed (all counted).
+        #[arg(long)]
+        all: bool,
     },
     /// Recreate a deleted hub user from its journal backup.
     Restore {
@@ -361,11 +377,11 @@ fn dispatch(inv: Invocation, output: Output) -> Result<Exit, CliError> {
         Invocation::Explain(run) => explain::explain(&run, output),
         Invocation::Plan(run) => plan::plan(&run, output),
         Invocation::Snapshot(run) => plan::snapshot(&run, output),
-        Invocation::Show(path, report) => plan::show(&path, report.as_ref(), output),
+        Invocation::Show(path, report, all) => plan::show(&path, report.as_ref(), all, output),
         Invocation::Apply(run) => apply::apply(run, output),
         Invocation::Status(run) => match run.report {
-            Some(r) => report::status(&run.journal, &r, output),
-            None => apply::status(&run.journal, output),
+            Some(r) => report::status(&run.journal, &r, run.all, output),
+            None => apply::status(&run.journal, run.all, output),
         },
         Invocation::Restore(run) => apply::restore(&run, output),
         Invocation::Rules(command) => rules::rules(&command, output),

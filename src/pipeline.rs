@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub use live::{collect_live, plan_collection, plan_live, LiveError, LiveOptions};
-pub use offline::{plan_from_file, plan_from_reader, PlanFileError};
+pub use offline::{plan_file_to, plan_from_file, plan_from_reader, PlanFileError};
 pub use orgs::{Clients, OrgDirectory, OrgError, Roles};
 pub use preflight::{prepare_apply, PreflightError, Prepared};
 pub use snapshot::write_snapshot;
@@ -23,11 +23,16 @@ pub use snapshot::write_snapshot;
 /// Writes `bytes` to `path`, replacing it; a new file is readable by its owner only (0600 on Unix),
 /// since plans and snapshots hold people's data.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = create_private(path)?;
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+/// Creates (or truncates) the file at `path` for writing, readable by its owner only (0600 on Unix).
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.flush()
+    options.open(path)
 }

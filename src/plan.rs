@@ -17,9 +17,12 @@
 //! refuses a plan whose checksum does not match. Same inputs give byte-identical output. `refused` is
 //! present only on a plan over a guard: it is written so it can be reviewed, and `apply` refuses it.
 
+pub mod compact;
 mod derive;
 pub mod render;
+pub mod sample;
 mod step;
+pub mod stream;
 
 pub use derive::{derive_steps, planned_subject, subject_ids, PlanBuilder};
 pub use step::{Precondition, Step, StepAction};
@@ -33,7 +36,8 @@ use sha2::{Digest, Sha256};
 use crate::engine::Verdict;
 use crate::rulebook::{Mode, SubjectKind};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The version this release writes; it also reads version 1 (see docs/plan-format.md).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The rulebook a plan was made from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -247,8 +251,8 @@ pub enum PlanError {
         count: u64,
         limit: u64,
         at: String,
-        /// The plan, marked `refused`, for review.
-        plan: Box<Plan>,
+        /// The plan, marked `refused`, for review (absent when it was written as a stream).
+        plan: Option<Box<Plan>>,
     },
     #[error(
         "plan refused: {count} destructive steps, over `guards.max_destructive: {limit}` ({at})"
@@ -257,17 +261,29 @@ pub enum PlanError {
         count: u64,
         limit: u64,
         at: String,
-        /// The plan, marked `refused`, for review.
-        plan: Box<Plan>,
+        /// The plan, marked `refused`, for review (absent when it was written as a stream).
+        plan: Option<Box<Plan>>,
     },
     #[error("cannot read plan `{path}`: {message}")]
     Read { path: String, message: String },
     #[error("plan `{path}` was edited after it was written (checksum mismatch); make a new plan")]
     Tampered { path: String },
     #[error(
-        "plan `{path}` has format version {found}; this release reads version {FORMAT_VERSION}"
+        "plan `{path}` has format version {found}; this release reads versions 1 and {FORMAT_VERSION}"
     )]
     Version { path: String, found: u32 },
+    #[error("cannot write plan `{path}`: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("plan `{path}` is {bytes} bytes, more than {limit} bytes can be read whole; it is read as a stream by `remedy show`, `apply`, `explain` and reports")]
+    TooLarge {
+        path: String,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 impl PlanError {
@@ -275,7 +291,7 @@ impl PlanError {
     pub fn refused_plan(&self) -> Option<&Plan> {
         match self {
             PlanError::TooManyActions { plan, .. } | PlanError::TooManyDestructive { plan, .. } => {
-                Some(plan)
+                plan.as_deref()
             }
             _ => None,
         }
@@ -283,7 +299,9 @@ impl PlanError {
 }
 
 impl Plan {
-    fn body_hash(&self) -> String {
+    /// The version 1 checksum: the compact JSON of the whole plan with empty `checksum` and
+    /// `plan_id`.
+    fn legacy_body_hash(&self) -> String {
         let mut unsealed = self.clone();
         unsealed.checksum = String::new();
         unsealed.plan_id = String::new();
@@ -291,46 +309,142 @@ impl Plan {
         hex::encode(Sha256::digest(&bytes))
     }
 
-    /// Sets `plan_id` and `checksum` from the content.
+    /// Writes the plan in the current format to `out`; returns the checksum of what was written.
+    pub fn write_to<W: std::io::Write>(&self, out: W) -> std::io::Result<(String, W)> {
+        let opening = stream::Opening {
+            rulebook: &self.rulebook,
+            mode: self.mode,
+            now: &self.now,
+            source: &self.source,
+        };
+        let mut w = stream::PlanWriter::start(out, &opening, false)?;
+        for s in &self.subjects {
+            w.subject(s)?;
+        }
+        for s in &self.steps {
+            w.step(s)?;
+        }
+        w.finish(&self.summary, self.refused.as_ref())
+    }
+
+    /// Sets `format_version` to the current one, and `plan_id` and `checksum` from the content.
     pub fn seal(&mut self) {
-        let h = self.body_hash();
-        self.plan_id = format!("plan-{}", &h[..12]);
+        self.format_version = FORMAT_VERSION;
+        let h = self
+            .write_to(std::io::sink())
+            .map(|(h, _)| h)
+            .unwrap_or_default();
+        self.plan_id = stream::plan_id(&h);
         self.checksum = h;
     }
 
-    /// The plan as pretty JSON with a final newline.
+    /// The plan as its file holds it (`format_version` 2, sealed as it is written).
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        let bytes = self
+            .write_to(Vec::new())
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
-    /// Reads a plan file, checking its version and checksum.
+    /// Everything but the subjects and steps.
+    pub fn head(&self) -> stream::PlanHead {
+        stream::PlanHead {
+            format_version: self.format_version,
+            plan_id: self.plan_id.clone(),
+            rulebook: self.rulebook.clone(),
+            mode: self.mode,
+            now: self.now.clone(),
+            source: self.source.clone(),
+            summary: self.summary.clone(),
+            refused: self.refused.clone(),
+            checksum: self.checksum.clone(),
+        }
+    }
+
+    /// Reads a whole plan file (of either version), checking its version and checksum. Plans over
+    /// [`stream::WHOLE_PLAN_LIMIT`] bytes are refused: read them with [`stream::Opened`].
     pub fn read(path: &std::path::Path) -> Result<Plan, PlanError> {
+        let display = path.display().to_string();
+        let bytes = std::fs::metadata(path)
+            .map_err(|e| PlanError::Read {
+                path: display.clone(),
+                message: e.to_string(),
+            })?
+            .len();
+        if bytes > stream::WHOLE_PLAN_LIMIT {
+            return Err(PlanError::TooLarge {
+                path: display,
+                bytes,
+                limit: stream::WHOLE_PLAN_LIMIT,
+            });
+        }
+        match stream::probe_version(path)? {
+            1 => Plan::read_v1(path),
+            FORMAT_VERSION => Plan::read_v2(path),
+            found => Err(PlanError::Version {
+                path: display,
+                found,
+            }),
+        }
+    }
+
+    fn read_v2(path: &std::path::Path) -> Result<Plan, PlanError> {
+        stream::verify(path)?;
+        let mut subjects = Vec::new();
+        let mut steps = Vec::new();
+        let want = stream::Want {
+            subjects: true,
+            steps: true,
+        };
+        let file = std::fs::File::open(path).map_err(|e| PlanError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let head = stream::visit(path, file, want, &mut |item| {
+            match item {
+                stream::Item::Subject(s) => subjects.push(s),
+                stream::Item::Step(s) => steps.push(s),
+            }
+            Ok(true)
+        })?
+        .ok_or_else(|| PlanError::Read {
+            path: path.display().to_string(),
+            message: "not a plan".into(),
+        })?;
+        Ok(Plan {
+            format_version: head.format_version,
+            plan_id: head.plan_id,
+            rulebook: head.rulebook,
+            mode: head.mode,
+            now: head.now,
+            source: head.source,
+            subjects,
+            steps,
+            summary: head.summary,
+            refused: head.refused,
+            checksum: head.checksum,
+        })
+    }
+
+    /// A version 1 plan: one pretty JSON document, checked with the version 1 checksum.
+    fn read_v1(path: &std::path::Path) -> Result<Plan, PlanError> {
         let display = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| PlanError::Read {
             path: display.clone(),
             message: e.to_string(),
         })?;
-        let probe: Value = serde_json::from_str(&text).map_err(|e| PlanError::Read {
-            path: display.clone(),
-            message: format!("not valid JSON: {e}"),
-        })?;
-        let found = probe
-            .get("format_version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as u32;
-        if found != FORMAT_VERSION {
-            return Err(PlanError::Version {
-                path: display,
-                found,
-            });
-        }
-        let plan: Plan = serde_json::from_value(probe).map_err(|e| PlanError::Read {
+        let plan: Plan = serde_json::from_str(&text).map_err(|e| PlanError::Read {
             path: display.clone(),
             message: format!("not a plan: {e}"),
         })?;
-        if plan.body_hash() != plan.checksum {
+        if plan.format_version != 1 {
+            return Err(PlanError::Version {
+                path: display,
+                found: plan.format_version,
+            });
+        }
+        if plan.legacy_body_hash() != plan.checksum {
             return Err(PlanError::Tampered { path: display });
         }
         Ok(plan)

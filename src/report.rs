@@ -123,6 +123,10 @@ struct Count {
 struct Group {
     action: &'static str,
     destructive: bool,
+    /// How many steps of this action the plan holds (`steps` may be a sample of them).
+    total: u64,
+    /// How many of them `steps` leaves out.
+    more: u64,
     steps: Vec<Row>,
 }
 
@@ -182,10 +186,21 @@ impl View {
     fn of(plan: &Plan, results: Option<&Results>) -> View {
         let groups = action_groups(plan)
             .into_iter()
-            .map(|(action, steps)| Group {
-                action,
-                destructive: steps.iter().any(|st| st.safety == Safety::Destructive),
-                steps: steps.into_iter().map(|st| row(st, results)).collect(),
+            .map(|(action, steps)| {
+                let total = plan
+                    .summary
+                    .by_action
+                    .get(action)
+                    .copied()
+                    .unwrap_or(steps.len() as u64)
+                    .max(steps.len() as u64);
+                Group {
+                    action,
+                    destructive: steps.iter().any(|st| st.safety == Safety::Destructive),
+                    total,
+                    more: total - steps.len() as u64,
+                    steps: steps.into_iter().map(|st| row(st, results)).collect(),
+                }
             })
             .collect::<Vec<_>>();
         View {
@@ -195,13 +210,13 @@ impl View {
             rulebook_path: plan.rulebook.path.clone(),
             rulebook_sha256: plan.rulebook.sha256.clone(),
             now: plan.now.clone(),
-            subjects_kind: subjects_kind(plan),
-            source: source_text(plan),
+            subjects_kind: subjects_kind(&plan.source),
+            source: source_text(&plan.source),
             counts: summary_counts(plan),
             totals: if plan.summary.steps == 0 {
                 "No changes.".to_string()
             } else {
-                totals(plan)
+                totals(&plan.summary)
             },
             states: results.map(|_| state_counts(&groups)).unwrap_or_default(),
             protected: plan
@@ -397,6 +412,25 @@ fn explanation(verdict: Verdict, e: &Value) -> Vec<Line> {
                 });
                 if let Some(node) = trace.get("explanation") {
                     node_lines(node, 1, &mut out);
+                }
+                // Over the plan's explanation budget: the leaves that fit, and how many did not.
+                for leaf in trace
+                    .get("leaves")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    node_lines(leaf, 1, &mut out);
+                }
+                if let Some(n) = trace
+                    .get("omitted")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n > 0)
+                {
+                    out.push(Line {
+                        depth: 1,
+                        text: format!("… {n} more conditions: `remedy explain --plan PLAN --subject KEY` shows them all"),
+                    });
                 }
             }
         }

@@ -243,7 +243,10 @@ impl Journal {
              CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, step_id TEXT NOT NULL, sink TEXT NOT NULL,
                state TEXT NOT NULL, attempts INTEGER NOT NULL, detail TEXT, updated TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, operator TEXT,
-               started TEXT NOT NULL, version TEXT NOT NULL);",
+               started TEXT NOT NULL, version TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS calls_by_step ON calls (step_id, call, phase);
+             CREATE INDEX IF NOT EXISTS subjects_by_state ON subjects (state, subject);
+             CREATE INDEX IF NOT EXISTS steps_by_state ON steps (state, step_id);",
         )
         .map_err(err)?;
         Ok(Journal {
@@ -373,6 +376,20 @@ impl Journal {
                 "SELECT step_id, subject, action, state, detail, request_id, started, updated FROM steps ORDER BY step_id",
             )?;
             let rows = st.query_map([], row_to_step)?;
+            rows.collect()
+        })
+    }
+
+    /// At most `per_state` steps of each state (all with `None`), by step id.
+    pub fn steps_sample(&self, per_state: Option<usize>) -> Result<Vec<StepRecord>, JournalError> {
+        let limit = per_state.map_or(-1, |n| n as i64);
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT step_id, subject, action, state, detail, request_id, started, updated FROM
+                   (SELECT *, ROW_NUMBER() OVER (PARTITION BY state ORDER BY step_id) AS n FROM steps)
+                 WHERE ?1 < 0 OR n <= ?1 ORDER BY step_id",
+            )?;
+            let rows = st.query_map(params![limit], row_to_step)?;
             rows.collect()
         })
     }
@@ -574,6 +591,57 @@ impl Journal {
                 params![subject, state, detail, now()],
             )
             .map(|_| ())
+        })
+    }
+
+    /// One subject's last verdict and detail, if it has one.
+    pub fn subject(&self, subject: &str) -> Result<Option<(String, Option<String>)>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT state, detail FROM subjects WHERE subject = ?1",
+                params![subject],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+    }
+
+    /// How many subjects are in each state, by state.
+    pub fn subject_counts(&self) -> Result<Vec<(String, u64)>, JournalError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT state, COUNT(*) FROM subjects GROUP BY state ORDER BY state")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            rows.collect()
+        })
+    }
+
+    /// The subjects in `state` with their details, by subject, at most `limit` of them (all with
+    /// `None`); read through the `subjects_by_state` index.
+    pub fn subjects_in(
+        &self,
+        state: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<(String, Option<String>)>, JournalError> {
+        let limit = limit.map_or(-1, |n| n as i64);
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT subject, detail FROM subjects WHERE state = ?1 ORDER BY subject LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![state, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// How many steps are in `state`.
+    pub fn count_steps(&self, state: StepState) -> Result<u64, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM steps WHERE state = ?1",
+                params![state.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
         })
     }
 

@@ -12,19 +12,41 @@ use super::stop::Stop;
 use super::{ApplyError, Ctx};
 use crate::notify::{delivery_key, Event, EventKind, Notifier};
 use crate::okta::OktaApi;
-use crate::plan::{Plan, PlannedSubject, Step, StepAction};
+use crate::plan::stream::{Item, PlanItems, Want};
+use crate::plan::{PlannedSubject, Step, StepAction};
 
 /// Checks every `notify` step's channel against the configured sinks, before anything runs (`apply`
 /// does; a front end may call it earlier, before asking for approval).
-pub fn check_channels(plan: &Plan, notifier: Option<&Notifier>) -> Result<(), ApplyError> {
-    let remediation = &plan.rulebook.name;
-    for step in &plan.steps {
+pub fn check_channels(plan: &dyn PlanItems, notifier: Option<&Notifier>) -> Result<(), ApplyError> {
+    let remediation = plan.head().rulebook.name;
+    let mut refused = None;
+    let want = Want {
+        subjects: false,
+        steps: true,
+    };
+    plan.each(want, &mut |item| {
+        if let Item::Step(step) = item {
+            refused = check_step(&step, notifier, &remediation).err();
+        }
+        Ok(refused.is_none())
+    })
+    .map_err(|e| ApplyError::PlanStream(e.to_string()))?;
+    refused.map_or(Ok(()), Err)
+}
+
+/// One step's channel, if it is a `notify` step that names one.
+fn check_step(
+    step: &Step,
+    notifier: Option<&Notifier>,
+    remediation: &str,
+) -> Result<(), ApplyError> {
+    {
         let StepAction::Notify {
             channel: Some(channel),
             ..
         } = &step.action
         else {
-            continue;
+            return Ok(());
         };
         let problem = match notifier {
             None => Some("but no notification sink is configured: declare it under `notifications.sinks` in remedy.yaml (see docs/notifications.md) or pass --notify-config FILE".to_string()),

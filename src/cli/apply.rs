@@ -3,7 +3,6 @@
 //! run summary to the sinks that take it, and printing what a journal holds. The checks are
 //! `pipeline::preflight`'s, the execution and journal `apply`'s, the sinks `notify`'s.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,20 +12,25 @@ use serde_json::json;
 use super::invocation::{ApplyRun, RestoreRun};
 use super::{print, CliError, Exit, Output};
 use crate::apply::journal::{Journal, StepState};
+use crate::apply::units::ToApply;
 use crate::apply::{self as executor, ApplyOptions, Progress};
 use crate::notify::{Event, EventKind, Notifier};
 use crate::pipeline::{self, OrgDirectory};
-use crate::plan::Plan;
+use crate::plan::stream::{Item, Opened, Want};
+
+/// How many destructive steps the approval prompt lists.
+const LISTED_DESTRUCTIVE: usize = 50;
 use crate::rulebook::Safety;
 
 pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
     // Everything that can refuse the run is checked before anyone is asked to approve it.
     let prepared = pipeline::prepare_apply(&run.plan, run.allow_rulebook_change)?;
     let orgs = OrgDirectory::load(run.config.as_deref())?.connect(&prepared.roles)?;
-    let plan = &prepared.plan;
+    let plan = &prepared.head;
     let notifier = notifier(&run)?;
-    executor::check_channels(plan, notifier.as_deref())?;
-    let approve = run.approve_destructive || approved_on_terminal(plan, output)?;
+    executor::check_channels(&prepared.plan, notifier.as_deref())?;
+    let approve = run.approve_destructive
+        || (plan.summary.destructive > 0 && approved_on_terminal(&prepared.plan, output)?);
     let journal = Journal::open(
         &run.journal,
         &plan.plan_id,
@@ -49,8 +53,8 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         cancel: None,
     };
     // For a `kind: user` rulebook the one org stands in both positions; its plan never calls a spoke.
-    let mut summary = print::block_on(executor::apply(
-        plan,
+    let mut summary = print::block_on(executor::apply_plan(
+        ToApply::File(&prepared.plan),
         &prepared.rulebook,
         orgs.hub(),
         orgs.spoke(),
@@ -95,7 +99,11 @@ fn notifier(run: &ApplyRun) -> Result<Option<Arc<Notifier>>, CliError> {
 
 /// Sends the run's summary (`run_finished`) to the sinks that take it; a failed delivery is told on
 /// stderr and returns `false` (the run itself stands).
-async fn send_summary(notifier: &Notifier, plan: &Plan, summary: &executor::ApplySummary) -> bool {
+async fn send_summary(
+    notifier: &Notifier,
+    plan: &crate::plan::stream::PlanHead,
+    summary: &executor::ApplySummary,
+) -> bool {
     let failed = summary.count(executor::SubjectState::Failed)
         + summary.count(executor::SubjectState::Refused);
     let message = if failed > 0 {
@@ -136,20 +144,39 @@ fn progress_line() -> Progress {
     }))
 }
 
-/// Asks on a terminal whether the plan's destructive steps may run, listing them first. Off a
-/// terminal (or in JSON mode) nobody is asked: destructive steps then need `--approve-destructive`.
-fn approved_on_terminal(plan: &Plan, output: Output) -> Result<bool, CliError> {
-    let destructive: Vec<_> = plan
-        .steps
-        .iter()
-        .filter(|s| s.safety == Safety::Destructive)
-        .collect();
-    if destructive.is_empty() || output != Output::Text || !print::stdin_is_terminal() {
+/// Asks on a terminal whether the plan's destructive steps may run, listing them first (at most
+/// [`LISTED_DESTRUCTIVE`], all counted). Off a terminal (or in JSON mode) nobody is asked:
+/// destructive steps then need `--approve-destructive`.
+fn approved_on_terminal(plan: &Opened, output: Output) -> Result<bool, CliError> {
+    if output != Output::Text || !print::stdin_is_terminal() {
         return Ok(false);
     }
-    eprintln!("{} destructive steps:", destructive.len());
-    for s in &destructive {
-        eprintln!("  {}  {} on {}", s.subject, s.action.name(), s.org);
+    let mut listed = Vec::new();
+    let mut count = 0u64;
+    let want = Want {
+        subjects: false,
+        steps: true,
+    };
+    plan.each(want, &mut |item| {
+        if let Item::Step(s) = item {
+            if s.safety == Safety::Destructive {
+                count += 1;
+                if listed.len() < LISTED_DESTRUCTIVE {
+                    listed.push(format!("  {}  {} on {}", s.subject, s.action.name(), s.org));
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    if count == 0 {
+        return Ok(false);
+    }
+    eprintln!("{count} destructive steps:");
+    for line in &listed {
+        eprintln!("{line}");
+    }
+    if count > listed.len() as u64 {
+        eprintln!("  … and {} more", count - listed.len() as u64);
     }
     eprint!("Type `yes` to approve them: ");
     let mut answer = String::new();
@@ -162,18 +189,45 @@ fn approved_on_terminal(plan: &Plan, output: Output) -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
-pub fn status(journal_path: &Path, output: Output) -> Result<Exit, CliError> {
+/// How many subjects of each state `status` lists unless `--all`.
+const LISTED_PER_STATE: usize = super::plan::SHOWN_PER_ACTION;
+
+/// `remedy status JOURNAL`: subjects by state (at most [`LISTED_PER_STATE`] of each unless `all`,
+/// every one counted), read through the journal's indices so a journal of a million subjects is
+/// not loaded.
+pub fn status(journal_path: &Path, all: bool, output: Output) -> Result<Exit, CliError> {
     let journal = Journal::open_existing(journal_path)?;
-    let subjects = journal.subjects()?;
-    let steps = journal.steps()?;
+    let counts = journal.subject_counts()?;
+    let limit = (!all).then_some(LISTED_PER_STATE);
+    let mut by_state = Vec::new();
+    for (state, n) in &counts {
+        by_state.push((state.as_str(), *n, journal.subjects_in(state, limit)?));
+    }
     let plan_id = journal.meta("plan_id")?;
+    let interrupted = journal.count_steps(StepState::Intent)?;
     if output == Output::Json {
-        print::json(&json!({
+        let mut subjects: Vec<_> = by_state
+            .iter()
+            .flat_map(|(st, _, list)| {
+                list.iter()
+                    .map(move |(s, d)| json!({"subject": s, "state": st, "detail": d}))
+            })
+            .collect();
+        subjects.sort_by(|a, b| a["subject"].as_str().cmp(&b["subject"].as_str()));
+        let listed = subjects.len() as u64;
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        let mut doc = json!({
             "journal": journal_path.display().to_string(),
             "plan_id": plan_id,
-            "subjects": subjects.iter().map(|(s, st, d)| json!({"subject": s, "state": st, "detail": d})).collect::<Vec<_>>(),
-            "steps": steps,
-        }))?;
+            "subjects": subjects,
+            "counts": counts.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "steps": journal.steps_sample(limit)?,
+            "interrupted_steps": interrupted,
+        });
+        if listed < total {
+            doc["unlisted"] = json!(total - listed);
+        }
+        print::json(&doc)?;
         return Ok(Exit::Ok);
     }
     let mut text = format!(
@@ -181,21 +235,17 @@ pub fn status(journal_path: &Path, output: Output) -> Result<Exit, CliError> {
         journal_path.display(),
         plan_id.unwrap_or_default()
     );
-    let mut by_state: BTreeMap<&str, Vec<(&String, &Option<String>)>> = BTreeMap::new();
-    for (s, st, d) in &subjects {
-        by_state.entry(st.as_str()).or_default().push((s, d));
-    }
-    for (state, list) in &by_state {
-        text.push_str(&format!("\n{state} ({})\n", list.len()));
+    for (state, n, list) in &by_state {
+        text.push_str(&format!("\n{state} ({n})\n"));
         for (s, d) in list {
             let detail = d.as_ref().map(|d| format!(": {d}")).unwrap_or_default();
             text.push_str(&format!("  {s}{detail}\n"));
         }
+        let hidden = n.saturating_sub(list.len() as u64);
+        if hidden > 0 {
+            text.push_str(&format!("  … and {hidden} more (all of them with --all)\n"));
+        }
     }
-    let interrupted = steps
-        .iter()
-        .filter(|s| s.state == StepState::Intent)
-        .count();
     if interrupted > 0 {
         text.push_str(&format!("\n{interrupted} steps were interrupted mid-way (a call may or may not have reached Okta); run apply again to reconcile and finish them\n"));
     }

@@ -61,6 +61,14 @@ pub enum CliError {
     Report(#[from] crate::report::ReportError),
     #[error("`{file}` has no subject at index {index}")]
     NoSubject { file: String, index: usize },
+    #[error("`{file}` has no subject `{key}` (the subject must be read from the file the plan was made from, or the same subjects)")]
+    NoSubjectKey { file: String, key: String },
+    #[error("plan `{plan}` does not list a subject `{key}`")]
+    NotPlanned { plan: String, key: String },
+    #[error("plan `{plan}` was collected live and names no subjects file; give one with --subjects (a `remedy snapshot` of the orgs)")]
+    NoSubjectsFile { plan: String },
+    #[error("rulebook `{path}` changed since plan {plan_id} was made; its explanation would not be the plan's")]
+    ExplainRulebookChanged { path: String, plan_id: String },
     #[error("no shipped rulebook named `{name}` (shipped: {known})")]
     UnknownShipped { name: String, known: String },
     #[error(transparent)]

@@ -14,14 +14,98 @@ use crate::rulebook::Rulebook;
 use crate::subject::{self, FieldTree, SubjectError};
 
 pub fn explain(run: &ExplainRun, output: Output) -> Result<Exit, CliError> {
-    let rb = load_rulebook(&run.rules, output)?;
-    let subject = read_subject(&run.subjects, run.index)?;
-    let decision = evaluate(&rb, &subject, run.now, run.index);
+    let (rb, decision) = match run {
+        ExplainRun::File {
+            rules,
+            subjects,
+            index,
+            now,
+        } => {
+            let rb = load_rulebook(rules, output)?;
+            let subject = read_subject(subjects, *index)?;
+            let decision = evaluate(&rb, &subject, *now, *index);
+            (rb, decision)
+        }
+        ExplainRun::Planned {
+            plan,
+            key,
+            subjects,
+        } => planned(plan, key, subjects.as_deref())?,
+    };
     match output {
         Output::Json => print::serialized(&decision)?,
         Output::Text => print::text(&render(&rb, &decision))?,
     }
     Ok(Exit::Ok)
+}
+
+/// Re-derives the full explanation of the plan's subject `key`: the rulebook the plan pins (it must
+/// be unchanged), the plan's `now`, and the subject read again from `subjects` (or the plan's own
+/// subjects file).
+fn planned(
+    plan: &Path,
+    key: &str,
+    subjects: Option<&Path>,
+) -> Result<(Rulebook, Decision), CliError> {
+    let head = crate::plan::stream::read_head(plan)?;
+    let shown = plan.display().to_string();
+    if !crate::plan::stream::lists_subject(plan, key)? {
+        return Err(CliError::NotPlanned {
+            plan: shown,
+            key: key.to_string(),
+        });
+    }
+    let rb = crate::pipeline::catalogue::load(Path::new(&head.rulebook.path))?;
+    if rb.sha256 != head.rulebook.sha256 {
+        return Err(CliError::ExplainRulebookChanged {
+            path: head.rulebook.path.clone(),
+            plan_id: head.plan_id.clone(),
+        });
+    }
+    let now = chrono::DateTime::parse_from_rfc3339(&head.now)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| crate::plan::PlanError::Read {
+            path: shown.clone(),
+            message: format!("`now` `{}`: {e}", head.now),
+        })?;
+    let file = match subjects {
+        Some(f) => f.to_path_buf(),
+        None => head
+            .source
+            .path
+            .as_ref()
+            .map(std::path::PathBuf::from)
+            .ok_or(CliError::NoSubjectsFile { plan: shown })?,
+    };
+    let (index, subject) = find_subject(&file, &rb, key)?;
+    let decision = evaluate(&rb, &subject, now, index);
+    Ok((rb, decision))
+}
+
+/// The first subject of `file` whose key (as plans name subjects) is `key`, streamed: only that
+/// subject is kept.
+fn find_subject(file: &Path, rb: &Rulebook, key: &str) -> Result<(usize, Value), CliError> {
+    let shown = file.display().to_string();
+    let input = std::fs::File::open(file).map_err(|source| CliError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut found = None;
+    subject::for_each(
+        std::io::BufReader::new(input),
+        &shown,
+        &FieldTree::everything(),
+        |i, v| {
+            if found.is_none() && crate::engine::subject_key(rb.subjects.kind, &v, i) == key {
+                found = Some((i, v));
+            }
+            Ok::<(), SubjectError>(())
+        },
+    )?;
+    found.ok_or_else(|| CliError::NoSubjectKey {
+        file: shown,
+        key: key.to_string(),
+    })
 }
 
 /// Subject `index` of `file`: a single JSON object is one subject; otherwise an array or JSON Lines.

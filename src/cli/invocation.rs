@@ -18,7 +18,8 @@ pub enum Invocation {
     Plan(PlanRun),
     Snapshot(SnapshotRun),
     /// The plan, and the report to print it as (`None`: text).
-    Show(PathBuf, Option<ReportTo>),
+    /// The plan, the report to print it as, and whether to list everything.
+    Show(PathBuf, Option<ReportTo>, bool),
     Apply(ApplyRun),
     Status(StatusRun),
     Restore(RestoreRun),
@@ -40,12 +41,20 @@ pub struct TestRun {
     pub now: DateTime<Utc>,
 }
 
-/// `remedy explain`.
-pub struct ExplainRun {
-    pub rules: PathBuf,
-    pub subjects: PathBuf,
-    pub index: usize,
-    pub now: DateTime<Utc>,
+/// `remedy explain`: one subject of a file, or a planned subject by key.
+pub enum ExplainRun {
+    File {
+        rules: PathBuf,
+        subjects: PathBuf,
+        index: usize,
+        now: DateTime<Utc>,
+    },
+    Planned {
+        plan: PathBuf,
+        key: String,
+        /// The subjects file; `None`: the plan's `source.path`.
+        subjects: Option<PathBuf>,
+    },
 }
 
 /// Where `remedy plan` reads subjects.
@@ -85,6 +94,8 @@ pub struct StatusRun {
     pub journal: PathBuf,
     /// For `--format` other than text: the plan and the report to print its results as.
     pub report: Option<StatusReport>,
+    /// List every subject, not a bounded sample of each state.
+    pub all: bool,
 }
 
 /// `remedy status PLAN --format ...`.
@@ -134,13 +145,22 @@ impl Invocation {
             Command::Explain {
                 rules,
                 subject,
+                plan,
+                subjects,
                 subject_index,
                 now,
-            } => Invocation::Explain(ExplainRun {
-                rules,
-                subjects: subject,
-                index: subject_index,
-                now: now_or_clock(now.as_deref())?,
+            } => Invocation::Explain(match (plan, rules) {
+                (Some(plan), _) => ExplainRun::Planned {
+                    plan,
+                    key: subject,
+                    subjects,
+                },
+                (None, rules) => ExplainRun::File {
+                    rules: rules.unwrap_or_default(),
+                    subjects: PathBuf::from(subject),
+                    index: subject_index,
+                    now: now_or_clock(now.as_deref())?,
+                },
             }),
             Command::Test {
                 rulebooks,
@@ -181,13 +201,22 @@ impl Invocation {
                 now: now_or_clock(now.as_deref())?,
                 live: LiveRun::check(live)?,
             }),
-            Command::Show { plan, format, out } => {
-                Invocation::Show(plan, ReportTo::check(format, out)?)
-            }
+            Command::Show {
+                plan,
+                format,
+                out,
+                all,
+            } => Invocation::Show(plan, ReportTo::check(format, out)?, all),
             Command::Apply(args) => Invocation::Apply(ApplyRun::check(args)?),
-            Command::Status { path, format, out } => {
-                Invocation::Status(StatusRun::check(path, ReportTo::check(format, out)?)?)
-            }
+            Command::Status {
+                path,
+                format,
+                out,
+                all,
+            } => Invocation::Status(StatusRun {
+                all,
+                ..StatusRun::check(path, ReportTo::check(format, out)?)?
+            }),
             Command::Restore {
                 journal,
                 user,
@@ -307,6 +336,7 @@ impl StatusRun {
             return Ok(StatusRun {
                 journal,
                 report: None,
+                all: false,
             });
         };
         // The journal holds states, not the steps: a report needs the plan they belong to.
@@ -318,6 +348,7 @@ impl StatusRun {
         Ok(StatusRun {
             journal,
             report: Some(StatusReport { plan: path, to }),
+            all: false,
         })
     }
 }

@@ -7,47 +7,59 @@ use std::path::Path;
 use super::invocation::{ReportTo, StatusReport};
 use super::{print, CliError, Exit, Output};
 use crate::apply::journal::Journal;
-use crate::plan::Plan;
+use crate::plan::sample::sample;
+use crate::plan::stream::Opened;
 use crate::report::{self, Results, StepResult, SubjectResult};
 
-/// Prints the plan as a report.
-pub fn show(plan: &Plan, to: &ReportTo, output: Output) -> Result<Exit, CliError> {
+/// How many steps of each action (and protected or unknown subjects) a report lists unless `--all`.
+const REPORTED_PER_ACTION: usize = super::plan::SHOWN_PER_ACTION;
+
+/// Prints the plan as a report: a bounded sample of it unless `all`.
+pub fn show(plan: &Opened, to: &ReportTo, all: bool, output: Output) -> Result<Exit, CliError> {
     refuse_json(output)?;
-    emit(&report::render(plan, None, to.format)?, to)
+    let sampled = sample(plan, (!all).then_some(REPORTED_PER_ACTION))?;
+    emit(&report::render(&sampled, None, to.format)?, to)
 }
 
-/// Prints the plan with what its journal says happened, as a report.
-pub fn status(journal_path: &Path, run: &StatusReport, output: Output) -> Result<Exit, CliError> {
+/// Prints the plan with what its journal says happened, as a report (a bounded sample unless
+/// `all`; the journal is asked only about what is shown).
+pub fn status(
+    journal_path: &Path,
+    run: &StatusReport,
+    all: bool,
+    output: Output,
+) -> Result<Exit, CliError> {
     refuse_json(output)?;
-    let plan = Plan::read(&run.plan)?;
+    let opened = Opened::open(&run.plan)?;
     let journal = Journal::open_existing(journal_path)?;
     let found = journal.meta("plan_id")?.unwrap_or_default();
-    if found != plan.plan_id {
+    let head = opened.head();
+    if found != head.plan_id {
         return Err(CliError::JournalOfOtherPlan {
             journal: journal_path.display().to_string(),
             found,
             plan: run.plan.display().to_string(),
-            expected: plan.plan_id,
+            expected: head.plan_id,
         });
     }
-    let results = Results {
-        steps: journal
-            .steps()?
-            .into_iter()
-            .map(|s| {
-                let result = StepResult {
-                    state: s.state,
-                    detail: s.detail,
-                };
-                (s.step_id, result)
-            })
-            .collect(),
-        subjects: journal
-            .subjects()?
-            .into_iter()
-            .map(|(subject, state, detail)| (subject, SubjectResult { state, detail }))
-            .collect(),
-    };
+    let plan = sample(&opened, (!all).then_some(REPORTED_PER_ACTION))?;
+    let mut results = Results::default();
+    for st in &plan.steps {
+        if let Some(s) = journal.step(&st.id)? {
+            let result = StepResult {
+                state: s.state,
+                detail: s.detail,
+            };
+            results.steps.insert(s.step_id, result);
+        }
+    }
+    for p in &plan.subjects {
+        if let Some((state, detail)) = journal.subject(&p.key)? {
+            results
+                .subjects
+                .insert(p.key.clone(), SubjectResult { state, detail });
+        }
+    }
     emit(
         &report::render(&plan, Some(&results), run.to.format)?,
         &run.to,

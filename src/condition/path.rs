@@ -1,5 +1,6 @@
 //! JSONPath queries compiled once at load time, remembering their source text. Simple paths (names,
-//! `[*]`, indexes) are walked directly; everything else goes through jsonpath-rust.
+//! `[*]`, indexes, and filters that compare a relative path with a literal: `[?@.a.b == 'x']`,
+//! joined by `&&`, `||`, `!`) are walked directly; everything else goes through jsonpath-rust.
 
 use std::fmt;
 
@@ -11,9 +12,9 @@ use serde_json::Value;
 pub struct JsonPath {
     source: String,
     query: JpQuery,
-    /// The same query as plain steps when it only uses names and `[*]` (most rulebook paths), walked
-    /// directly: jsonpath-rust builds a normalized path string for every value it visits, which
-    /// dominates evaluation time on large inputs.
+    /// The same query as plain steps when it only uses names, `[*]`, indexes and simple filters
+    /// (most rulebook paths), walked directly: jsonpath-rust builds a normalized path string for
+    /// every value it visits, which dominates evaluation time on large inputs.
     simple: Option<Vec<Step>>,
 }
 
@@ -23,6 +24,115 @@ enum Step {
     Name(String),
     Wildcard,
     Index(i64),
+    /// `[?...]`: the children (array elements or object values) for which the predicate holds.
+    Filter(Pred),
+}
+
+/// A filter predicate walked directly, with RFC 9535's semantics as jsonpath-rust implements them
+/// (a differential test holds the two together): a comparison of a relative path of names
+/// (`@.a.b`) with a literal, where a missing path equals nothing and numbers compare by value;
+/// `&&`, `||` and `!`.
+#[derive(Debug, Clone)]
+enum Pred {
+    And(Vec<Pred>),
+    Or(Vec<Pred>),
+    Not(Box<Pred>),
+    Equals {
+        path: Vec<String>,
+        literal: Value,
+        negate: bool,
+    },
+}
+
+impl Pred {
+    fn compile(f: &jsonpath_rust::parser::model::Filter) -> Option<Pred> {
+        use jsonpath_rust::parser::model::{Comparison, Filter, FilterAtom};
+        match f {
+            Filter::Or(fs) => Some(Pred::Or(
+                fs.iter().map(Pred::compile).collect::<Option<_>>()?,
+            )),
+            Filter::And(fs) => Some(Pred::And(
+                fs.iter().map(Pred::compile).collect::<Option<_>>()?,
+            )),
+            Filter::Atom(FilterAtom::Filter { expr, not }) => {
+                let p = Pred::compile(expr)?;
+                Some(if *not { Pred::Not(Box::new(p)) } else { p })
+            }
+            Filter::Atom(FilterAtom::Comparison(c)) => match &**c {
+                Comparison::Eq(a, b) => Pred::equals(a, b, false),
+                Comparison::Ne(a, b) => Pred::equals(a, b, true),
+                _ => None,
+            },
+            Filter::Atom(FilterAtom::Test { .. }) => None,
+        }
+    }
+
+    fn equals(
+        a: &jsonpath_rust::parser::model::Comparable,
+        b: &jsonpath_rust::parser::model::Comparable,
+        negate: bool,
+    ) -> Option<Pred> {
+        use jsonpath_rust::parser::model::{
+            Comparable, Literal, SingularQuery, SingularQuerySegment,
+        };
+        let (segments, literal) = match (a, b) {
+            (Comparable::SingularQuery(SingularQuery::Current(s)), Comparable::Literal(l))
+            | (Comparable::Literal(l), Comparable::SingularQuery(SingularQuery::Current(s))) => {
+                (s, l)
+            }
+            _ => return None,
+        };
+        let path = segments
+            .iter()
+            .map(|s| match s {
+                SingularQuerySegment::Name(n) => Some(n.clone()),
+                SingularQuerySegment::Index(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let literal = match literal {
+            Literal::Int(i) => Value::from(*i),
+            Literal::Float(f) => Value::Number(serde_json::Number::from_f64(*f)?),
+            Literal::String(s) => Value::String(s.clone()),
+            Literal::Bool(b) => Value::Bool(*b),
+            Literal::Null => Value::Null,
+        };
+        Some(Pred::Equals {
+            path,
+            literal,
+            negate,
+        })
+    }
+
+    fn test(&self, v: &Value) -> bool {
+        match self {
+            Pred::And(ps) => ps.iter().all(|p| p.test(v)),
+            Pred::Or(ps) => ps.iter().any(|p| p.test(v)),
+            Pred::Not(p) => !p.test(v),
+            Pred::Equals {
+                path,
+                literal,
+                negate,
+            } => {
+                let found = path
+                    .iter()
+                    .try_fold(v, |cur, name| cur.as_object().and_then(|m| m.get(name)));
+                let equal = found.is_some_and(|found| match (found.as_f64(), literal.as_f64()) {
+                    (Some(a), Some(b)) => (a - b).abs() < f64::EPSILON,
+                    _ => found == literal,
+                });
+                equal != *negate
+            }
+        }
+    }
+
+    /// The relative paths the predicate reads, as names.
+    fn reads<'p>(&'p self, out: &mut Vec<&'p [String]>) {
+        match self {
+            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.reads(out)),
+            Pred::Not(p) => p.reads(out),
+            Pred::Equals { path, .. } => out.push(path),
+        }
+    }
 }
 
 fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
@@ -36,6 +146,7 @@ fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
             }
             Segment::Selector(Selector::Wildcard) => Some(Step::Wildcard),
             Segment::Selector(Selector::Index(i)) => Some(Step::Index(*i)),
+            Segment::Selector(Selector::Filter(f)) => Pred::compile(f).map(Step::Filter),
             _ => None,
         })
         .collect()
@@ -54,6 +165,14 @@ fn walk<'a>(v: &'a Value, steps: &[Step], out: &mut Vec<&'a Value>) {
         }
         (Step::Wildcard, Value::Object(m)) => m.values().for_each(|c| walk(c, rest, out)),
         (Step::Wildcard, Value::Array(a)) => a.iter().for_each(|c| walk(c, rest, out)),
+        (Step::Filter(p), Value::Object(m)) => m
+            .values()
+            .filter(|c| p.test(c))
+            .for_each(|c| walk(c, rest, out)),
+        (Step::Filter(p), Value::Array(a)) => a
+            .iter()
+            .filter(|c| p.test(c))
+            .for_each(|c| walk(c, rest, out)),
         (Step::Index(i), Value::Array(a)) => {
             let idx = if *i < 0 { a.len() as i64 + i } else { *i };
             if let Some(child) = usize::try_from(idx).ok().and_then(|i| a.get(i)) {
@@ -135,18 +254,32 @@ impl JsonPath {
         }
     }
 
-    /// The path as field steps (`None` for a name, `Some` wildcard for `[*]` or an index), when it
-    /// has only those; `None` for filters, slices, unions and recursive descent.
-    pub fn field_steps(&self) -> Option<Vec<Option<String>>> {
-        self.simple.as_ref().map(|steps| {
-            steps
-                .iter()
-                .map(|s| match s {
-                    Step::Name(n) => Some(n.clone()),
-                    Step::Wildcard | Step::Index(_) => None,
-                })
-                .collect()
-        })
+    /// What the path reads, as field steps (`Some` name, `None` for any element or key: `[*]`, an
+    /// index, a filter), when it is simple; `None` for slices, unions, recursive descent and filters
+    /// beyond simple comparisons. The first entry is the path itself; each further entry is a
+    /// relative path a filter reads, behind the steps leading to the filter.
+    pub fn field_reads(&self) -> Option<Vec<Vec<Option<String>>>> {
+        let steps = self.simple.as_ref()?;
+        let mut main = Vec::new();
+        let mut reads = vec![Vec::new()];
+        for s in steps {
+            match s {
+                Step::Name(n) => main.push(Some(n.clone())),
+                Step::Wildcard | Step::Index(_) => main.push(None),
+                Step::Filter(p) => {
+                    main.push(None);
+                    let mut rel = Vec::new();
+                    p.reads(&mut rel);
+                    for r in rel {
+                        let mut read = main.clone();
+                        read.extend(r.iter().cloned().map(Some));
+                        reads.push(read);
+                    }
+                }
+            }
+        }
+        reads[0] = main;
+        Some(reads)
     }
 
     /// The leading chain of plain field names (`$.user.profile.login` → user, profile, login), which is
@@ -170,5 +303,78 @@ impl JsonPath {
 impl fmt::Display for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The direct walk of simple filters must yield exactly what jsonpath-rust yields.
+    #[test]
+    fn simple_filters_agree_with_jsonpath_rust() {
+        let doc = json!({"events": [
+            {"outcome": {"result": "FAILURE", "reason": "a"}, "n": 1},
+            {"outcome": {"result": "SUCCESS", "reason": "a"}, "n": 1.0},
+            {"outcome": {"result": "FAILURE"}, "n": 2, "flag": true, "nothing": null},
+            {"outcome": "FAILURE", "n": "1"},
+            ["FAILURE"],
+            7
+        ], "byKey": {"x": {"s": "A"}, "y": {"s": "B"}, "z": 3}});
+        let paths = [
+            "$.events[?@.outcome.result == 'FAILURE'].outcome.reason",
+            "$.events[?@.outcome.result == 'FAILURE']",
+            "$.events[?@.outcome.result != 'FAILURE']",
+            "$.events[?'FAILURE' == @.outcome.result].n",
+            "$.events[?@.n == 1]",
+            "$.events[?@.n == 1.0].outcome",
+            "$.events[?@.n != 1]",
+            "$.events[?@.flag == true]",
+            "$.events[?@.nothing == null]",
+            "$.events[?@.missing == null]",
+            "$.events[?@.outcome.result == 'FAILURE' && @.n == 2]",
+            "$.events[?@.outcome.result == 'SUCCESS' || @.n == 2].n",
+            "$.events[?!(@.outcome.result == 'FAILURE')]",
+            "$.events[?@['outcome']['result'] == \"FAILURE\"].outcome.reason",
+            "$.byKey[?@.s == 'A']",
+            "$.byKey[?@.s != 'A']",
+        ];
+        for p in paths {
+            let path = JsonPath::compile(p).unwrap();
+            assert!(path.simple.is_some(), "{p} is walked directly");
+            let direct: Vec<&Value> = path.query(&doc);
+            let reference: Vec<&Value> = jsonpath_rust::query::js_path_process(&path.query, &doc)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.val())
+                .collect();
+            assert_eq!(direct, reference, "{p}");
+        }
+        // Filters beyond comparisons with literals still go through jsonpath-rust.
+        for p in [
+            "$.events[?@.n > 1]",
+            "$.events[?@.flag]",
+            "$.events[?search(@.outcome.reason, 'a')]",
+        ] {
+            assert!(JsonPath::compile(p).unwrap().simple.is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_filter_reads_what_it_compares_and_what_follows_it() {
+        let path = JsonPath::compile(
+            "$.events[?@.outcome.result == 'FAILURE' && @.kind != 'x'].outcome.reason",
+        )
+        .unwrap();
+        let s = |v: &[Option<&str>]| v.iter().map(|x| x.map(String::from)).collect::<Vec<_>>();
+        assert_eq!(
+            path.field_reads().unwrap(),
+            vec![
+                s(&[Some("events"), None, Some("outcome"), Some("reason")]),
+                s(&[Some("events"), None, Some("outcome"), Some("result")]),
+                s(&[Some("events"), None, Some("kind")]),
+            ]
+        );
     }
 }

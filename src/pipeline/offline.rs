@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::condition::JsonPath;
 use crate::engine::{always_read, evaluate, verdict, verdict_reads, Verdict};
+use crate::plan::stream::PlanHead;
 use crate::plan::{Plan, PlanBuilder, PlanError, Source};
 use crate::rulebook::Rulebook;
 use crate::subject::{self, FieldTree, SubjectError};
@@ -69,13 +70,13 @@ fn recorded(path: &Path) -> Result<Recorded, PlanFileError> {
     Ok(Recorded { source, now })
 }
 
-/// Plans the subjects in the file at `path`. Without `now`, a snapshot file is planned at the time it
-/// was collected (so it reproduces the live plan), any other file at the current time.
-pub fn plan_from_file(
+/// Where the subjects of the file at `path` come from and when they are planned: a snapshot file's
+/// header says both; without `now`, any other file is planned at the current time.
+fn opened(
     rb: &Rulebook,
     path: &Path,
     now: Option<DateTime<Utc>>,
-) -> Result<Plan, PlanFileError> {
+) -> Result<(std::fs::File, DateTime<Utc>, Source), PlanFileError> {
     let display = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| PlanFileError::Open {
         path: display.clone(),
@@ -85,8 +86,40 @@ pub fn plan_from_file(
     let now = now.or(recorded.now).unwrap_or_else(Utc::now);
     let source = recorded
         .source
-        .unwrap_or_else(|| Source::file(rb.subjects.kind, Some(display.clone())));
-    plan_from_reader(rb, file, &display, now, source)
+        .unwrap_or_else(|| Source::file(rb.subjects.kind, Some(display)));
+    Ok((file, now, source))
+}
+
+/// Plans the subjects in the file at `path`, in memory. Without `now`, a snapshot file is planned at
+/// the time it was collected (so it reproduces the live plan), any other file at the current time.
+pub fn plan_from_file(
+    rb: &Rulebook,
+    path: &Path,
+    now: Option<DateTime<Utc>>,
+) -> Result<Plan, PlanFileError> {
+    let (file, now, source) = opened(rb, path, now)?;
+    plan_from_reader(rb, file, &path.display().to_string(), now, source)
+}
+
+/// Plans the subjects in the file at `path` straight into the plan file `out` (created 0600), never
+/// holding the plan: see [`crate::plan::stream`]. Returns what the plan holds but its subjects and
+/// steps, and the guard error when the plan is over a guard (it is written all the same, marked
+/// `refused`).
+pub fn plan_file_to(
+    rb: &Rulebook,
+    path: &Path,
+    now: Option<DateTime<Utc>>,
+    out: &Path,
+) -> Result<(PlanHead, Option<PlanError>), PlanFileError> {
+    let (file, now, source) = opened(rb, path, now)?;
+    let shown = out.display().to_string();
+    let target = super::create_private(out).map_err(|source| PlanError::Write {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut builder = PlanBuilder::to_file(rb, now, source, target, &shown)?;
+    decide_each(rb, file, &path.display().to_string(), now, &mut builder)?;
+    Ok(builder.finish_stream()?)
 }
 
 /// Streams subjects from `input` through the engine into a plan, pruning each subject to the fields
@@ -98,6 +131,19 @@ pub fn plan_from_reader(
     now: DateTime<Utc>,
     source: Source,
 ) -> Result<Plan, PlanFileError> {
+    let mut builder = PlanBuilder::new(rb, now, source);
+    decide_each(rb, input, file, now, &mut builder)?;
+    Ok(builder.finish()?)
+}
+
+/// Decides each subject of `input` into `builder`.
+fn decide_each(
+    rb: &Rulebook,
+    input: impl std::io::Read,
+    file: &str,
+    now: DateTime<Utc>,
+    builder: &mut PlanBuilder<'_>,
+) -> Result<(), PlanFileError> {
     let always = always_read(rb.subjects.kind);
     let full = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
     // Most subjects match nothing: they are decided on a smaller read, and only the few that match
@@ -108,7 +154,6 @@ pub fn plan_from_reader(
             .into_iter()
             .chain(collect_error.iter().map(|p| (p, true))),
     );
-    let mut builder = PlanBuilder::new(rb, now, source);
     subject::for_each_staged(input, file, &quick, &full, |i, decided_on, reread| {
         match verdict(rb, &decided_on, now) {
             (Verdict::NoMatch, undecided) => builder.add_unmatched(undecided),
@@ -119,5 +164,5 @@ pub fn plan_from_reader(
         }
         Ok::<(), PlanFileError>(())
     })?;
-    Ok(builder.finish()?)
+    Ok(())
 }

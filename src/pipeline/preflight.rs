@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::catalogue;
 use super::orgs::Roles;
-use crate::plan::{Plan, PlanError, Refusal};
+use crate::plan::stream::{Opened, PlanHead};
+use crate::plan::{PlanError, Refusal};
 use crate::rulebook::{Rulebook, RulebookError};
 
 /// Why a plan may not be applied.
@@ -36,7 +37,10 @@ pub enum PreflightError {
 /// A plan ready to apply, with the rulebook it pins and the orgs that rulebook acts on.
 #[derive(Debug)]
 pub struct Prepared {
-    pub plan: Plan,
+    /// The plan, verified (version and checksum), read as a stream when it is large.
+    pub plan: Opened,
+    /// The plan without its subjects and steps.
+    pub head: PlanHead,
     pub rulebook: Rulebook,
     pub roles: Roles,
 }
@@ -47,7 +51,8 @@ pub fn prepare_apply(
     plan_path: &Path,
     allow_rulebook_change: bool,
 ) -> Result<Prepared, PreflightError> {
-    let plan = Plan::read(plan_path)?;
+    let opened = Opened::open(plan_path)?;
+    let plan = opened.head();
     // Before the rulebook, the journal or any Okta call: a refused plan is never applied.
     if let Some(refusal) = &plan.refused {
         return Err(PreflightError::Refused {
@@ -76,7 +81,8 @@ pub fn prepare_apply(
     }
     let roles = Roles::of(&rulebook.subjects);
     Ok(Prepared {
-        plan,
+        plan: opened,
+        head: plan,
         rulebook,
         roles,
     })

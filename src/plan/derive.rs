@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use super::compact::compact;
+use super::stream::{Opening, PlanHead, PlanWriter};
 use super::{Guard, Refusal, RulebookRef, FORMAT_VERSION};
 use super::{Plan, PlanError, PlannedSubject, Precondition, Source, Step, StepAction, Summary};
 use crate::condition::Explanation;
@@ -14,15 +16,32 @@ use crate::engine::{Decision, Verdict};
 use crate::rulebook::{Rulebook, Safety, SubjectKind};
 use crate::subject::shape::{is_state_path, pointer_of, STATE_FIELDS};
 
-/// Builds a plan incrementally from decisions, so subjects can stream through.
+/// Where a builder puts subjects and steps: kept in memory, or written to a plan file as they come.
+enum Out {
+    Memory {
+        subjects: Vec<PlannedSubject>,
+        steps: Vec<Step>,
+    },
+    Stream {
+        writer: Box<PlanWriter<std::fs::File>>,
+        path: String,
+        /// The first write that failed; nothing more is written, and `finish_stream` reports it.
+        failed: Option<std::io::Error>,
+    },
+}
+
+/// Builds a plan incrementally from decisions, so subjects can stream through: in memory
+/// ([`PlanBuilder::new`], for small plans), or straight to a file ([`PlanBuilder::to_file`]).
 pub struct PlanBuilder<'r> {
     rulebook: &'r Rulebook,
     now: DateTime<Utc>,
     source: Source,
-    subjects: Vec<PlannedSubject>,
-    steps: Vec<Step>,
+    out: Out,
     summary: Summary,
 }
+
+/// The first guard a plan is over: which, the count, the limit and where the rulebook sets it.
+type Over = (Guard, u64, u64, String);
 
 impl<'r> PlanBuilder<'r> {
     pub fn new(rulebook: &'r Rulebook, now: DateTime<Utc>, source: Source) -> Self {
@@ -30,10 +49,47 @@ impl<'r> PlanBuilder<'r> {
             rulebook,
             now,
             source,
-            subjects: Vec::new(),
-            steps: Vec::new(),
+            out: Out::Memory {
+                subjects: Vec::new(),
+                steps: Vec::new(),
+            },
             summary: Summary::default(),
         }
+    }
+
+    /// A builder that writes the plan to `file` (at `path`, for messages) as subjects are added,
+    /// holding none of them.
+    pub fn to_file(
+        rulebook: &'r Rulebook,
+        now: DateTime<Utc>,
+        source: Source,
+        file: std::fs::File,
+        path: &str,
+    ) -> Result<Self, PlanError> {
+        let now_text = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let rb = rulebook_ref(rulebook);
+        let opening = Opening {
+            rulebook: &rb,
+            mode: rulebook.mode,
+            now: &now_text,
+            source: &source,
+        };
+        let writer =
+            PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
+                path: path.to_string(),
+                source,
+            })?;
+        Ok(PlanBuilder {
+            rulebook,
+            now,
+            source,
+            out: Out::Stream {
+                writer: Box::new(writer),
+                path: path.to_string(),
+                failed: None,
+            },
+            summary: Summary::default(),
+        })
     }
 
     /// Counts a subject no rule matched, without listing it (see [`crate::engine::verdict`]).
@@ -60,12 +116,12 @@ impl<'r> PlanBuilder<'r> {
             Verdict::Matched => self.summary.matched += 1,
             Verdict::Unreadable => self.summary.unknown += 1,
         }
-        self.subjects.push(planned_subject(subject, decision));
+        self.put_subject(planned_subject(subject, decision));
         if decision.verdict != Verdict::Matched {
             return;
         }
-        let steps = derive_steps(self.rulebook, subject, decision, self.steps.len() + 1);
-        for step in steps {
+        let first = self.summary.steps as usize + 1;
+        for step in derive_steps(self.rulebook, subject, decision, first) {
             *self
                 .summary
                 .by_action
@@ -78,71 +134,156 @@ impl<'r> PlanBuilder<'r> {
             if step.safety == Safety::Destructive {
                 self.summary.destructive += 1;
             }
-            self.steps.push(step);
+            self.put_step(step);
         }
     }
 
-    /// Finishes the plan: seals it with its checksum and enforces the guards. A plan over a guard is
-    /// an error that carries the plan, marked `refused`, so it can still be written and reviewed.
-    pub fn finish(self) -> Result<Plan, PlanError> {
+    fn put_subject(&mut self, s: PlannedSubject) {
+        match &mut self.out {
+            Out::Memory { subjects, .. } => subjects.push(s),
+            Out::Stream { writer, failed, .. } => {
+                if failed.is_none() {
+                    *failed = writer.subject(&s).err();
+                }
+            }
+        }
+    }
+
+    fn put_step(&mut self, s: Step) {
+        match &mut self.out {
+            Out::Memory { steps, .. } => steps.push(s),
+            Out::Stream { writer, failed, .. } => {
+                if failed.is_none() {
+                    *failed = writer.step(&s).err();
+                }
+            }
+        }
+    }
+
+    /// The first guard the plan is over, checked in this order (a plan over both names max_actions).
+    fn over(&self) -> Option<Over> {
         let at = |p: Option<crate::diagnostic::Position>| match p {
             Some(p) => format!("{}:{}:{}", self.rulebook.path, p.line, p.column),
             None => self.rulebook.path.clone(),
         };
         let g = &self.rulebook.guards;
-        // The first guard the plan is over, checked in this order (a plan over both names max_actions).
-        let over = g
-            .max_actions
-            .filter(|&limit| self.summary.changing > limit)
-            .map(|limit| {
-                let n = self.summary.changing;
-                (Guard::MaxActions, n, limit, at(g.max_actions_at))
-            })
+        let s = &self.summary;
+        g.max_actions
+            .filter(|&limit| s.changing > limit)
+            .map(|limit| (Guard::MaxActions, s.changing, limit, at(g.max_actions_at)))
             .or_else(|| {
                 g.max_destructive
-                    .filter(|&limit| self.summary.destructive > limit)
+                    .filter(|&limit| s.destructive > limit)
                     .map(|limit| {
-                        let n = self.summary.destructive;
-                        (Guard::MaxDestructive, n, limit, at(g.max_destructive_at))
+                        let at = at(g.max_destructive_at);
+                        (Guard::MaxDestructive, s.destructive, limit, at)
                     })
-            });
+            })
+    }
+
+    /// Finishes a plan built in memory: seals it with its checksum and enforces the guards. A plan
+    /// over a guard is an error that carries the plan, marked `refused`, so it can still be written
+    /// and reviewed.
+    pub fn finish(self) -> Result<Plan, PlanError> {
+        let over = self.over();
+        let (subjects, steps) = match self.out {
+            Out::Memory { subjects, steps } => (subjects, steps),
+            Out::Stream { .. } => (Vec::new(), Vec::new()),
+        };
         let mut plan = Plan {
             format_version: FORMAT_VERSION,
             plan_id: String::new(),
-            rulebook: RulebookRef {
-                name: self.rulebook.name.clone(),
-                path: self.rulebook.path.clone(),
-                sha256: self.rulebook.sha256.clone(),
-            },
+            rulebook: rulebook_ref(self.rulebook),
             mode: self.rulebook.mode,
             now: self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             source: self.source,
-            subjects: self.subjects,
-            steps: self.steps,
+            subjects,
+            steps,
             summary: self.summary,
-            refused: over.as_ref().map(|&(guard, count, limit, _)| Refusal {
-                guard,
-                count,
-                limit,
-            }),
+            refused: over.as_ref().map(refusal),
             checksum: String::new(),
         };
         plan.seal();
         match over {
             None => Ok(plan),
-            Some((Guard::MaxActions, count, limit, at)) => Err(PlanError::TooManyActions {
-                count,
-                limit,
-                at,
-                plan: Box::new(plan),
-            }),
-            Some((Guard::MaxDestructive, count, limit, at)) => Err(PlanError::TooManyDestructive {
-                count,
-                limit,
-                at,
-                plan: Box::new(plan),
-            }),
+            Some(over) => Err(guard_error(over, Some(Box::new(plan)))),
         }
+    }
+
+    /// Finishes a plan written to a file: writes the steps, summary and seal, and returns what the
+    /// file holds but its subjects and steps. A plan over a guard is written (marked `refused`) and
+    /// returned too: the caller refuses it with [`guard_error`] of [`PlanBuilder::refusal_of`].
+    pub fn finish_stream(self) -> Result<(PlanHead, Option<PlanError>), PlanError> {
+        let over = self.over();
+        let Out::Stream {
+            writer,
+            path,
+            failed,
+        } = self.out
+        else {
+            return Err(PlanError::Read {
+                path: String::new(),
+                message: "not a streamed plan".into(),
+            });
+        };
+        let write_err = |source| PlanError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(e) = failed {
+            return Err(write_err(e));
+        }
+        let refused = over.as_ref().map(refusal);
+        let (checksum, file) = writer
+            .finish(&self.summary, refused.as_ref())
+            .map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+        let head = PlanHead {
+            format_version: FORMAT_VERSION,
+            plan_id: super::stream::plan_id(&checksum),
+            rulebook: rulebook_ref(self.rulebook),
+            mode: self.rulebook.mode,
+            now: self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            source: self.source,
+            summary: self.summary,
+            refused,
+            checksum,
+        };
+        Ok((head, over.map(|o| guard_error(o, None))))
+    }
+}
+
+fn rulebook_ref(rulebook: &Rulebook) -> RulebookRef {
+    RulebookRef {
+        name: rulebook.name.clone(),
+        path: rulebook.path.clone(),
+        sha256: rulebook.sha256.clone(),
+    }
+}
+
+fn refusal(over: &Over) -> Refusal {
+    Refusal {
+        guard: over.0,
+        count: over.1,
+        limit: over.2,
+    }
+}
+
+/// The error a plan over a guard is refused with, carrying the plan when it is in memory.
+fn guard_error((guard, count, limit, at): Over, plan: Option<Box<Plan>>) -> PlanError {
+    match guard {
+        Guard::MaxActions => PlanError::TooManyActions {
+            count,
+            limit,
+            at,
+            plan,
+        },
+        Guard::MaxDestructive => PlanError::TooManyDestructive {
+            count,
+            limit,
+            at,
+            plan,
+        },
     }
 }
 
@@ -157,14 +298,16 @@ pub fn planned_subject(subject: &Value, decision: &Decision) -> PlannedSubject {
         Verdict::Unreadable => {
             json!({ "collect_error": subject.get("collect_error").cloned().unwrap_or(Value::Null) })
         }
-        Verdict::Protected => serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null),
+        Verdict::Protected => {
+            compact(&serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null))
+        }
         _ => {
             let traces: Vec<&crate::engine::RuleTrace> = decision
                 .rules
                 .iter()
                 .filter(|t| decision.matched.contains(&t.rule))
                 .collect();
-            serde_json::to_value(traces).unwrap_or(Value::Null)
+            compact(&serde_json::to_value(traces).unwrap_or(Value::Null))
         }
     };
     PlannedSubject {

@@ -15,7 +15,8 @@ macro_rules! push_line {
 
 use serde_json::Value;
 
-use super::{Plan, Step, StepAction};
+use super::stream::{Item, PlanHead, PlanItems, Want};
+use super::{Plan, PlannedSubject, Source, Step, StepAction, Summary};
 use crate::engine::Verdict;
 use crate::rulebook::Safety;
 
@@ -104,26 +105,126 @@ pub fn render(plan: &Plan) -> String {
 
 /// Like [`render`], showing at most `per_group` steps of each action (the rest are counted).
 pub fn render_limited(plan: &Plan, per_group: Option<usize>) -> String {
-    let mut out = String::new();
-    header(&mut out, plan);
-    steps_by_action(&mut out, plan, per_group);
-    protected(&mut out, plan);
-    unreadable(&mut out, plan);
-    let s = &plan.summary;
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and a plan in memory cannot fail to be read.
+    match write_rendering(plan, per_group, &mut out) {
+        Ok(()) | Err(_) => String::from_utf8_lossy(&out).into_owned(),
+    }
+}
+
+/// Why a rendering could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Plan(#[from] super::PlanError),
+    #[error("cannot write the rendering: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Writes the plan as text to `out`, reading it as a stream: the summary, at most `per_group` steps
+/// of each action (all with `None`), protected and unknown subjects likewise. One pass over the plan
+/// per action shown, each stopping once its steps are written, so memory stays bounded however
+/// large the plan.
+pub fn write_rendering(
+    plan: &dyn PlanItems,
+    per_group: Option<usize>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), RenderError> {
+    let head = plan.head();
+    let mut text = String::new();
+    header(&mut text, &head);
+    out.write_all(text.as_bytes())?;
+    let shown = per_group.unwrap_or(usize::MAX);
+    for (action, count) in groups(&head.summary) {
+        let mut text = String::new();
+        push_line!(
+            text,
+            "{action} ({count}){}",
+            if action == "delete_recreate" {
+                "  DESTRUCTIVE: needs --approve-destructive"
+            } else {
+                ""
+            }
+        );
+        out.write_all(text.as_bytes())?;
+        let mut written = 0usize;
+        let mut failed = None;
+        plan.each(STEPS, &mut |item| {
+            if let Item::Step(st) = item {
+                if st.action.name() == action && written < shown {
+                    written += 1;
+                    if let Err(e) = out.write_all(step_text(&st).as_bytes()) {
+                        failed = Some(e);
+                        return Ok(false);
+                    }
+                }
+            }
+            Ok(written < shown.min(count as usize))
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        let hidden = (count as usize).saturating_sub(written);
+        let mut text = String::new();
+        if hidden > 0 {
+            push_line!(text, "  … and {hidden} more");
+        }
+        text.push('\n');
+        out.write_all(text.as_bytes())?;
+    }
+    subjects_of(plan, &head, Verdict::Protected, shown, out)?;
+    subjects_of(plan, &head, Verdict::Unreadable, shown, out)?;
+    let s = &head.summary;
+    let mut text = String::new();
     if s.steps == 0 {
         push_line!(
-            out,
+            text,
             "No changes. {}, none needs an action.",
             plural(s.subjects, "subject", "subjects")
         );
-        return out;
+    } else {
+        push_line!(text, "Plan: {}", totals(s));
     }
-    push_line!(out, "Plan: {}", totals(plan));
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+const STEPS: Want = Want {
+    subjects: false,
+    steps: true,
+};
+
+const SUBJECTS: Want = Want {
+    subjects: true,
+    steps: false,
+};
+
+/// A step as the rendering shows it: its line, and its parameters' line when it has parameters.
+fn step_text(st: &Step) -> String {
+    let mut out = String::new();
+    push_line!(
+        out,
+        "  {} {:<5} {} on {}  [{}]{}",
+        marker(st),
+        st.id,
+        st.subject,
+        st.org,
+        st.rule,
+        if st.depends_on.is_empty() {
+            String::new()
+        } else {
+            format!(" after {}", st.depends_on.join(", "))
+        }
+    );
+    let params = params_line(st);
+    if !params.is_empty() {
+        push_line!(out, "          {params}");
+    }
     out
 }
 
 /// The plan's id, rulebook, time, where its subjects came from and how many of each verdict.
-fn header(out: &mut String, plan: &Plan) {
+fn header(out: &mut String, plan: &PlanHead) {
     let s = &plan.summary;
     push_line!(
         out,
@@ -136,11 +237,11 @@ fn header(out: &mut String, plan: &Plan) {
             .unwrap_or(&plan.rulebook.sha256),
         plan.now
     );
-    let from = source_text(plan);
+    let from = source_text(&plan.source);
     push_line!(
         out,
         "Subjects ({}) from {}: {} read · {} matched · {} no match{} · {} protected{}",
-        subjects_kind(plan),
+        subjects_kind(&plan.source),
         from,
         s.subjects,
         s.matched,
@@ -183,110 +284,108 @@ fn header(out: &mut String, plan: &Plan) {
             detail.join(", ")
         );
     }
+    if let Some(b) = &plan.source.binding {
+        push_line!(
+            out,
+            "Binding bucket: {} ({} requests at {:.0}% of {}/min take at least {:.1} s; waited {:.1} s)",
+            b.endpoint,
+            b.requests,
+            b.share * 100.0,
+            b.limit_per_minute,
+            b.floor_seconds,
+            b.waited_seconds
+        );
+    }
     out.push('\n');
 }
 
-/// Each action's steps, a group at a time (at most `per_group` shown of each).
-fn steps_by_action(out: &mut String, plan: &Plan, per_group: Option<usize>) {
-    for (action, steps) in action_groups(plan) {
-        let destructive = steps.iter().any(|st| st.safety == Safety::Destructive);
+/// The protected subjects (never acted on), or those the collector could not read fully, at most
+/// `shown` of them.
+fn subjects_of(
+    plan: &dyn PlanItems,
+    head: &PlanHead,
+    verdict: Verdict,
+    shown: usize,
+    out: &mut dyn std::io::Write,
+) -> Result<(), RenderError> {
+    let count = match verdict {
+        Verdict::Protected => head.summary.protected,
+        Verdict::Unreadable => head.summary.unknown,
+        _ => 0,
+    } as usize;
+    if count == 0 {
+        return Ok(());
+    }
+    let mut text = String::new();
+    if verdict == Verdict::Protected {
+        push_line!(text, "protected ({count}): never acted on");
+    } else {
+        push_line!(
+            text,
+            "unknown ({count}): could not be read fully, no action planned"
+        );
+    }
+    let mut written = 0usize;
+    plan.each(SUBJECTS, &mut |item| {
+        if let Item::Subject(p) = item {
+            if p.verdict == verdict && written < shown {
+                written += 1;
+                subject_line(&mut text, &p);
+            }
+        }
+        Ok(written < shown.min(count))
+    })?;
+    if count > written {
+        push_line!(text, "  … and {} more", count - written);
+    }
+    text.push('\n');
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A protected subject (`# key by guards.protect[N]`) or an unknown one (`? key: why`).
+fn subject_line(out: &mut String, p: &PlannedSubject) {
+    if p.verdict == Verdict::Protected {
+        let would = if p.rules.is_empty() {
+            String::new()
+        } else {
+            format!("  (would match {})", p.rules.join(", "))
+        };
         push_line!(
             out,
-            "{action} ({}){}",
-            steps.len(),
-            if destructive {
-                "  DESTRUCTIVE: needs --approve-destructive"
-            } else {
-                ""
-            }
+            "  # {} by guards.protect[{}]{would}",
+            p.key,
+            p.protected_by.unwrap_or(0)
         );
-        let shown = per_group.unwrap_or(usize::MAX);
-        let hidden = steps.len().saturating_sub(shown);
-        for st in steps.into_iter().take(shown) {
-            let params = params_line(st);
-            push_line!(
-                out,
-                "  {} {:<5} {} on {}  [{}]{}",
-                marker(st),
-                st.id,
-                st.subject,
-                st.org,
-                st.rule,
-                if st.depends_on.is_empty() {
-                    String::new()
-                } else {
-                    format!(" after {}", st.depends_on.join(", "))
-                }
-            );
-            if !params.is_empty() {
-                push_line!(out, "          {params}");
-            }
-        }
-        if hidden > 0 {
-            push_line!(out, "  … and {hidden} more");
-        }
-        out.push('\n');
+    } else {
+        let why = p
+            .explanation
+            .get("collect_error")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        push_line!(out, "  ? {}: {why}", p.key);
     }
 }
 
-/// The subjects a guard protects.
-fn protected(out: &mut String, plan: &Plan) {
-    let protected: Vec<_> = plan
-        .subjects
+/// The actions of the plan's steps with how many steps each, in display order: what changes most
+/// comes last, nearest the summary.
+pub fn groups(summary: &Summary) -> Vec<(&str, u64)> {
+    let mut groups: Vec<(u8, &str, u64)> = summary
+        .by_action
         .iter()
-        .filter(|p| p.verdict == Verdict::Protected)
+        .filter(|(_, n)| **n > 0)
+        .map(|(a, n)| (StepAction::rank_of(a), a.as_str(), *n))
         .collect();
-    if !protected.is_empty() {
-        push_line!(out, "protected ({}): never acted on", protected.len());
-        for p in protected {
-            let would = if p.rules.is_empty() {
-                String::new()
-            } else {
-                format!("  (would match {})", p.rules.join(", "))
-            };
-            push_line!(
-                out,
-                "  # {} by guards.protect[{}]{would}",
-                p.key,
-                p.protected_by.unwrap_or(0)
-            );
-        }
-        out.push('\n');
-    }
-}
-
-/// The subjects the collector could not read fully.
-fn unreadable(out: &mut String, plan: &Plan) {
-    let unknown: Vec<_> = plan
-        .subjects
-        .iter()
-        .filter(|p| p.verdict == Verdict::Unreadable)
-        .collect();
-    if !unknown.is_empty() {
-        push_line!(
-            out,
-            "unknown ({}): could not be read fully, no action planned",
-            unknown.len()
-        );
-        for p in unknown {
-            let why = p
-                .explanation
-                .get("collect_error")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            push_line!(out, "  ? {}: {why}", p.key);
-        }
-        out.push('\n');
-    }
+    groups.sort_unstable();
+    groups.into_iter().map(|(_, a, n)| (a, n)).collect()
 }
 
 /// Where the plan's subjects came from: `file PATH` or `live orgs (hub URL, spoke URL)`.
-pub fn source_text(plan: &Plan) -> String {
-    match (plan.source.kind, &plan.source.path) {
+pub fn source_text(source: &Source) -> String {
+    match (source.kind, &source.path) {
         (super::SourceKind::File, Some(p)) => format!("file {p}"),
         _ => {
-            let orgs: Vec<String> = plan
-                .source
+            let orgs: Vec<String> = source
                 .orgs
                 .iter()
                 .map(|(k, v)| format!("{k} {v}"))
@@ -297,8 +396,8 @@ pub fn source_text(plan: &Plan) -> String {
 }
 
 /// The kind of the plan's subjects as the rulebook names it.
-pub fn subjects_kind(plan: &Plan) -> &'static str {
-    match plan.source.subjects_kind {
+pub fn subjects_kind(source: &Source) -> &'static str {
+    match source.subjects_kind {
         crate::rulebook::SubjectKind::User => "user",
         crate::rulebook::SubjectKind::Org2orgAssignment => "org2org_assignment",
     }
@@ -328,12 +427,8 @@ pub fn action_groups(plan: &Plan) -> Vec<(&'static str, Vec<&Step>)> {
 }
 
 /// The totals sentence: `18 steps for 10 subjects (4 report, ...); 9 change Okta, 0 destructive.`
-pub fn totals(plan: &Plan) -> String {
-    let s = &plan.summary;
-    let by: Vec<String> = action_groups(plan)
-        .iter()
-        .map(|(a, steps)| format!("{} {a}", steps.len()))
-        .collect();
+pub fn totals(s: &Summary) -> String {
+    let by: Vec<String> = groups(s).iter().map(|(a, n)| format!("{n} {a}")).collect();
     format!(
         "{} for {} ({}); {} change Okta, {} destructive.",
         plural(s.steps, "step", "steps"),

@@ -122,6 +122,21 @@ impl StepAction {
         }
     }
 
+    /// [`StepAction::display_rank`] of an action by its name (unknown names last).
+    pub fn rank_of(name: &str) -> u8 {
+        match name {
+            "report" => 0,
+            "notify" => 1,
+            "unlock" => 2,
+            "activate" => 3,
+            "reset_password" => 4,
+            "await" => 5,
+            "retry_provisioning" => 6,
+            "delete_recreate" => 7,
+            _ => u8::MAX,
+        }
+    }
+
     /// The action's name as the rulebook and the plan's JSON write it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -57,7 +57,7 @@ fn steps(view: &View, out: &mut String) {
     out.push_str("## Steps\n\n");
     let results = !view.states.is_empty();
     for g in &view.groups {
-        out.push_str(&format!("### `{}` ({})\n\n", g.action, g.steps.len()));
+        out.push_str(&format!("### `{}` ({})\n\n", g.action, g.total));
         if g.destructive {
             out.push_str("**Destructive:** these steps need `--approve-destructive`.\n\n");
         }
@@ -67,6 +67,12 @@ fn steps(view: &View, out: &mut String) {
         out.push_str(if results { " --- |\n" } else { "\n" });
         for r in &g.steps {
             row(r, results, out);
+        }
+        if g.more > 0 {
+            out.push_str(&format!(
+                "\n… and {} more (all of them with `--all`).\n",
+                g.more
+            ));
         }
         out.push('\n');
     }

@@ -463,9 +463,9 @@ async fn apply_plan(
     let journal_path = plan_path.with_extension("journal.sqlite");
     let journal = Journal::open(
         &journal_path,
-        &prepared.plan.plan_id,
-        &prepared.plan.checksum,
-        &prepared.plan.rulebook.sha256,
+        &prepared.head.plan_id,
+        &prepared.head.checksum,
+        &prepared.head.rulebook.sha256,
     )
     .map_err(|e| ServeError::Apply(e.to_string()))?;
     let approved: BTreeSet<String> = shared
@@ -489,8 +489,8 @@ async fn apply_plan(
         notifier: shared.notifier.clone(),
     };
     let clients = clients(shared, r)?;
-    let summary = match apply::apply(
-        &prepared.plan,
+    let summary = match apply::apply_plan(
+        apply::units::ToApply::File(&prepared.plan),
         &prepared.rulebook,
         clients.hub(),
         clients.spoke(),
@@ -517,6 +517,9 @@ async fn apply_plan(
     count_steps(shared, name, &journal, &by_key)?;
     let now = Utc::now();
     let mut guard_hit = false;
+    // The service's plans are small (the work of one poll): read whole to tell report-only subjects.
+    let whole = crate::plan::sample::sample(&prepared.plan, None)
+        .map_err(|e| ServeError::Apply(e.to_string()))?;
     for res in &summary.subjects {
         let Some(w) = by_key.get(res.subject.as_str()) else {
             continue;
@@ -524,16 +527,14 @@ async fn apply_plan(
         let detail = res.detail.clone().unwrap_or_default();
         match res.state {
             // A subject whose steps only report is done once recorded, and shown as reported.
-            SubjectState::Done if only_reports(&prepared.plan, &res.subject) => {
-                shared.store.set_work(
-                    name,
-                    &w.user_id,
-                    WorkState::Reported,
-                    Some(&detail),
-                    None,
-                    w.attempts,
-                )?
-            }
+            SubjectState::Done if only_reports(&whole, &res.subject) => shared.store.set_work(
+                name,
+                &w.user_id,
+                WorkState::Reported,
+                Some(&detail),
+                None,
+                w.attempts,
+            )?,
             SubjectState::Done | SubjectState::Protected => shared.store.set_work(
                 name,
                 &w.user_id,
@@ -596,7 +597,7 @@ async fn apply_plan(
     for e in events {
         notify(shared, e).await;
     }
-    tracing::info!(remediation = %name, plan = %prepared.plan.plan_id, subjects = summary.subjects.len(), changes = summary.changes, counts = ?summary.counts, "applied");
+    tracing::info!(remediation = %name, plan = %prepared.head.plan_id, subjects = summary.subjects.len(), changes = summary.changes, counts = ?summary.counts, "applied");
     Ok(summary.subjects.len())
 }
 

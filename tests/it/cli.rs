@@ -652,7 +652,7 @@ fn bad_now_and_missing_files_are_errors() {
     let text = std::fs::read_to_string(&plan).unwrap();
     std::fs::write(
         &plan,
-        text.replacen("\"send_email\": true", "\"send_email\": false", 1),
+        text.replacen("\"send_email\":true", "\"send_email\":false", 1),
     )
     .unwrap();
     let show = remedy(&["show", plan.to_str().unwrap()]);

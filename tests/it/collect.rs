@@ -374,6 +374,17 @@ async fn snapshot_reproduces_the_live_plan_byte_for_byte() {
             .unwrap()
             >= 1
     );
+    // The plan's text names the bucket that bounds collection, with its requests and floor.
+    let out = remedy(&["show", &s(&live)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let binding = text
+        .lines()
+        .find(|l| l.starts_with("Binding bucket: "))
+        .unwrap_or_else(|| panic!("no binding bucket in:\n{text}"));
+    assert!(
+        binding.contains(" requests at 80% of ") && binding.contains("/min take at least "),
+        "{binding}"
+    );
     sim.shutdown().await;
 }
 

@@ -197,7 +197,7 @@ fn plan_format_doc_names_every_field_of_a_real_plan() {
     let mut keys = BTreeSet::new();
     format_keys(&plan, &mut keys);
     assert!(
-        keys.contains("protected_by") && keys.contains("seen_count"),
+        keys.contains("protected_by") && keys.contains("seen"),
         "{keys:?}"
     );
     assert_doc_mentions("docs/plan-format.md", &keys, "plan fields");

@@ -26,6 +26,8 @@ mod apply;
 mod report;
 // Okta's official Node SDK against `remedy sim` (needs `npm ci` in tests/node-sdk).
 mod node_sdk;
+// Plans at scale: streamed plan files, the explanation budget, bounded show, explain --plan.
+mod plans_at_scale;
 // Property tests: the condition language's three-valued laws, plans independent of input order.
 mod properties;
 // Notifications delivered by apply to local webhook and SMTP receivers: bodies, retries, resume, no secret.

@@ -5,6 +5,6 @@
 
 // The receivers: a webhook (axum) that records requests and answers from a script, and an SMTP
 // server speaking enough of the protocol for lettre's plain transport.
-mod receivers;
+pub(crate) mod receivers;
 // apply with notify steps and run summaries against the simulator.
 mod delivery;

@@ -665,3 +665,143 @@ async fn the_kill_switch_and_the_rate_guard_stop_changes_and_say_so() {
     wait_metric(&svc, "remedy_paused 0").await;
     svc.stop().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_needed_plans_written_and_guard_hits_reach_the_configured_sinks() {
+    let sim = seeded_sim().await;
+    let receiver = super::notify::receivers::Hook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &sim,
+        "  pollInterval: 200ms\n",
+        "    limits: { perHour: 1, perDay: 10 }\n",
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "notifications:\n  sinks:\n    - {{ name: ops, type: webhook, format: json, url: '{}', \
+         events: [plan_written, approval_needed, guard_hit, step_failed] }}\n",
+        receiver.url("/ops")
+    ));
+    std::fs::write(&config, text).unwrap();
+    let svc = Running::start(load(&config, None));
+    let kinds = || -> Vec<String> {
+        receiver
+            .received()
+            .iter()
+            .map(|r| r.body["kind"].as_str().unwrap_or("?").to_string())
+            .collect()
+    };
+    wait_for("the notifications", 30, || {
+        let k = kinds();
+        ["plan_written", "approval_needed", "guard_hit"]
+            .iter()
+            .all(|want| k.iter().any(|got| got == want))
+    })
+    .await;
+    svc.stop().unwrap();
+    let received = receiver.received();
+    let approval = received
+        .iter()
+        .find(|r| r.body["kind"] == "approval_needed")
+        .unwrap();
+    let message = approval.body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("approval #1 needed for ") && message.contains("delete_recreate"),
+        "{message}"
+    );
+    assert_eq!(approval.body["remediation"], "main");
+    let guard = received
+        .iter()
+        .find(|r| r.body["kind"] == "guard_hit")
+        .unwrap();
+    assert!(
+        guard.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate guard `per_hour` reached (1 changes an hour"),
+        "{}",
+        guard.body
+    );
+    // Each kind once (the guard is raised once while it holds), and nothing secret in any body.
+    assert_eq!(
+        kinds().iter().filter(|k| *k == "approval_needed").count(),
+        1
+    );
+    assert_eq!(kinds().iter().filter(|k| *k == "guard_hit").count(), 1);
+    for r in &received {
+        let body = r.body.to_string();
+        for secret in [
+            sim.hub_token(),
+            sim.spoke_token(),
+            "resetPasswordUrl",
+            "/ops",
+        ] {
+            assert!(!body.contains(secret), "`{secret}` in {body}");
+        }
+        assert!(
+            r.key.is_some(),
+            "every delivery carries its idempotency key"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_collisions_trickling_in_every_one_is_reset_awaited_and_retried_unattended() {
+    // Users set their passwords 300 ms after a reset, as people eventually do.
+    let sim = Sim::start(SimConfig {
+        scenario: scenario(&seed_spec()),
+        push_delay: Duration::from_millis(50),
+        complete_resets_after: Some(Duration::from_millis(300)),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The default rate guard (20 changes an hour) would hold most of them: raised for the test.
+    let config = write_config(
+        dir.path(),
+        &sim,
+        "  pollInterval: 200ms\n",
+        "    limits: { perHour: 1000, perDay: 1000 }\n",
+    );
+    let svc = Running::start(load(&config, None));
+    let store = Store::open_existing(&dir.path().join("state")).unwrap();
+    // New collisions keep arriving while the service runs: three waves.
+    let mut trickled = Vec::new();
+    for _ in 0..3 {
+        trickled.extend(sim.trickle_now(4).unwrap());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let fixed = |login: &str| {
+        assignment_of(&sim, login).is_some_and(|a| a["syncState"] == "SYNCHRONIZED")
+            && hub_user(&sim, login).is_some_and(|u| {
+                u["status"] == "ACTIVE" && u["credentials"]["provider"]["type"] == "OKTA"
+            })
+    };
+    wait_for("every trickled collision fixed", 60, || {
+        trickled.iter().all(|c| fixed(&c.login))
+    })
+    .await;
+    svc.stop().unwrap();
+    // Each was reset exactly once and its push retried; no command was run.
+    let reset = resets(&sim);
+    for c in &trickled {
+        let n = reset
+            .iter()
+            .filter(|(path, _)| path.contains(&c.hub_user_id))
+            .map(|(_, n)| *n)
+            .sum::<usize>();
+        assert_eq!(n, 1, "{} reset {n} times", c.login);
+    }
+    let done: Vec<String> = store
+        .work(None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.state == WorkState::Done)
+        .filter_map(|w| w.subject)
+        .collect();
+    for c in &trickled {
+        assert!(done.contains(&c.login), "{} not done", c.login);
+    }
+}

@@ -173,7 +173,7 @@ async fn edited_plan_and_changed_rulebook_are_refused() {
     std::fs::write(&env.rules, &rules).unwrap();
 
     // An edited plan: refused whatever the flags.
-    let edited = original.replacen("\"send_email\": true", "\"send_email\": false", 1);
+    let edited = original.replacen("\"send_email\":true", "\"send_email\":false", 1);
     assert_ne!(edited, original);
     std::fs::write(&plan, edited).unwrap();
     let refused = env.apply(&["--allow-rulebook-change"]).await;

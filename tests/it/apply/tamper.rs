@@ -123,16 +123,15 @@ async fn a_step_added_for_a_protected_admin_is_refused() {
     .await;
     let before = hub_user(&env.sim, &admin).unwrap();
     let run = env.apply(&[]).await;
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains(&admin))
-        .unwrap_or_default();
+    // The added step is out of the order plans are written in (a subject's steps together, in
+    // subject order): the whole plan is refused before any call, naming it.
+    assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
-        line.contains("REFUSED") && line.contains("protected by `guards.protect`"),
+        run.stderr.contains("`s9999`") && run.stderr.contains("out of the order"),
         "{}",
-        run.stdout
+        run.stderr
     );
+    assert!(mutations(&env.sim).is_empty());
     assert!(hub_untouched(&env, &admin));
     assert_eq!(
         hub_user(&env.sim, &admin).unwrap()["status"],

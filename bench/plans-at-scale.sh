@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Plans at scale (issue 16): the figures of docs/plan-format.md#plans-at-scale. Needs GNU time
+# (apt-get install -y time), python3, curl, and room for ~3 GB of data in WORK (default /dev/shm).
+#   1. N subjects (default 1,000,000, ~2.2 KB each, examples/gen_users.rs), 80% matching the report
+#      rule bench/never-signed-in.yaml: plan time and peak RSS, against bench/locked-out-few.yaml
+#      (1 in 10,000 matches) over the same file; plan bytes per matched subject;
+#   2. `show` and `status --format markdown` of that plan: peak RSS;
+#   3. apply of an unlock plan of UNLOCKS (default 200,000) locked-out users against the simulator
+#      (rate limits off): peak RSS, then the same apply killed with SIGKILL part-way and resumed.
+# Prints the figures; changes nothing outside WORK.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000000}
+UNLOCKS=${UNLOCKS:-200000}
+WORK=${WORK:-/dev/shm/remedy-plans-at-scale}
+PORT=${PORT:-18580}
+NOW=2026-11-29T00:00:00Z
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+bin=$CARGO_TARGET_DIR/release/remedy
+cargo build --release --quiet --bin remedy --example gen_users
+mkdir -p "$WORK"
+measure() { # label, command...: prints elapsed seconds and peak RSS of the command
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" > "$WORK/out.txt" 2>"$WORK/err.txt" || {
+    echo "$label failed:"; tail -5 "$WORK/err.txt"; return 1; }
+  read -r secs kb < <(tail -1 "$WORK/time.txt")
+  printf '%-44s %8.1f s  %8.1f MiB peak RSS\n' "$label" "$secs" "$(echo "$kb / 1024" | bc -l)"
+}
+
+subjects=$WORK/users-$N.jsonl
+[ -s "$subjects" ] || $CARGO_TARGET_DIR/release/examples/gen_users "$N" > "$subjects"
+echo "subjects: $N in $(du -h "$subjects" | cut -f1)"
+measure "plan, 80% match (report)" $bin plan --rules bench/never-signed-in.yaml \
+  --subjects "$subjects" --now $NOW --out "$WORK/plan-many.json" --output json
+measure "plan, few match" $bin plan --rules bench/locked-out-few.yaml \
+  --subjects "$subjects" --now $NOW --out "$WORK/plan-few.json" --output json
+matched=$(grep -o '"matched":[0-9]*' "$WORK/plan-many.json" | tail -1 | cut -d: -f2)
+bytes=$(stat -c %s "$WORK/plan-many.json")
+echo "plan file: $bytes bytes, $matched matched: $((bytes / matched)) bytes per matched subject (one step each)"
+measure "show (text, 50 per action)" $bin show "$WORK/plan-many.json"
+measure "show --format markdown" $bin show "$WORK/plan-many.json" --format markdown
+measure "show --all (every step, streamed)" $bin show "$WORK/plan-many.json" --all
+
+# Apply: a simulator whose UNLOCKS hub users are all locked out for more than an hour.
+seed=$WORK/seed-$UNLOCKS.json
+if [ ! -s "$seed" ]; then
+  $bin sim --users "$UNLOCKS" --assignments 0 --federation-collisions 0 --policy-lookalikes 0 \
+    --not-active-hub 0 --missing-hub 0 --deprovisioned-hub 0 --suspended-hub 0 --protected-admins 0 \
+    --group-assigned 0 --write-seed "$seed.gen" > /dev/null
+  python3 - "$seed.gen" "$seed" <<'PY'
+import json, sys
+seed = json.load(open(sys.argv[1]))
+def lock(users):
+    for u in users:
+        u["status"] = "LOCKED_OUT"
+        u["statusChanged"] = "2026-11-28T08:00:00.000Z"
+        u["lastUpdated"] = "2026-11-28T08:00:00.000Z"
+for org in seed.values() if isinstance(seed, dict) else []:
+    if isinstance(org, dict) and isinstance(org.get("users"), list):
+        lock(org["users"])
+json.dump(seed, open(sys.argv[2], "w"))
+PY
+  rm -f "$seed.gen"
+fi
+start_sim() {
+  $bin sim --seed-file "$seed" --no-rate-limits --hub-port "$PORT" --spoke-port $((PORT + 1)) \
+    > "$WORK/sim.txt" 2>&1 &
+  sim=$!
+  for _ in $(seq 1 600); do
+    curl -fs -o /dev/null -H 'Authorization: SSWS hub-token' "http://127.0.0.1:$PORT/api/v1/users?limit=1" && break
+    sleep 0.2
+  done
+}
+start_sim
+trap 'kill $sim 2>/dev/null || true' EXIT
+cat > "$WORK/remedy.yaml" <<YAML
+orgs:
+  hub: { orgUrl: 'http://127.0.0.1:$PORT', token: hub-token }
+  spoke: { orgUrl: 'http://127.0.0.1:$((PORT + 1))', token: spoke-token }
+YAML
+$bin snapshot --rules bench/unlock-all.yaml --config "$WORK/remedy.yaml" --now $NOW \
+  --out "$WORK/locked.jsonl" > /dev/null
+$bin plan --rules bench/unlock-all.yaml --subjects "$WORK/locked.jsonl" --now $NOW \
+  --out "$WORK/plan-unlock.json" --output json > /dev/null
+steps=$(grep -o '"steps":[0-9]*' "$WORK/plan-unlock.json" | tail -1 | cut -d: -f2)
+echo "unlock plan: $steps steps, $(stat -c %s "$WORK/plan-unlock.json") bytes"
+apply_cmd=("$bin" --output json apply "$WORK/plan-unlock.json" --config "$WORK/remedy.yaml"
+  --journal "$WORK/journal.sqlite" --audit-log "$WORK/audit.jsonl" --concurrency 16)
+apply() { "${apply_cmd[@]}"; }
+count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$WORK/journal.sqlite" "$1"; }
+# A. (FULL_RUN=1) The whole plan in one run, on a fresh simulator.
+if [ "${FULL_RUN:-0}" = 1 ]; then
+  rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
+  measure "apply, $steps unlocks in one run" apply
+  echo "  done: $(count "select count(*) from subjects where state='done'")"
+fi
+# B. Again on a fresh simulator, killed with SIGKILL part-way, then resumed.
+kill $sim; wait $sim 2>/dev/null || true; start_sim
+rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
+# Started directly (not through a function, whose subshell would be what gets killed).
+"${apply_cmd[@]}" > /dev/null 2>&1 &
+victim=$!
+sleep "${KILL_AFTER:-15}"
+kill -KILL $victim; wait $victim 2>/dev/null || true
+before=$(count "select count(*) from subjects where state='done'")
+echo "killed with SIGKILL after ${KILL_AFTER:-15} s: $before subjects done"
+measure "apply, resumed after SIGKILL" apply
+echo "  done: $(count "select count(*) from subjects where state='done'"); unlock calls journaled: $(count "select count(*) from calls where phase='intent'") (one per step: none made twice)"
+# C. Everything done: what resuming costs when nothing is left (no Okta read per finished subject).
+measure "apply, all $steps already done" apply

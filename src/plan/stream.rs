@@ -1,0 +1,562 @@
+//! A plan file as a stream (`format_version` 2): [`PlanWriter`] writes subjects and steps as they are
+//! decided, hashing the bytes as they go, and the summary, plan id and checksum last; [`visit`] reads
+//! one subject or step at a time, and [`read_head`] everything but the subjects and steps. Neither
+//! ever holds the whole plan. The layout (docs/plan-format.md):
+//!
+//! ```text
+//! {
+//!   "format_version": 2,
+//!   "rulebook": {...},            one compact JSON value per top-level field
+//!   "mode": "...", "now": "...", "source": {...},   (each on its own line)
+//!   "subjects": [
+//!     {...},                      one compact subject per line, in input order
+//!   ],
+//!   "steps": [
+//!     {...},                      one compact step per line, grouped by subject in subject order
+//!   ],
+//!   "summary": {...},
+//!   "refused": {...},             only on a refused plan
+//!   "plan_id": "plan-<12 hex>",
+//!   "checksum": "<64 hex>"
+//! }
+//! ```
+//!
+//! `checksum` is the sha256 of every byte before the `"plan_id"` line, so it is computed while
+//! writing and checked by reading the file once, without parsing it. Steps are spilled to an unnamed
+//! temporary file (owner-only) while subjects are written, then copied after them.
+//!
+//! Limits: the readers hold one subject or step at a time (serde_json's nesting limit, 128, applies);
+//! [`super::Plan::read`] reads a whole plan only up to [`WHOLE_PLAN_LIMIT`] bytes.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{PlanError, PlannedSubject, Refusal, RulebookRef, Source, Step, Summary};
+use crate::rulebook::Mode;
+
+/// The largest plan file read whole into memory; larger plans are read as a stream.
+pub const WHOLE_PLAN_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Everything in a plan but its subjects and steps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanHead {
+    pub format_version: u32,
+    pub plan_id: String,
+    pub rulebook: RulebookRef,
+    #[serde(with = "super::mode")]
+    pub mode: Mode,
+    pub now: String,
+    pub source: Source,
+    pub summary: Summary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+    pub checksum: String,
+}
+
+/// What a writer is started with: the fields before the subjects.
+pub struct Opening<'a> {
+    pub rulebook: &'a RulebookRef,
+    pub mode: Mode,
+    pub now: &'a str,
+    pub source: &'a Source,
+}
+
+/// Bytes written to `W`, hashed and counted on the way.
+struct Hashing<W: Write> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where steps wait while subjects are written.
+enum Spill {
+    Memory(Vec<u8>),
+    Disk(BufWriter<File>),
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Spill::Memory(v) => v.write(buf),
+            Spill::Disk(f) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Spill::Memory(_) => Ok(()),
+            Spill::Disk(f) => f.flush(),
+        }
+    }
+}
+
+/// Writes a plan as its subjects and steps are decided. See the module documentation.
+pub struct PlanWriter<W: Write> {
+    out: Hashing<BufWriter<W>>,
+    spill: Spill,
+    subjects: u64,
+    steps: u64,
+}
+
+/// The separator before an array's element: a newline, after a comma unless it is the first.
+fn separator(count: u64) -> &'static [u8] {
+    if count == 0 {
+        b"\n    "
+    } else {
+        b",\n    "
+    }
+}
+
+/// The array's closing bracket, on its own line unless the array is empty.
+fn close(count: u64) -> &'static [u8] {
+    if count == 0 {
+        b"]"
+    } else {
+        b"\n  ]"
+    }
+}
+
+/// The end of the file after the checksummed bytes.
+pub fn tail(checksum: &str) -> String {
+    format!(
+        "  \"plan_id\": \"{}\",\n  \"checksum\": \"{checksum}\"\n}}\n",
+        plan_id(checksum)
+    )
+}
+
+/// `plan-` and the first 12 hex digits of the checksum.
+pub fn plan_id(checksum: &str) -> String {
+    format!("plan-{}", checksum.get(..12).unwrap_or(checksum))
+}
+
+fn json_err(e: serde_json::Error) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+impl<W: Write> PlanWriter<W> {
+    /// Starts the plan on `out`. Steps spill to a temporary file when `spill_to_disk`, else to
+    /// memory (for a plan already in memory).
+    pub fn start(out: W, opening: &Opening<'_>, spill_to_disk: bool) -> std::io::Result<Self> {
+        let spill = if spill_to_disk {
+            Spill::Disk(BufWriter::new(tempfile::tempfile()?))
+        } else {
+            Spill::Memory(Vec::new())
+        };
+        let mut w = PlanWriter {
+            out: Hashing {
+                inner: BufWriter::with_capacity(1 << 16, out),
+                hash: Sha256::new(),
+            },
+            spill,
+            subjects: 0,
+            steps: 0,
+        };
+        write!(
+            w.out,
+            "{{\n  \"format_version\": {},\n",
+            super::FORMAT_VERSION
+        )?;
+        w.field("rulebook", opening.rulebook)?;
+        w.field("mode", &opening.mode)?;
+        w.field("now", opening.now)?;
+        w.field("source", opening.source)?;
+        w.out.write_all(b"  \"subjects\": [")?;
+        Ok(w)
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, name: &str, v: &T) -> std::io::Result<()> {
+        write!(self.out, "  \"{name}\": ")?;
+        serde_json::to_writer(&mut self.out, v).map_err(json_err)?;
+        self.out.write_all(b",\n")
+    }
+
+    /// Writes the next subject.
+    pub fn subject(&mut self, s: &PlannedSubject) -> std::io::Result<()> {
+        self.out.write_all(separator(self.subjects))?;
+        serde_json::to_writer(&mut self.out, s).map_err(json_err)?;
+        self.subjects += 1;
+        Ok(())
+    }
+
+    /// Writes the next step (after the subjects, in the order given).
+    pub fn step(&mut self, s: &Step) -> std::io::Result<()> {
+        self.spill.write_all(separator(self.steps))?;
+        serde_json::to_writer(&mut self.spill, s).map_err(json_err)?;
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// Writes the steps after the subjects, then the summary and the seal. Returns the checksum
+    /// and the output.
+    pub fn finish(
+        mut self,
+        summary: &Summary,
+        refused: Option<&Refusal>,
+    ) -> std::io::Result<(String, W)> {
+        self.out.write_all(close(self.subjects))?;
+        self.out.write_all(b",\n  \"steps\": [")?;
+        match std::mem::replace(&mut self.spill, Spill::Memory(Vec::new())) {
+            Spill::Memory(v) => self.out.write_all(&v)?,
+            Spill::Disk(f) => {
+                let mut file = f.into_inner().map_err(|e| e.into_error())?;
+                file.seek(SeekFrom::Start(0))?;
+                std::io::copy(&mut BufReader::new(file), &mut self.out)?;
+            }
+        }
+        self.out.write_all(close(self.steps))?;
+        self.out.write_all(b",\n")?;
+        self.field("summary", summary)?;
+        if let Some(r) = refused {
+            self.field("refused", r)?;
+        }
+        let checksum = hex::encode(self.out.hash.finalize_reset());
+        self.out.inner.write_all(tail(&checksum).as_bytes())?;
+        self.out.inner.flush()?;
+        let out = self.out.inner.into_inner().map_err(|e| e.into_error())?;
+        Ok((checksum, out))
+    }
+}
+
+fn read_err(path: &Path, message: impl std::fmt::Display) -> PlanError {
+    PlanError::Read {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// The `format_version` a plan file starts with (both versions write it first).
+pub fn probe_version(path: &Path) -> Result<u32, PlanError> {
+    let mut head = Vec::with_capacity(256);
+    File::open(path)
+        .and_then(|f| f.take(256).read_to_end(&mut head))
+        .map_err(|e| read_err(path, e))?;
+    let text = String::from_utf8_lossy(&head);
+    let after = text
+        .split_once("\"format_version\"")
+        .map(|(_, rest)| rest.trim_start().trim_start_matches(':').trim_start())
+        .ok_or_else(|| read_err(path, "not a plan: no `format_version` at its start"))?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .map_err(|_| read_err(path, "not a plan: `format_version` is not a number"))
+}
+
+/// Checks a version 2 plan's checksum by hashing the file once, without parsing it.
+pub fn verify(path: &Path) -> Result<(), PlanError> {
+    let mut file = File::open(path).map_err(|e| read_err(path, e))?;
+    let len = file.metadata().map_err(|e| read_err(path, e))?.len();
+    let tail_len = tail(&"0".repeat(64)).len() as u64;
+    let tampered = || PlanError::Tampered {
+        path: path.display().to_string(),
+    };
+    let body = len.checked_sub(tail_len).ok_or_else(tampered)?;
+    let mut hash = Sha256::new();
+    let mut reader = BufReader::with_capacity(1 << 16, (&mut file).take(body));
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| read_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    let mut found = Vec::new();
+    file.read_to_end(&mut found)
+        .map_err(|e| read_err(path, e))?;
+    if found != tail(&hex::encode(hash.finalize())).as_bytes() {
+        return Err(tampered());
+    }
+    Ok(())
+}
+
+/// One subject or step, as [`visit`] hands them over.
+pub enum Item {
+    Subject(PlannedSubject),
+    Step(Step),
+}
+
+/// Which arrays [`visit`] parses (the others are skipped without being kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    pub subjects: bool,
+    pub steps: bool,
+}
+
+/// What [`visit`] hands each item to: `Ok(true)` to go on, `Ok(false)` to stop reading there, an
+/// error to stop with it.
+pub type OnItem<'a> = &'a mut dyn FnMut(Item) -> Result<bool, String>;
+
+type Inner<'a> = &'a mut dyn FnMut(Item) -> Result<(), String>;
+
+/// Parses the plan from `input` once, handing each wanted subject and step to `on`, and returns the
+/// rest (`None` when `on` stopped the reading early). Does not check the checksum.
+pub fn visit(
+    path: &Path,
+    input: impl Read,
+    want: Want,
+    on: OnItem<'_>,
+) -> Result<Option<PlanHead>, PlanError> {
+    let stopped = std::cell::Cell::new(false);
+    let mut inner = |item: Item| match on(item) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            stopped.set(true);
+            Err("stopped".to_string())
+        }
+        Err(e) => Err(e),
+    };
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, input));
+    let parsed = serde::Deserializer::deserialize_map(
+        &mut de,
+        Top {
+            want,
+            on: &mut inner,
+        },
+    );
+    if stopped.get() {
+        return Ok(None);
+    }
+    let head = parsed.map_err(|e| read_err(path, format!("not a plan: {e}")))?;
+    de.end()
+        .map_err(|e| read_err(path, format!("not a plan: {e}")))?;
+    Ok(Some(head))
+}
+
+struct Top<'a> {
+    want: Want,
+    on: Inner<'a>,
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = PlanHead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a plan object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PlanHead, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "subjects" if self.want.subjects => map.next_value_seed(Each {
+                    on: &mut *self.on,
+                    wrap: Item::Subject,
+                })?,
+                "steps" if self.want.steps => map.next_value_seed(Each {
+                    on: &mut *self.on,
+                    wrap: Item::Step,
+                })?,
+                "subjects" | "steps" => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    let v: Value = map.next_value()?;
+                    fields.insert(key, v);
+                }
+            }
+        }
+        serde_json::from_value(Value::Object(fields)).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Each element of an array, handed to `on` as it is parsed.
+struct Each<'a, 'o, T> {
+    on: &'o mut (dyn FnMut(Item) -> Result<(), String> + 'a),
+    wrap: fn(T) -> Item,
+}
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Each<'_, '_, T> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for Each<'_, '_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(x) = seq.next_element::<T>()? {
+            (self.on)((self.wrap)(x)).map_err(serde::de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+/// A plan file opened for streaming: version checked and checksum verified. A version 1 plan (pretty
+/// JSON, written whole by earlier releases) is read whole, within [`WHOLE_PLAN_LIMIT`].
+#[derive(Debug)]
+pub enum Opened {
+    Small(Box<super::Plan>),
+    Stream {
+        path: std::path::PathBuf,
+        head: Box<PlanHead>,
+    },
+}
+
+impl Opened {
+    /// Opens and verifies the plan at `path` (checksum and version) before anything is read from it.
+    pub fn open(path: &Path) -> Result<Opened, PlanError> {
+        match probe_version(path)? {
+            1 => Ok(Opened::Small(Box::new(super::Plan::read(path)?))),
+            super::FORMAT_VERSION => {
+                verify(path)?;
+                let head = match quick_head(path)? {
+                    Some(head) => head,
+                    None => visit_path(path, Want::default(), &mut |_| Ok(true))?
+                        .ok_or_else(|| read_err(path, "not a plan"))?,
+                };
+                Ok(Opened::Stream {
+                    path: path.to_path_buf(),
+                    head: Box::new(head),
+                })
+            }
+            found => Err(PlanError::Version {
+                path: path.display().to_string(),
+                found,
+            }),
+        }
+    }
+
+    /// The plan without its subjects and steps.
+    pub fn head(&self) -> PlanHead {
+        match self {
+            Opened::Small(p) => p.head(),
+            Opened::Stream { head, .. } => (**head).clone(),
+        }
+    }
+
+    /// Hands each wanted subject and step to `on`, in file order (all subjects, then all steps),
+    /// until `on` says stop.
+    pub fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError> {
+        match self {
+            Opened::Small(p) => p.each(want, on),
+            Opened::Stream { path, .. } => visit_path(path, want, on).map(|_| ()),
+        }
+    }
+}
+
+/// What renderings and the executor read a plan through: a plan in memory, or a plan file read as a
+/// stream.
+pub trait PlanItems {
+    /// The plan without its subjects and steps.
+    fn head(&self) -> PlanHead;
+    /// Hands each wanted subject and step to `on`, all subjects first, until `on` says stop.
+    fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError>;
+}
+
+impl PlanItems for super::Plan {
+    fn head(&self) -> PlanHead {
+        super::Plan::head(self)
+    }
+    fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError> {
+        let stop = |m: String| PlanError::Read {
+            path: self.plan_id.clone(),
+            message: m,
+        };
+        if want.subjects {
+            for s in &self.subjects {
+                if !on(Item::Subject(s.clone())).map_err(stop)? {
+                    return Ok(());
+                }
+            }
+        }
+        if want.steps {
+            for s in &self.steps {
+                if !on(Item::Step(s.clone())).map_err(stop)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PlanItems for Opened {
+    fn head(&self) -> PlanHead {
+        Opened::head(self)
+    }
+    fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError> {
+        Opened::each(self, want, on)
+    }
+}
+
+/// How far from each end of a plan file [`quick_head`] looks for the fields around the arrays.
+const QUICK_HEAD_BYTES: u64 = 1 << 20;
+
+/// Everything but the subjects and steps of a checked version 2 plan, from its first lines (up to
+/// `"subjects"`) and its last ones (from `"summary"`), without reading the arrays between: the
+/// format writes one top-level field per line. `None` when either end is not where it should be
+/// (then the caller reads the whole file).
+fn quick_head(path: &Path) -> Result<Option<PlanHead>, PlanError> {
+    let mut file = File::open(path).map_err(|e| read_err(path, e))?;
+    let len = file.metadata().map_err(|e| read_err(path, e))?.len();
+    let mut start = Vec::new();
+    (&mut file)
+        .take(QUICK_HEAD_BYTES)
+        .read_to_end(&mut start)
+        .map_err(|e| read_err(path, e))?;
+    let from = len.saturating_sub(QUICK_HEAD_BYTES);
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| read_err(path, e))?;
+    let mut end = Vec::new();
+    file.read_to_end(&mut end).map_err(|e| read_err(path, e))?;
+    let (start, end) = (
+        String::from_utf8_lossy(&start),
+        String::from_utf8_lossy(&end),
+    );
+    let Some(before) = start.find("\n  \"subjects\": [").map(|i| &start[..i]) else {
+        return Ok(None);
+    };
+    let Some(after) = end.rfind("\n  \"summary\": ").map(|i| &end[i..]) else {
+        return Ok(None);
+    };
+    let text = format!("{},{after}", before.trim_end_matches(','));
+    Ok(serde_json::from_str(&text).ok())
+}
+
+/// [`visit`] of the plan file at `path` (its checksum is not checked: see [`Opened::open`]).
+pub fn visit_path(path: &Path, want: Want, on: OnItem<'_>) -> Result<Option<PlanHead>, PlanError> {
+    let file = File::open(path).map_err(|e| read_err(path, e))?;
+    visit(path, file, want, on)
+}
+
+/// The plan at `path` without its subjects and steps, its checksum checked.
+pub fn read_head(path: &Path) -> Result<PlanHead, PlanError> {
+    Ok(Opened::open(path)?.head())
+}
+
+/// Whether the plan at `path` lists a subject `key` (read as a stream).
+pub fn lists_subject(path: &Path, key: &str) -> Result<bool, PlanError> {
+    let mut found = false;
+    let want = Want {
+        subjects: true,
+        steps: false,
+    };
+    Opened::open(path)?.each(want, &mut |item| {
+        if let Item::Subject(s) = item {
+            found |= s.key == key;
+        }
+        Ok(!found)
+    })?;
+    Ok(found)
+}

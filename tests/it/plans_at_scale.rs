@@ -1,0 +1,211 @@
+//! Plans at scale: the plan file is written and read as a stream (format 2), each subject's
+//! explanation stays within its budget, `show` prints a bounded sample unless `--all`, `explain
+//! --plan` re-derives the full explanation, an edited plan is refused, and plans of the previous
+//! format (1) are still read.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::cli::{remedy_in, Run};
+
+const NOW: &str = "2026-11-29T00:00:00Z";
+
+/// `n` users, every one but each fifth never signed in (so 80% match `bench/never-signed-in.yaml`),
+/// with long profile values the explanations must not carry whole.
+fn users(dir: &Path, n: usize) -> std::path::PathBuf {
+    let mut text = String::new();
+    for i in 0..n {
+        let login = format!("user{i}@example.com");
+        let last_login = if i % 5 == 4 {
+            json!("2026-11-01T09:00:00.000Z")
+        } else {
+            json!(null)
+        };
+        let user = json!({ "id": format!("00u{i:017}"), "status": "ACTIVE",
+            "statusChanged": "2026-11-28T08:00:00.000Z", "lastLogin": last_login,
+            "lastUpdated": "2026-11-28T08:00:00.000Z",
+            "profile": { "login": login, "email": login, "title": "x".repeat(500) },
+            "credentials": { "provider": { "type": "OKTA", "name": "OKTA" } } });
+        text.push_str(&json!({ "org": "hub", "user": user }).to_string());
+        text.push('\n');
+    }
+    let path = dir.join("users.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    let run = remedy_in(dir, args);
+    assert_eq!(run.code, 0, "remedy {args:?}:\n{}", run.stderr);
+    run
+}
+
+/// Plans 300 users with the report rule into `plan.json` in a fresh directory.
+fn planned() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = crate::cli::crate_root().join("bench/never-signed-in.yaml");
+    users(dir.path(), 300);
+    ok(
+        dir.path(),
+        &[
+            "plan",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--subjects",
+            "users.jsonl",
+            "--now",
+            NOW,
+            "--out",
+            "plan.json",
+        ],
+    );
+    dir
+}
+
+#[test]
+fn a_plan_is_one_line_per_subject_and_step_within_the_size_budget() {
+    let dir = planned();
+    let text = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(plan["format_version"], 2);
+    let matched = plan["summary"]["matched"].as_u64().unwrap();
+    assert_eq!(matched, 240);
+    // One subject per line, one step per line: 240 of each.
+    let subject_lines = text
+        .lines()
+        .filter(|l| l.starts_with("    {\"key\""))
+        .count();
+    let step_lines = text
+        .lines()
+        .filter(|l| l.starts_with("    {\"id\""))
+        .count();
+    assert_eq!((subject_lines, step_lines), (240, 240));
+    let per_subject = text.len() as u64 / matched;
+    assert!(
+        per_subject <= 900,
+        "{per_subject} bytes per matched subject"
+    );
+    for s in plan["subjects"].as_array().unwrap() {
+        let bytes = s["explanation"].to_string().len();
+        assert!(
+            bytes <= okta_remedy::plan::compact::EXPLANATION_BUDGET,
+            "{bytes}: {}",
+            s["explanation"]
+        );
+        // The 500-byte profile value is never carried whole.
+        assert!(!s.to_string().contains(&"x".repeat(100)));
+    }
+    // The checksum covers the bytes before `plan_id`; the file ends with the seal.
+    assert!(text.ends_with(&format!(
+        "  \"plan_id\": \"{}\",\n  \"checksum\": \"{}\"\n}}\n",
+        plan["plan_id"].as_str().unwrap(),
+        plan["checksum"].as_str().unwrap()
+    )));
+}
+
+#[test]
+fn show_prints_a_bounded_sample_unless_asked_for_all() {
+    let dir = planned();
+    let sampled = ok(dir.path(), &["show", "plan.json"]).stdout;
+    assert!(sampled.contains("report (240)"), "{sampled}");
+    assert_eq!(sampled.matches(" on hub  [never-signed-in]").count(), 50);
+    assert!(sampled.contains("  … and 190 more"), "{sampled}");
+    assert!(sampled.ends_with(
+        "Plan: 240 steps for 240 subjects (240 report); 0 change Okta, 0 destructive.\n"
+    ));
+    let all = ok(dir.path(), &["show", "plan.json", "--all"]).stdout;
+    assert_eq!(all.matches(" on hub  [never-signed-in]").count(), 240);
+    let markdown = ok(dir.path(), &["show", "plan.json", "--format", "markdown"]).stdout;
+    assert!(markdown.contains("### `report` (240)"), "{markdown}");
+    assert!(markdown.contains("… and 190 more"), "{markdown}");
+}
+
+#[test]
+fn explain_with_the_plan_gives_the_whole_explanation_again() {
+    let dir = planned();
+    let run = ok(
+        dir.path(),
+        &[
+            "explain",
+            "--plan",
+            "plan.json",
+            "--subject",
+            "user7@example.com",
+        ],
+    );
+    assert!(
+        run.stdout
+            .starts_with("subject user7@example.com: matched never-signed-in"),
+        "{}",
+        run.stdout
+    );
+    let missing = remedy_in(
+        dir.path(),
+        &[
+            "explain",
+            "--plan",
+            "plan.json",
+            "--subject",
+            "user4@example.com",
+        ],
+    );
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing
+            .stderr
+            .contains("does not list a subject `user4@example.com`"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn the_same_inputs_give_the_same_bytes_and_an_edit_is_refused() {
+    let dir = planned();
+    let first = std::fs::read(dir.path().join("plan.json")).unwrap();
+    let again = planned();
+    let second = std::fs::read(again.path().join("plan.json")).unwrap();
+    // Only the rulebook path and subjects path could differ; both are the same here.
+    assert_eq!(first, second);
+    let edited = String::from_utf8(first).unwrap().replacen(
+        "user7@example.com never signed in",
+        "user7@example.com never signed on",
+        1,
+    );
+    std::fs::write(dir.path().join("plan.json"), edited).unwrap();
+    let show = remedy_in(dir.path(), &["show", "plan.json"]);
+    assert_ne!(show.code, 0);
+    assert!(
+        show.stderr.contains("was edited after it was written"),
+        "{}",
+        show.stderr
+    );
+}
+
+#[test]
+fn a_plan_of_format_1_is_still_shown_and_explained() {
+    let root = crate::cli::crate_root();
+    let show = ok(root, &["show", "tests/fixtures/plans/v1-locked-out.json"]);
+    assert!(
+        show.stdout.starts_with("Plan plan-a44705b9aef9 "),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("unlock (2)"), "{}", show.stdout);
+    let explain = ok(
+        root,
+        &[
+            "explain",
+            "--plan",
+            "tests/fixtures/plans/v1-locked-out.json",
+            "--subject",
+            "amy.ost@example.com",
+        ],
+    );
+    assert!(
+        explain.stdout.contains("rule unlock-after-wait: holds"),
+        "{}",
+        explain.stdout
+    );
+}
