@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
 use crate::apply::journal::StepState;
@@ -118,32 +118,41 @@ pub(super) fn calls(path: &Path, step_ids: &[String]) -> rusqlite::Result<Vec<Ca
     Ok(out)
 }
 
-/// The journal as the report's results (each step's and subject's last state).
-pub(super) fn results(path: &Path) -> rusqlite::Result<Results> {
-    let steps = steps(path, None)?
-        .into_iter()
-        .map(|s| {
-            (
-                s.step_id,
-                StepResult {
-                    state: state(&s.state),
-                    detail: s.detail,
-                },
-            )
-        })
-        .collect();
+/// The journal's last state of the given steps and subjects, as the report's results (asked only
+/// about what a page shows, so a large journal costs the same).
+pub(super) fn results(
+    path: &Path,
+    step_ids: &[&str],
+    subjects: &[&str],
+) -> rusqlite::Result<Results> {
     let c = open(path)?;
-    let mut st = c.prepare("SELECT subject, state, detail FROM subjects ORDER BY subject")?;
-    let subjects = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                SubjectResult {
-                    state: r.get(1)?,
-                    detail: r.get(2)?,
+    let mut out = Results::default();
+    let mut st = c.prepare("SELECT state, detail FROM steps WHERE step_id = ?1")?;
+    for id in step_ids {
+        let row = st
+            .query_row(params![id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .optional()?;
+        if let Some((s, detail)) = row {
+            out.steps.insert(
+                id.to_string(),
+                StepResult {
+                    state: state(&s),
+                    detail,
                 },
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(Results { steps, subjects })
+            );
+        }
+    }
+    let mut st = c.prepare("SELECT state, detail FROM subjects WHERE subject = ?1")?;
+    for key in subjects {
+        let row = st
+            .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((state, detail)) = row {
+            out.subjects
+                .insert(key.to_string(), SubjectResult { state, detail });
+        }
+    }
+    Ok(out)
 }

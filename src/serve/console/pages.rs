@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::auth::{Me, Session};
 use super::{journal, render, ConsoleError, Ctx, CSP, PAGE};
-use crate::plan::Plan;
+use crate::plan::sample::sample;
+use crate::plan::stream::Opened;
 use crate::report::{self, ReportFormat};
 use crate::serve::{Approval, Work, WorkState};
 
@@ -170,6 +171,9 @@ fn plan_path(ctx: &super::Console, remediation: &str, file: &str) -> Result<Path
     Ok(path)
 }
 
+/// The plan page lists at most this many steps of each action (the summary counts them all).
+pub const PLAN_PER_ACTION: usize = 200;
+
 #[derive(Serialize)]
 struct PlanView {
     me: Me,
@@ -193,10 +197,15 @@ pub(super) async fn plan(
     UrlPath((remediation, file)): UrlPath<(String, String)>,
 ) -> Result<Response, ConsoleError> {
     let path = plan_path(&ctx, &remediation, &file)?;
-    let plan = Plan::read(&path).map_err(|e| ConsoleError::Plan(e.to_string()))?;
+    // A bounded sample, read as a stream: a page costs the same however large the plan.
+    let opened = Opened::open(&path).map_err(|e| ConsoleError::Plan(e.to_string()))?;
+    let plan =
+        sample(&opened, Some(PLAN_PER_ACTION)).map_err(|e| ConsoleError::Plan(e.to_string()))?;
     let journal_path = path.with_extension("journal.sqlite");
+    let step_ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    let keys: Vec<&str> = plan.subjects.iter().map(|s| s.key.as_str()).collect();
     let (results, journal_note) = if journal_path.exists() {
-        match journal::results(&journal_path) {
+        match journal::results(&journal_path, &step_ids, &keys) {
             Ok(r) => (Some(r), None),
             Err(e) => (
                 None,
