@@ -209,7 +209,7 @@ def main():
     if "service" in sections:
         log("== service latency (bench/serve.sh)")
         out = []
-        for args in (["60", "600", "poll", "60s"], ["60", "600", "poll", "1s"], ["60", "600", "hook"],
+        for args in (["150", "600", "poll", "60s"], ["60", "600", "poll", "1s"], ["60", "600", "hook"],
                      ["60", "6000", "poll", "1s"]):
             res = subprocess.run(["bash", os.path.join(ROOT, "bench", "serve.sh"), *args],
                                  capture_output=True, text=True)
