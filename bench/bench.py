@@ -5,7 +5,7 @@ RUNS rounds; peak RSS from GNU time (`/usr/bin/time -f`). Nothing here is assert
 
 Sections (SECTIONS, space-separated): eval (evaluation throughput), rulebooks (large rulebooks),
 apply (apply throughput under rate limits: bench/apply.py), collect (requests of plan and apply per
-scenario: bench/apply.py collect), service (placeholder until `remedy serve` exists).
+scenario: bench/apply.py collect), service (bench/serve.sh: polling at 60 s and 1 s, event hooks, an hour-equivalent of trickle).
 """
 import json
 import os
@@ -207,7 +207,17 @@ def main():
             raise SystemExit("collection benchmark failed")
         parts.append("### Collection cost\n\n" + res.stdout)
     if "service" in sections:
-        parts.append("### Service latency\n\nNot measured by bench/run yet (see BENCHMARKS.md, section 4).\n")
+        log("== service latency (bench/serve.sh)")
+        out = []
+        for args in (["150", "600", "poll", "60s"], ["60", "600", "poll", "1s"], ["60", "600", "hook"],
+                     ["60", "6000", "poll", "1s"]):
+            res = subprocess.run(["bash", os.path.join(ROOT, "bench", "serve.sh"), *args],
+                                 capture_output=True, text=True)
+            sys.stderr.write(res.stderr)
+            if res.returncode != 0:
+                raise SystemExit("service benchmark failed")
+            out.append("```\n" + res.stdout.strip() + "\n```\n")
+        parts.append("### Service latency\n\n" + "\n".join(out))
     text = "\n".join(parts)
     print(text)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
