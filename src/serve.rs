@@ -120,6 +120,27 @@ impl Shared {
     fn stopping(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
     }
+
+    /// Counts `offered` events from `source` of which `added` were new, and wakes the worker when
+    /// some were.
+    fn stored(&self, source: &str, org: &str, offered: usize, added: usize) {
+        let labels = metrics::SourceLabels {
+            source: source.into(),
+            org: org.to_string(),
+        };
+        self.metrics
+            .events_received
+            .get_or_create(&labels)
+            .inc_by(added as u64);
+        self.metrics
+            .events_duplicate
+            .get_or_create(&labels)
+            .inc_by(offered.saturating_sub(added) as u64);
+        if added > 0 {
+            tracing::debug!(source, org, new = added, "events stored");
+            self.wake.notify_one();
+        }
+    }
 }
 
 /// A started service: its address, and how to stop it.

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::events::stored;
-use super::metrics::{OrgLabels, SourceLabels};
+use super::metrics::OrgLabels;
 use super::Shared;
 use crate::okta::{JsonModel, LogEvent};
 
@@ -115,23 +115,7 @@ pub(super) async fn deliver(
     let rows: Vec<_> = events.iter().map(stored).collect();
     match shared.store.add_events(&org, "hook", &rows, None) {
         Ok(added) => {
-            let labels = SourceLabels {
-                source: "hook".into(),
-                org: org.clone(),
-            };
-            shared
-                .metrics
-                .events_received
-                .get_or_create(&labels)
-                .inc_by(added as u64);
-            shared
-                .metrics
-                .events_duplicate
-                .get_or_create(&labels)
-                .inc_by((rows.len() - added) as u64);
-            if added > 0 {
-                shared.wake.notify_one();
-            }
+            shared.stored("hook", &org, rows.len(), added);
             StatusCode::OK.into_response()
         }
         // Not stored: Okta must deliver again, so say so with a 5xx.

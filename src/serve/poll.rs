@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::events::{stored, POLL_FILTER};
-use super::metrics::{OrgLabels, SourceLabels};
+use super::metrics::OrgLabels;
 use super::{ServeError, Shared};
 use crate::okta::{LogQuery, OktaApi, OktaClient, SortOrder};
 
@@ -114,23 +114,6 @@ fn store_page(
     let added = shared
         .store
         .add_events(org, "poll", &events, Some((&key, &newest)))?;
-    let labels = SourceLabels {
-        source: "poll".into(),
-        org: org.to_string(),
-    };
-    shared
-        .metrics
-        .events_received
-        .get_or_create(&labels)
-        .inc_by(added as u64);
-    shared
-        .metrics
-        .events_duplicate
-        .get_or_create(&labels)
-        .inc_by((events.len() - added) as u64);
-    if added > 0 {
-        tracing::debug!(org = %org, new = added, "System Log events stored");
-        shared.wake.notify_one();
-    }
+    shared.stored("poll", org, events.len(), added);
     Ok(())
 }

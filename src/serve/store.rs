@@ -181,6 +181,18 @@ CREATE TABLE IF NOT EXISTS cycles (id INTEGER PRIMARY KEY AUTOINCREMENT, remedia
   outcome TEXT NOT NULL);
 ";
 
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        uuid: r.get(0)?,
+        org: r.get(1)?,
+        event_type: r.get(2)?,
+        published: r.get(3)?,
+        user_id: r.get(4)?,
+        outcome: r.get(5)?,
+        via: r.get(6)?,
+    })
+}
+
 fn work_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Work, String)> {
     let state: String = row.get(2)?;
     Ok((
@@ -359,17 +371,7 @@ impl Store {
                 "SELECT uuid, org, event_type, published, user_id, outcome, via FROM events
                  WHERE processed = 0 ORDER BY received, published, uuid LIMIT ?1",
             )?;
-            let rows = st.query_map(params![limit as i64], |r| {
-                Ok(StoredEvent {
-                    uuid: r.get(0)?,
-                    org: r.get(1)?,
-                    event_type: r.get(2)?,
-                    published: r.get(3)?,
-                    user_id: r.get(4)?,
-                    outcome: r.get(5)?,
-                    via: r.get(6)?,
-                })
-            })?;
+            let rows = st.query_map(params![limit as i64], event_row)?;
             rows.collect()
         })
     }
@@ -385,17 +387,7 @@ impl Store {
                 "SELECT uuid, org, event_type, published, user_id, outcome, via FROM events
                  WHERE user_id = ?1 ORDER BY published, uuid",
             )?;
-            let rows = st.query_map(params![user_id], |r| {
-                Ok(StoredEvent {
-                    uuid: r.get(0)?,
-                    org: r.get(1)?,
-                    event_type: r.get(2)?,
-                    published: r.get(3)?,
-                    user_id: r.get(4)?,
-                    outcome: r.get(5)?,
-                    via: r.get(6)?,
-                })
-            })?;
+            let rows = st.query_map(params![user_id], event_row)?;
             rows.collect()
         })
     }
