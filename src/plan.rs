@@ -412,7 +412,16 @@ impl Plan {
             path: path.display().to_string(),
             message: "not a plan".into(),
         })?;
-        Ok(Plan {
+        Ok(Plan::from_head(head, subjects, steps))
+    }
+
+    /// A whole plan from a streamed plan's head and (some of) its subjects and steps.
+    pub fn from_head(
+        head: stream::PlanHead,
+        subjects: Vec<PlannedSubject>,
+        steps: Vec<Step>,
+    ) -> Plan {
+        Plan {
             format_version: head.format_version,
             plan_id: head.plan_id,
             rulebook: head.rulebook,
@@ -424,7 +433,7 @@ impl Plan {
             summary: head.summary,
             refused: head.refused,
             checksum: head.checksum,
-        })
+        }
     }
 
     /// A version 1 plan: one pretty JSON document, checked with the version 1 checksum.

@@ -433,13 +433,21 @@ impl Sim {
     pub async fn shutdown(self) {
         for task in self.background {
             task.abort();
-            let _ = task.await;
+            // Cancelled is what was asked for; anything else (a panic) is worth saying.
+            if let Err(e) = task.await {
+                if !e.is_cancelled() {
+                    tracing::warn!(error = %e, "a simulator background task failed");
+                }
+            }
         }
         for tx in self.shutdown {
-            let _ = tx.send(());
+            // A server that already stopped has dropped its receiver: nothing left to tell.
+            tx.send(()).ok();
         }
         for task in self.tasks {
-            let _ = task.await;
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "a simulator server task failed");
+            }
         }
     }
 }

@@ -62,19 +62,7 @@ pub fn sample(plan: &dyn PlanItems, per_action: Option<usize>) -> Result<Plan, P
         }
         Ok(found < keys.len() + protected_wanted + unknown_wanted)
     })?;
-    Ok(Plan {
-        format_version: head.format_version,
-        plan_id: head.plan_id,
-        rulebook: head.rulebook,
-        mode: head.mode,
-        now: head.now,
-        source: head.source,
-        subjects,
-        steps,
-        summary: head.summary,
-        refused: head.refused,
-        checksum: head.checksum,
-    })
+    Ok(Plan::from_head(head, subjects, steps))
 }
 
 /// Counts one more, if under `limit`.

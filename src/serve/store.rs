@@ -18,6 +18,7 @@
 //! await; re-checked when `due`), `failed` (retried when `due` until attempts run out), and the final
 //! `done`, `reported`, `denied`. Times are RFC 3339 UTC with milliseconds, so they sort as text.
 //! Every write is checked and returned; nothing here decides what to do (that is `worker`'s).
+//! Approvals are in `store/approvals.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -25,6 +26,10 @@ use std::sync::Mutex;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+
+mod approvals;
+
+pub use approvals::Approval;
 
 /// Limits on what is stored from outside: an event body larger than this is stored truncated.
 pub const MAX_EVENT_BODY: usize = 64 * 1024;
@@ -132,22 +137,6 @@ pub struct Work {
     pub updated: String,
 }
 
-/// An approval request.
-#[derive(Debug, Clone, Serialize)]
-pub struct Approval {
-    pub id: i64,
-    pub remediation: String,
-    pub user_id: String,
-    pub subject: String,
-    pub plan: String,
-    pub actions: String,
-    pub requested: String,
-    pub state: String,
-    pub decided: Option<String>,
-    pub decided_by: Option<String>,
-    pub reason: Option<String>,
-}
-
 /// The store.
 pub struct Store {
     path: PathBuf,
@@ -215,25 +204,6 @@ fn work_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Work, String)> {
 
 const WORK_COLUMNS: &str = "remediation, user_id, state, subject, hub_user_id, plan, detail, attempts, due, first_seen, updated";
 
-fn approval_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
-    Ok(Approval {
-        id: row.get(0)?,
-        remediation: row.get(1)?,
-        user_id: row.get(2)?,
-        subject: row.get(3)?,
-        plan: row.get(4)?,
-        actions: row.get(5)?,
-        requested: row.get(6)?,
-        state: row.get(7)?,
-        decided: row.get(8)?,
-        decided_by: row.get(9)?,
-        reason: row.get(10)?,
-    })
-}
-
-const APPROVAL_COLUMNS: &str =
-    "id, remediation, user_id, subject, plan, actions, requested, state, decided, decided_by, reason";
-
 impl Store {
     /// Opens (creating if needed) the store in `state_dir` (created 0700).
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
@@ -282,7 +252,7 @@ impl Store {
         &self.path
     }
 
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
@@ -532,123 +502,6 @@ impl Store {
                 params![remediation, user_id, subject, hub_user_id, plan],
             )
             .map(|_| ())
-        })
-    }
-
-    // ---- approvals
-
-    /// Asks for approval, unless one is already pending for the same work and plan.
-    pub fn request_approval(
-        &self,
-        remediation: &str,
-        user_id: &str,
-        subject: &str,
-        plan: &str,
-        actions: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let now = ts(Utc::now());
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let existing: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM approvals WHERE remediation = ?1 AND user_id = ?2 AND plan = ?3",
-                    params![remediation, user_id, plan],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if existing.is_some() {
-                tx.commit()?;
-                return Ok(None);
-            }
-            tx.execute(
-                "INSERT INTO approvals (remediation, user_id, subject, plan, actions, requested, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-                params![remediation, user_id, subject, plan, actions, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
-            Ok(Some(id))
-        })
-    }
-
-    /// Approvals, pending ones only unless `all`.
-    pub fn approvals(&self, all: bool) -> Result<Vec<Approval>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE ?1 OR state = 'pending' ORDER BY id"
-            ))?;
-            let rows = st.query_map(params![all], approval_row)?;
-            rows.collect()
-        })
-    }
-
-    pub fn approval(&self, id: i64) -> Result<Approval, StoreError> {
-        self.with(|c| {
-            c.query_row(
-                &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"),
-                params![id],
-                approval_row,
-            )
-            .optional()
-        })?
-        .ok_or(StoreError::NoApproval(id))
-    }
-
-    /// Approves or denies a pending request; a denial also ends the work (`denied`), an approval
-    /// makes it ready to apply.
-    pub fn decide(
-        &self,
-        id: i64,
-        approve: bool,
-        by: &str,
-        reason: Option<&str>,
-    ) -> Result<Approval, StoreError> {
-        let current = self.approval(id)?;
-        if current.state != "pending" {
-            return Err(StoreError::Decided {
-                id,
-                state: current.state,
-            });
-        }
-        let now = ts(Utc::now());
-        let (state, work_state) = if approve {
-            ("approved", WorkState::Ready)
-        } else {
-            ("denied", WorkState::Denied)
-        };
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let changed = tx.execute(
-                "UPDATE approvals SET state = ?2, decided = ?3, decided_by = ?4, reason = ?5
-                 WHERE id = ?1 AND state = 'pending'",
-                params![id, state, now, by, reason],
-            )?;
-            if changed == 1 {
-                tx.execute(
-                    "UPDATE work SET state = ?3, due = ?4, updated = ?4, detail = ?5
-                     WHERE remediation = ?1 AND user_id = ?2 AND state = 'approval'",
-                    params![
-                        current.remediation,
-                        current.user_id,
-                        work_state.label(),
-                        now,
-                        format!("{state} by {by}")
-                    ],
-                )?;
-            }
-            tx.commit()
-        })?;
-        self.approval(id)
-    }
-
-    /// Subjects of a plan whose destructive steps are approved.
-    pub fn approved_subjects(&self, plan: &str) -> Result<Vec<String>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT subject FROM approvals WHERE plan = ?1 AND state = 'approved'",
-            )?;
-            let rows = st.query_map(params![plan], |r| r.get(0))?;
-            rows.collect()
         })
     }
 
