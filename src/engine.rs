@@ -83,7 +83,7 @@ pub fn subject_key(kind: SubjectKind, subject: &Value, position: usize) -> Strin
     };
     candidates
         .iter()
-        .find_map(|p| subject.pointer(p).and_then(Value::as_str))
+        .find_map(|p| crate::subject::shape::at(subject, p).and_then(Value::as_str))
         .map_or_else(|| format!("subject #{}", position + 1), str::to_string)
 }
 

@@ -7,6 +7,7 @@
 pub mod shape;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -321,12 +322,42 @@ pub fn for_each<R: Read, E: From<SubjectError>>(
     fields: &FieldTree,
     mut each: impl FnMut(usize, Value) -> Result<(), E>,
 ) -> Result<usize, E> {
-    for_each_staged(input, file, fields, fields, |i, v, _| each(i, v))
+    for_each_staged(input, file, fields, fields, |i, staged| {
+        each(i, staged.into_value())
+    })
 }
 
-/// A subject read twice: once pruned to `quick` (enough to decide), and on demand again pruned to
-/// `full`, for the few subjects that are shown. The second read is the callback's third argument.
-pub type Reread<'a> = &'a mut dyn FnMut() -> Result<Value, SubjectError>;
+/// A subject read to decide on (pruned to `quick`), and on demand read again pruned to `full`, for
+/// the subjects that are shown. When most subjects are shown, [`for_each_staged`] reads each in full
+/// at once and the second read is free.
+pub struct Staged<'a> {
+    value: Value,
+    full: bool,
+    reread: &'a mut dyn FnMut() -> Result<Value, SubjectError>,
+    rereads: &'a Cell<usize>,
+}
+
+impl Staged<'_> {
+    /// The subject as read to decide on.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The subject as read to decide on, owned.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// The subject pruned to the full set of fields.
+    pub fn into_full(self) -> Result<Value, SubjectError> {
+        self.rereads.set(self.rereads.get() + 1);
+        if self.full {
+            Ok(self.value)
+        } else {
+            (self.reread)()
+        }
+    }
+}
 
 fn parse_line(
     line: &str,
@@ -353,6 +384,11 @@ fn parse_line(
     Ok(value)
 }
 
+/// Subjects read before [`for_each_staged`] considers reading in full at once, and the share of
+/// them (1 in this many) that must have been read again for it to do so.
+const EAGER_AFTER: usize = 1024;
+const EAGER_SHARE: usize = 4;
+
 /// Like [`for_each`], pruning each subject to `quick` and letting `each` re-read it pruned to `full`.
 /// JSON Lines are re-parsed from the line; a JSON array is read once, pruned to `full`.
 pub fn for_each_staged<R: Read, E: From<SubjectError>>(
@@ -360,7 +396,7 @@ pub fn for_each_staged<R: Read, E: From<SubjectError>>(
     file: &str,
     quick: &FieldTree,
     full: &FieldTree,
-    mut each: impl FnMut(usize, Value, Reread<'_>) -> Result<(), E>,
+    mut each: impl FnMut(usize, Staged<'_>) -> Result<(), E>,
 ) -> Result<usize, E> {
     let mut reader = BufReader::new(input);
     // A UTF-8 byte-order mark (editors on Windows add one) is not part of the JSON.
@@ -386,14 +422,22 @@ pub fn for_each_staged<R: Read, E: From<SubjectError>>(
         }
     };
     if first == b'[' {
-        return for_each_in_array(reader, file, full, |i, v| {
-            let copy = v.clone();
-            each(i, v, &mut || Ok(copy.clone()))
+        let rereads = Cell::new(0usize);
+        return for_each_in_array(reader, file, full, |i, value| {
+            let staged = Staged {
+                value,
+                // Read in full already: `into_full` never calls this.
+                full: true,
+                reread: &mut || Ok(Value::Null),
+                rereads: &rereads,
+            };
+            each(i, staged)
         });
     }
     let mut bytes = Vec::new();
     let mut line_no = 0;
     let mut count = 0;
+    let rereads = Cell::new(0usize);
     loop {
         bytes.clear();
         line_no += 1;
@@ -411,8 +455,17 @@ pub fn for_each_staged<R: Read, E: From<SubjectError>>(
         if line.trim().is_empty() || (line_no == 1 && line.starts_with(SNAPSHOT_HEADER_PREFIX)) {
             continue;
         }
-        let value = parse_line(line, quick, file, line_no)?;
-        each(count, value, &mut || parse_line(line, full, file, line_no))?;
+        // When many subjects are read again (most match), reading each in full at once is cheaper
+        // than a quick read followed by a full one: decisions are the same on the fuller read.
+        let eager = count >= EAGER_AFTER && rereads.get() * EAGER_SHARE >= count;
+        let value = parse_line(line, if eager { full } else { quick }, file, line_no)?;
+        let staged = Staged {
+            value,
+            full: eager,
+            reread: &mut || parse_line(line, full, file, line_no),
+            rereads: &rereads,
+        };
+        each(count, staged)?;
         count += 1;
     }
     Ok(count)
@@ -494,6 +547,48 @@ mod tests {
             Ok::<(), SubjectError>(())
         })?;
         Ok(out)
+    }
+
+    /// Whether each subject was read again, and what the full read gave, over 3,000 subjects of
+    /// which the first 100 are read again rarely and the rest always: the full reads are the same
+    /// whether they come from a second parse or, once most subjects are read again, the first.
+    #[test]
+    fn staged_reads_give_the_same_full_subjects_when_most_are_read_again() {
+        let status = JsonPath::compile("$.status").unwrap();
+        let login = JsonPath::compile("$.login").unwrap();
+        let quick = FieldTree::from_reads([(&status, true)]);
+        let full = FieldTree::from_reads([(&status, true), (&login, true)]);
+        let text: String = (0..3000)
+            .map(|i| {
+                format!(
+                    "{{\"status\":\"S{}\",\"login\":\"u{i}\",\"x\":{i}}}\n",
+                    i % 7
+                )
+            })
+            .collect();
+        let mut quick_seen = 0;
+        let mut fulls = Vec::new();
+        for_each_staged(text.as_bytes(), "s.jsonl", &quick, &full, |i, staged| {
+            if staged.value().get("login").is_none() {
+                quick_seen += 1;
+            }
+            if i >= 100 || i % 10 == 0 {
+                fulls.push((i, staged.into_full()?));
+            }
+            Ok::<(), SubjectError>(())
+        })
+        .unwrap();
+        assert_eq!(fulls.len(), 10 + 2900);
+        for (i, v) in &fulls {
+            let want =
+                serde_json::json!({"status": format!("S{}", i % 7), "login": format!("u{i}")});
+            assert_eq!(v, &want, "subject {i}");
+        }
+        // The first subjects were decided on the quick read; later ones on the full read at once.
+        assert!(
+            (EAGER_AFTER..3000).contains(&quick_seen),
+            "{quick_seen}"
+        );
     }
 
     #[test]

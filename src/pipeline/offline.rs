@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::condition::JsonPath;
 use crate::engine::{always_read, evaluate, verdict, verdict_reads, Verdict};
@@ -33,6 +34,9 @@ pub enum PlanFileError {
     },
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The thread explaining matched subjects stopped (a bug: it has no error of its own).
+    #[error("planning stopped: the thread explaining matched subjects panicked")]
+    Explaining,
 }
 
 /// What a `remedy snapshot` file's header line records.
@@ -136,7 +140,14 @@ pub fn plan_from_reader(
     Ok(builder.finish()?)
 }
 
-/// Decides each subject of `input` into `builder`.
+/// Subjects handed to the explaining thread at once, and batches in flight before reading waits
+/// for it (so memory stays bounded).
+const BATCH: usize = 256;
+const IN_FLIGHT: usize = 8;
+
+/// Decides each subject of `input` into `builder`. Reading and the quick verdict happen here; the
+/// subjects that match (or are protected) go to a second thread that explains them and adds them to
+/// the plan, so a plan where most subjects match uses two cores (with a third writing the file).
 fn decide_each(
     rb: &Rulebook,
     input: impl std::io::Read,
@@ -154,15 +165,54 @@ fn decide_each(
             .into_iter()
             .chain(collect_error.iter().map(|p| (p, true))),
     );
-    subject::for_each_staged(input, file, &quick, &full, |i, decided_on, reread| {
-        match verdict(rb, &decided_on, now) {
-            (Verdict::NoMatch, undecided) => builder.add_unmatched(undecided),
-            _ => {
-                let subject = reread()?;
-                builder.add(&subject, &evaluate(rb, &subject, now, i));
+    let (mut no_match, mut undecided) = (0u64, 0u64);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Value)>>(IN_FLIGHT);
+        // Batches come back to be dropped here: memory is cheapest to free on the thread that
+        // allocated it (freeing on another makes the allocator hand it back later).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<(usize, Value)>>();
+        let adding = &mut *builder;
+        let explaining = scope.spawn(move || {
+            for batch in rx {
+                for (i, subject) in &batch {
+                    adding.add(subject, &evaluate(rb, subject, now, *i));
+                }
+                // The reader has stopped when this fails; the batch is simply dropped here then.
+                drop(done_tx.send(batch));
             }
-        }
-        Ok::<(), PlanFileError>(())
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let read = subject::for_each_staged(input, file, &quick, &full, |i, staged| {
+            match verdict(rb, staged.value(), now) {
+                (Verdict::NoMatch, was_undecided) => {
+                    no_match += 1;
+                    undecided += u64::from(was_undecided);
+                }
+                _ => {
+                    batch.push((i, staged.into_full()?));
+                    if batch.len() >= BATCH {
+                        let mut next = match done_rx.try_recv() {
+                            Ok(mut old) => {
+                                old.clear();
+                                old
+                            }
+                            Err(_) => Vec::with_capacity(BATCH),
+                        };
+                        std::mem::swap(&mut batch, &mut next);
+                        tx.send(next).map_err(|_| PlanFileError::Explaining)?;
+                    }
+                }
+            }
+            Ok::<(), PlanFileError>(())
+        });
+        let last = match (&read, batch.is_empty()) {
+            (Ok(_), false) => tx.send(batch).map_err(|_| PlanFileError::Explaining),
+            _ => Ok(()),
+        };
+        drop(tx);
+        explaining.join().map_err(|_| PlanFileError::Explaining)?;
+        read.and(last)
     })?;
+    builder.add_unmatched_count(no_match, undecided);
     Ok(())
 }

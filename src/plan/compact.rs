@@ -6,6 +6,9 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::condition::{Explanation, Outcome, Quantifier};
+use crate::engine::RuleTrace;
+
 /// At most this many bytes of compact JSON for each value a leaf shows (`expected`, each of `seen`).
 pub const VALUE_BYTES: usize = 64;
 /// At most this many values seen per leaf (`seen_count` still says how many there were).
@@ -16,13 +19,24 @@ pub const EXPLANATION_BUDGET: usize = 1024;
 /// A value cut to at most [`VALUE_BYTES`] bytes of compact JSON: a long string keeps its start and
 /// ends with `…`; an object or array that is too long becomes the start of its JSON text, as a string.
 pub fn truncate_value(v: &Value) -> Value {
-    let text = v.to_string();
-    if text.len() <= VALUE_BYTES {
+    let fits = match v {
+        Value::Null | Value::Bool(_) => true,
+        // Short and with nothing to escape: its JSON text is the string and two quotes.
+        Value::String(s) if s.len() + 2 <= VALUE_BYTES => {
+            s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') || size(v) <= VALUE_BYTES
+        }
+        _ => size(v) <= VALUE_BYTES,
+    };
+    if fits {
         return v.clone();
     }
+    let text;
     let source = match v {
         Value::String(s) => s.as_str(),
-        _ => text.as_str(),
+        _ => {
+            text = v.to_string();
+            text.as_str()
+        }
     };
     Value::String(cut(source, VALUE_BYTES.saturating_sub(5)))
 }
@@ -76,14 +90,127 @@ fn leaves<'v>(node: &'v Value, out: &mut Vec<&'v Value>) {
     }
 }
 
-fn size(v: &Value) -> usize {
-    v.to_string().len()
+/// Counts the bytes written to it, so a size is known without building the text.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of `v`'s compact JSON text.
+fn size<T: serde::Serialize + ?Sized>(v: &T) -> usize {
+    let mut c = Counter(0);
+    // Writing to a counter cannot fail, and a `Value` always serializes.
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The plan's explanation of the rules that matched (`[{rule, outcome, explanation}]`), the same as
+/// [`compact`] of their JSON, built straight from the traces.
+pub fn compact_traces(traces: &[&RuleTrace]) -> Value {
+    let entries: Vec<Value> = traces
+        .iter()
+        .map(|t| {
+            let mut m = Map::with_capacity(3);
+            m.insert("rule".into(), Value::String(t.rule.0.clone()));
+            m.insert("outcome".into(), outcome(t.outcome));
+            m.insert("explanation".into(), truncate_node(&t.explanation));
+            Value::Object(m)
+        })
+        .collect();
+    within_budget(Value::Array(entries))
+}
+
+/// The plan's explanation of a guard's conditions (a list of explanation nodes), the same as
+/// [`compact`] of their JSON, built straight from the nodes.
+pub fn compact_nodes(nodes: &[Explanation]) -> Value {
+    within_budget(Value::Array(nodes.iter().map(truncate_node).collect()))
+}
+
+fn outcome(o: Outcome) -> Value {
+    Value::String(
+        match o {
+            Outcome::Holds => "holds",
+            Outcome::Fails => "fails",
+            Outcome::Undecided => "unknown",
+        }
+        .into(),
+    )
+}
+
+/// [`truncate_tree`] of an explanation node's JSON, without building that JSON first.
+fn truncate_node(e: &Explanation) -> Value {
+    let mut m = Map::new();
+    let kind = |k: &str| Value::String(k.into());
+    match e {
+        Explanation::All {
+            outcome: o,
+            children,
+        }
+        | Explanation::Any {
+            outcome: o,
+            children,
+        } => {
+            let k = if matches!(e, Explanation::All { .. }) {
+                "all"
+            } else {
+                "any"
+            };
+            m.insert("kind".into(), kind(k));
+            m.insert("outcome".into(), outcome(*o));
+            m.insert(
+                "children".into(),
+                children.iter().map(truncate_node).collect(),
+            );
+        }
+        Explanation::Not { outcome: o, child } => {
+            m.insert("kind".into(), kind("not"));
+            m.insert("outcome".into(), outcome(*o));
+            m.insert("child".into(), truncate_node(child));
+        }
+        Explanation::Leaf {
+            outcome: o,
+            path,
+            operator,
+            expected,
+            quantifier,
+            seen,
+            seen_count,
+        } => {
+            m.insert("kind".into(), kind("leaf"));
+            m.insert("outcome".into(), outcome(*o));
+            m.insert("path".into(), Value::String(path.clone()));
+            m.insert("operator".into(), Value::String((*operator).into()));
+            m.insert("expected".into(), truncate_value(expected));
+            if *quantifier != Quantifier::Any {
+                m.insert("quantifier".into(), kind(quantifier.as_str()));
+            }
+            let shown: Vec<Value> = seen.iter().take(SEEN_VALUES).map(truncate_value).collect();
+            m.insert("seen".into(), Value::Array(shown));
+            if !(seen.len() <= SEEN_VALUES && *seen_count == seen.len()) {
+                m.insert("seen_count".into(), Value::from(*seen_count));
+            }
+        }
+    }
+    Value::Object(m)
 }
 
 /// One rule's (or guard's) explanation in the plan: truncated values, and within the budget.
 /// `entry` is `{rule, outcome, explanation}` for a rule, or a bare explanation node for a guard.
 pub fn compact(explanation: &Value) -> Value {
-    let truncated = truncate_tree(explanation);
+    within_budget(truncate_tree(explanation))
+}
+
+/// A truncated explanation, or if it is over [`EXPLANATION_BUDGET`], the leaves of each entry that fit.
+fn within_budget(truncated: Value) -> Value {
     if size(&truncated) <= EXPLANATION_BUDGET {
         return truncated;
     }
@@ -127,6 +254,74 @@ mod tests {
     fn leaf(path: &str, seen: Vec<Value>) -> Value {
         json!({ "kind": "leaf", "outcome": "holds", "path": path, "operator": "equals",
                 "expected": "x".repeat(200), "seen_count": seen.len(), "seen": seen })
+    }
+
+    /// The traces built straight into their compact form read the same as the compact form of
+    /// their JSON, which is how the plan format defines them.
+    #[test]
+    fn compact_traces_equal_the_compact_json_of_the_traces() {
+        use crate::condition::Quantifier;
+        let long = "é".repeat(50);
+        let leaf = |path: &str, seen: Vec<Value>, q: Quantifier| Explanation::Leaf {
+            outcome: Outcome::Holds,
+            path: path.into(),
+            operator: "equals",
+            expected: json!(long.clone()),
+            quantifier: q,
+            // Every count shown but the long paths', whose count equals what they show.
+            seen_count: seen.len() + if path.len() > 8 { 0 } else { 2 },
+            seen,
+        };
+        let small = Explanation::All {
+            outcome: Outcome::Holds,
+            children: vec![
+                leaf("$.user.status", vec![json!("ACTIVE")], Quantifier::Any),
+                Explanation::Not {
+                    outcome: Outcome::Undecided,
+                    child: Box::new(leaf(
+                        "$.a",
+                        vec![json!("q\"uote"), json!(null)],
+                        Quantifier::All,
+                    )),
+                },
+                leaf(
+                    "$.b",
+                    vec![
+                        json!({"k": "v".repeat(80)}),
+                        json!(1.5),
+                        json!(true),
+                        json!("x"),
+                    ],
+                    Quantifier::None,
+                ),
+            ],
+        };
+        let big = Explanation::Any {
+            outcome: Outcome::Fails,
+            children: (0..40)
+                .map(|i| {
+                    leaf(
+                        &format!("$.f{i}"),
+                        vec![json!("v".repeat(90)); 4],
+                        Quantifier::Any,
+                    )
+                })
+                .collect(),
+        };
+        for explanation in [small, big] {
+            let trace = RuleTrace {
+                rule: crate::rulebook::RuleId("r".into()),
+                outcome: Outcome::Holds,
+                explanation,
+            };
+            let via_json = compact(&serde_json::to_value([&trace]).unwrap());
+            assert_eq!(compact_traces(&[&trace]), via_json);
+            let nodes = vec![trace.explanation.clone()];
+            assert_eq!(
+                compact_nodes(&nodes),
+                compact(&serde_json::to_value(&nodes).unwrap())
+            );
+        }
     }
 
     #[test]

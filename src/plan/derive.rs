@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::compact::compact;
+use super::background::BackgroundWriter;
+use super::compact::{compact_nodes, compact_traces};
 use super::stream::{Opening, PlanHead, PlanWriter};
 use super::{Guard, Refusal, RulebookRef, FORMAT_VERSION};
 use super::{Plan, PlanError, PlannedSubject, Precondition, Source, Step, StepAction, Summary};
-use crate::condition::Explanation;
+use crate::condition::{Explanation, JsonPath};
 use crate::engine::{Decision, Verdict};
 use crate::rulebook::{Rulebook, Safety, SubjectKind};
-use crate::subject::shape::{is_state_path, pointer_of, STATE_FIELDS};
+use crate::subject::shape::{is_state_path, STATE_FIELDS};
 
 /// Where a builder puts subjects and steps: kept in memory, or written to a plan file as they come.
 enum Out {
@@ -23,7 +24,7 @@ enum Out {
         steps: Vec<Step>,
     },
     Stream {
-        writer: Box<PlanWriter<std::fs::File>>,
+        writer: BackgroundWriter,
         path: String,
         /// The first write that failed; nothing more is written, and `finish_stream` reports it.
         failed: Option<std::io::Error>,
@@ -74,8 +75,9 @@ impl<'r> PlanBuilder<'r> {
             now: &now_text,
             source: &source,
         };
-        let writer =
-            PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
+        let writer = PlanWriter::start(file, &opening, true)
+            .and_then(BackgroundWriter::start)
+            .map_err(|source| PlanError::Write {
                 path: path.to_string(),
                 source,
             })?;
@@ -84,7 +86,7 @@ impl<'r> PlanBuilder<'r> {
             now,
             source,
             out: Out::Stream {
-                writer: Box::new(writer),
+                writer,
                 path: path.to_string(),
                 failed: None,
             },
@@ -92,13 +94,11 @@ impl<'r> PlanBuilder<'r> {
         })
     }
 
-    /// Counts a subject no rule matched, without listing it (see [`crate::engine::verdict`]).
-    pub fn add_unmatched(&mut self, undecided: bool) {
-        self.summary.subjects += 1;
-        self.summary.no_match += 1;
-        if undecided {
-            self.summary.undecided += 1;
-        }
+    /// Counts `no_match` subjects no rule matched, `undecided` of them with an undecided condition.
+    pub fn add_unmatched_count(&mut self, no_match: u64, undecided: u64) {
+        self.summary.subjects += no_match;
+        self.summary.no_match += no_match;
+        self.summary.undecided += undecided;
     }
 
     /// Adds one subject's decision (and the subject it was made on, to read ids and preconditions).
@@ -143,7 +143,7 @@ impl<'r> PlanBuilder<'r> {
             Out::Memory { subjects, .. } => subjects.push(s),
             Out::Stream { writer, failed, .. } => {
                 if failed.is_none() {
-                    *failed = writer.subject(&s).err();
+                    *failed = writer.subject(s).err();
                 }
             }
         }
@@ -154,7 +154,7 @@ impl<'r> PlanBuilder<'r> {
             Out::Memory { steps, .. } => steps.push(s),
             Out::Stream { writer, failed, .. } => {
                 if failed.is_none() {
-                    *failed = writer.step(&s).err();
+                    *failed = writer.step(s).err();
                 }
             }
         }
@@ -230,6 +230,8 @@ impl<'r> PlanBuilder<'r> {
             path: path.clone(),
             source,
         };
+        // The thread's error first: a failed hand-over only says that the writer stopped.
+        let writer = writer.finish().map_err(write_err)?;
         if let Some(e) = failed {
             return Err(write_err(e));
         }
@@ -298,16 +300,14 @@ pub fn planned_subject(subject: &Value, decision: &Decision) -> PlannedSubject {
         Verdict::Unreadable => {
             json!({ "collect_error": subject.get("collect_error").cloned().unwrap_or(Value::Null) })
         }
-        Verdict::Protected => {
-            compact(&serde_json::to_value(&decision.protect_trace).unwrap_or(Value::Null))
-        }
+        Verdict::Protected => compact_nodes(&decision.protect_trace),
         _ => {
             let traces: Vec<&crate::engine::RuleTrace> = decision
                 .rules
                 .iter()
                 .filter(|t| decision.matched.contains(&t.rule))
                 .collect();
-            compact(&serde_json::to_value(traces).unwrap_or(Value::Null))
+            compact_traces(&traces)
         }
     };
     PlannedSubject {
@@ -333,24 +333,33 @@ fn state_read(
         .iter()
         .filter(|t| decision.matched.contains(&t.rule))
     {
+        // The rule's compiled paths, so nothing is compiled again per subject.
+        let compiled: Vec<&JsonPath> = rulebook
+            .rule(&trace.rule.0)
+            .map(|r| r.when.leaves().into_iter().map(|l| &l.path).collect())
+            .unwrap_or_default();
         for leaf in trace.explanation.leaves() {
             if let Explanation::Leaf { path, .. } = leaf {
-                if is_state_path(path) {
-                    let values = crate::condition::JsonPath::compile(path)
-                        .map(|p| p.query(subject).into_iter().cloned().collect())
-                        .unwrap_or_default();
+                if is_state_path(path) && !read.contains_key(path) {
+                    let values = match compiled.iter().find(|p| p.as_str() == path) {
+                        Some(p) => p.query(subject).into_iter().cloned().collect(),
+                        None => JsonPath::compile(path)
+                            .map(|p| p.query(subject).into_iter().cloned().collect())
+                            .unwrap_or_default(),
+                    };
                     read.insert(path.clone(), values);
                 }
             }
         }
     }
     for field in STATE_FIELDS {
-        let values: Vec<Value> = pointer_of(field)
-            .and_then(|p| subject.pointer(&p).cloned())
-            .into_iter()
-            .collect();
-        if !values.is_empty() {
-            read.entry((*field).to_string()).or_insert(values);
+        // Plain dotted paths: walked name by name, with no pointer text built per subject.
+        let value = field
+            .strip_prefix("$.")
+            .and_then(|rest| rest.split('.').try_fold(subject, |v, name| v.get(name)));
+        if let Some(value) = value {
+            read.entry((*field).to_string())
+                .or_insert_with(|| vec![value.clone()]);
         }
     }
     if rulebook.subjects.kind == SubjectKind::Org2orgAssignment

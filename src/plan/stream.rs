@@ -107,7 +107,8 @@ impl Write for Spill {
 
 /// Writes a plan as its subjects and steps are decided. See the module documentation.
 pub struct PlanWriter<W: Write> {
-    out: Hashing<BufWriter<W>>,
+    /// Buffered before hashing, so the hash takes whole blocks rather than each small write.
+    out: BufWriter<Hashing<W>>,
     spill: Spill,
     subjects: u64,
     steps: u64,
@@ -158,10 +159,13 @@ impl<W: Write> PlanWriter<W> {
             Spill::Memory(Vec::new())
         };
         let mut w = PlanWriter {
-            out: Hashing {
-                inner: BufWriter::with_capacity(1 << 16, out),
-                hash: Sha256::new(),
-            },
+            out: BufWriter::with_capacity(
+                1 << 16,
+                Hashing {
+                    inner: out,
+                    hash: Sha256::new(),
+                },
+            ),
             spill,
             subjects: 0,
             steps: 0,
@@ -224,11 +228,11 @@ impl<W: Write> PlanWriter<W> {
         if let Some(r) = refused {
             self.field("refused", r)?;
         }
-        let checksum = hex::encode(self.out.hash.finalize_reset());
-        self.out.inner.write_all(tail(&checksum).as_bytes())?;
-        self.out.inner.flush()?;
-        let out = self.out.inner.into_inner().map_err(|e| e.into_error())?;
-        Ok((checksum, out))
+        let mut hashed = self.out.into_inner().map_err(|e| e.into_error())?;
+        let checksum = hex::encode(hashed.hash.finalize_reset());
+        hashed.inner.write_all(tail(&checksum).as_bytes())?;
+        hashed.inner.flush()?;
+        Ok((checksum, hashed.inner))
     }
 }
 
