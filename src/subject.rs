@@ -585,10 +585,7 @@ mod tests {
             assert_eq!(v, &want, "subject {i}");
         }
         // The first subjects were decided on the quick read; later ones on the full read at once.
-        assert!(
-            (EAGER_AFTER..3000).contains(&quick_seen),
-            "{quick_seen}"
-        );
+        assert!((EAGER_AFTER..3000).contains(&quick_seen), "{quick_seen}");
     }
 
     #[test]

@@ -180,8 +180,8 @@ mod retry_method {
 }
 
 /// One step: one action on one subject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StepWire", into = "StepWire")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "StepWire")]
 pub struct Step {
     pub id: String,
     pub subject: String,
@@ -194,7 +194,7 @@ pub struct Step {
 }
 
 /// A step as the JSON lays it out: `action` and `params` apart, with `org` between them.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StepWire {
     id: String,
     subject: String,
@@ -227,27 +227,47 @@ impl TryFrom<StepWire> for Step {
     }
 }
 
-impl From<Step> for StepWire {
-    fn from(s: Step) -> StepWire {
-        let (action, params) = match serde_json::to_value(&s.action) {
-            Ok(Value::Object(mut m)) => (
-                m.remove("action")
-                    .and_then(|a| a.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                m.remove("params").unwrap_or_else(|| json!({})),
-            ),
-            _ => (s.action.name().to_string(), json!({})),
-        };
-        StepWire {
-            id: s.id,
-            subject: s.subject,
-            rule: s.rule,
-            action,
-            org: s.org,
-            params,
-            preconditions: s.preconditions,
-            depends_on: s.depends_on,
-            safety: s.safety,
+/// `action` and `params` of a step's action, as its JSON lays them out.
+fn action_and_params(action: &StepAction) -> (String, Value) {
+    match serde_json::to_value(action) {
+        Ok(Value::Object(mut m)) => (
+            m.remove("action")
+                .and_then(|a| a.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            m.remove("params").unwrap_or_else(|| json!({})),
+        ),
+        _ => (action.name().to_string(), json!({})),
+    }
+}
+
+/// A step written as [`StepWire`] lays it out, borrowing the step rather than copying it (plans
+/// write hundreds of thousands).
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: &'a str,
+            subject: &'a str,
+            rule: &'a str,
+            action: &'a str,
+            org: &'a str,
+            params: &'a Value,
+            preconditions: &'a [Precondition],
+            depends_on: &'a [String],
+            safety: Safety,
         }
+        let (action, params) = action_and_params(&self.action);
+        Wire {
+            id: &self.id,
+            subject: &self.subject,
+            rule: &self.rule,
+            action: &action,
+            org: &self.org,
+            params: &params,
+            preconditions: &self.preconditions,
+            depends_on: &self.depends_on,
+            safety: self.safety,
+        }
+        .serialize(serializer)
     }
 }
