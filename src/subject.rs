@@ -234,6 +234,10 @@ impl<'de> Visitor<'de> for Pruned<'_> {
             match child {
                 Some(child) => {
                     let v = map.next_value_seed(Pruned(child))?;
+                    if out.is_empty() && self.0.any.is_none() {
+                        // Sized once for the names this node keeps, rather than grown key by key.
+                        out = Map::with_capacity(self.0.children.len());
+                    }
                     out.insert(k.into_owned(), v);
                 }
                 None => {
