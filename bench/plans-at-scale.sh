@@ -50,11 +50,16 @@ if [ ! -s "$seed" ]; then
   python3 - "$seed.gen" "$seed" <<'PY'
 import json, sys
 seed = json.load(open(sys.argv[1]))
+# No `anchor`: the simulator would move every timestamp to its own start time, so a restarted
+# simulator's users would differ from the snapshot the plan was made of (drift on every subject).
+seed.pop("anchor", None)
+# Locked out long before both the plan's `now` and the wall clock at apply, so `older_than: 1h` holds
+# for the plan and again when apply re-evaluates the live user.
 def lock(users):
     for u in users:
         u["status"] = "LOCKED_OUT"
-        u["statusChanged"] = "2026-11-28T08:00:00.000Z"
-        u["lastUpdated"] = "2026-11-28T08:00:00.000Z"
+        u["statusChanged"] = "2026-01-01T08:00:00.000Z"
+        u["lastUpdated"] = "2026-01-01T08:00:00.000Z"
 for org in seed.values() if isinstance(seed, dict) else []:
     if isinstance(org, dict) and isinstance(org.get("users"), list):
         lock(org["users"])

@@ -209,3 +209,88 @@ fn a_plan_of_format_1_is_still_shown_and_explained() {
         explain.stdout
     );
 }
+
+/// A simulator whose `n` hub users are all locked out since three hours, with `bench/unlock-all.yaml`,
+/// and a plan unlocking every one of them in `plan.json`.
+async fn locked_out(n: usize) -> crate::apply::Env {
+    use okta_remedy::sim::{generate, GenerateSpec, Scenario, SimConfig};
+    let spec = GenerateSpec {
+        hub_users: n,
+        spoke_assignments: 0,
+        federation_collisions: 0,
+        policy_lookalikes: 0,
+        not_active_hub: 0,
+        missing_hub: 0,
+        deprovisioned_hub: 0,
+        suspended_hub: 0,
+        protected_admins: 0,
+        group_assigned: 0,
+        anchor: Some(crate::apply::anchor()),
+    };
+    let mut seed = generate(&spec, 4242, "http://127.0.0.1:0");
+    seed.anchor = None;
+    let locked_at = (chrono::Utc::now() - chrono::TimeDelta::hours(3)).to_rfc3339();
+    for user in &mut seed.hub.users {
+        user["status"] = "LOCKED_OUT".into();
+        user["statusChanged"] = locked_at.clone().into();
+    }
+    let config = SimConfig {
+        scenario: Scenario::Seed(seed),
+        ..SimConfig::default()
+    };
+    let env = crate::apply::Env::start(config, "bench/unlock-all.yaml").await;
+    env.plan().await;
+    env
+}
+
+/// Requests the hub received that read or change one user (`/api/v1/users/{id}...`).
+fn user_requests(env: &crate::apply::Env) -> (usize, usize) {
+    let requests = env.sim.requests(okta_remedy::sim::OrgName::Hub);
+    let reads = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/users/"))
+        .count();
+    let unlocks = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/lifecycle/unlock"))
+        .count();
+    (reads, unlocks)
+}
+
+/// `apply` counts every subject and lists at most 50 of each state (text and JSON), and a second run
+/// over the finished journal neither re-reads a user nor unlocks one again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_lists_a_bounded_sample_and_a_resumed_run_reads_nothing_done() {
+    let env = locked_out(60).await;
+    let json = env.apply(&["--output", "json"]).await;
+    assert_eq!(json.code, 0, "{}", json.transcript());
+    let summary: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(summary["counts"], json!({ "done": 60 }));
+    assert_eq!(summary["subjects"].as_array().unwrap().len(), 50);
+    assert_eq!(summary["unlisted"], 10);
+    assert_eq!(summary["changes"], 60);
+    assert_eq!(user_requests(&env), (60, 60));
+
+    let text = env.apply(&[]).await;
+    assert_eq!(text.code, 0, "{}", text.transcript());
+    let listed = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  done "))
+        .count();
+    assert_eq!(listed, 50, "{}", text.stdout);
+    assert!(
+        text.stdout.contains(
+            "  … and 10 more (10 done); `remedy status plan.journal.sqlite --all` lists every one\n"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("60 done, 0 waiting"),
+        "{}",
+        text.stdout
+    );
+    // The resumed run looked the finished subjects up in the journal: no read, no second unlock.
+    assert_eq!(user_requests(&env), (60, 60));
+}
