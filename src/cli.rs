@@ -166,6 +166,10 @@ pub enum Command {
         /// With `--plan`: the subjects file to find the subject in (default: the plan's own).
         #[arg(long, requires = "plan")]
         subjects: Option<PathBuf>,
+        /// With `--plan`: read the subject live from the orgs this config file names (only that
+        /// subject is read), instead of from a subjects file.
+        #[arg(long, requires = "plan", conflicts_with = "subjects")]
+        config: Option<PathBuf>,
         /// Which subject of the file (0-based).
         #[arg(long, default_value_t = 0)]
         subject_index: usize,

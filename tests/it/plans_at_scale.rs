@@ -212,7 +212,7 @@ fn a_plan_of_format_1_is_still_shown_and_explained() {
 
 /// A simulator whose `n` hub users are all locked out since three hours, with `bench/unlock-all.yaml`,
 /// and a plan unlocking every one of them in `plan.json`.
-async fn locked_out(n: usize) -> crate::apply::Env {
+pub async fn locked_out(n: usize) -> crate::apply::Env {
     use okta_remedy::sim::{generate, GenerateSpec, Scenario, SimConfig};
     let spec = GenerateSpec {
         hub_users: n,
