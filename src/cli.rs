@@ -188,6 +188,11 @@ pub enum Command {
         /// Accept changed decision snapshots.
         #[arg(long, requires = "snapshot")]
         accept: bool,
+        /// Also review the decisions on every subject of this file (JSON array or JSON Lines, e.g.
+        /// a `remedy snapshot`), in `NAME.subjects.snap`: counts per decision and the first 20
+        /// subjects of each, explained.
+        #[arg(long, requires = "snapshot")]
+        subjects: Option<PathBuf>,
         /// Time for cases that do not give `now` (RFC 3339); defaults to the current time.
         #[arg(long)]
         now: Option<String>,

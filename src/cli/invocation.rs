@@ -37,6 +37,8 @@ pub struct TestRun {
     pub rulebooks: Vec<PathBuf>,
     pub snapshot: bool,
     pub accept: bool,
+    /// A subjects file whose decisions are reviewed too (`NAME.subjects.snap`).
+    pub subjects: Option<PathBuf>,
     /// For cases that give no `now`.
     pub now: DateTime<Utc>,
 }
@@ -180,11 +182,13 @@ impl Invocation {
                 rulebooks,
                 snapshot,
                 accept,
+                subjects,
                 now,
             } => Invocation::Test(TestRun {
                 rulebooks,
                 snapshot,
                 accept,
+                subjects,
                 now: now_or_clock(now.as_deref())?,
             }),
             Command::Plan {

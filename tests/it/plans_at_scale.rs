@@ -294,3 +294,80 @@ async fn apply_lists_a_bounded_sample_and_a_resumed_run_reads_nothing_done() {
     // The resumed run looked the finished subjects up in the journal: no read, no second unlock.
     assert_eq!(user_requests(&env), (60, 60));
 }
+
+/// `remedy test --snapshot --subjects FILE`: the decision review of a subjects file counts every
+/// subject and lists the first 20 of each decision, so it is the same size for 300 subjects as for
+/// 1,500; a second run finds it unchanged, and a rule edit that changes decisions fails with a diff.
+#[test]
+fn the_decision_review_of_a_subjects_file_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = crate::cli::crate_root().join("bench/never-signed-in.yaml");
+    std::fs::copy(&rules, dir.path().join("never-signed-in.yaml")).unwrap();
+    let review = |n: usize| {
+        users(dir.path(), n);
+        let args = [
+            "test",
+            "--snapshot",
+            "--accept",
+            "--subjects",
+            "users.jsonl",
+            "never-signed-in.yaml",
+            "--now",
+            NOW,
+        ];
+        ok(dir.path(), &args);
+        std::fs::read_to_string(dir.path().join("never-signed-in.subjects.snap")).unwrap()
+    };
+    let large = review(1_500);
+    let small = review(300);
+    assert!(large.contains("\nsubjects: 1500\n"), "{large}");
+    assert_eq!(large.matches("- subject: ").count(), 40);
+    assert!(large.len() <= small.len() + 5, "{large}");
+    insta::assert_snapshot!("subjects_review", small);
+
+    let again = ok(
+        dir.path(),
+        &[
+            "test",
+            "--snapshot",
+            "--subjects",
+            "users.jsonl",
+            "never-signed-in.yaml",
+            "--now",
+            NOW,
+        ],
+    );
+    assert!(
+        again.stdout.contains(
+            "decision review of users.jsonl: decisions unchanged (never-signed-in.subjects.snap)"
+        ),
+        "{}",
+        again.stdout
+    );
+    let edited = std::fs::read_to_string(dir.path().join("never-signed-in.yaml"))
+        .unwrap()
+        .replace("equals: ACTIVE", "equals: SUSPENDED");
+    std::fs::write(dir.path().join("never-signed-in.yaml"), edited).unwrap();
+    let changed = remedy_in(
+        dir.path(),
+        &[
+            "test",
+            "--snapshot",
+            "--subjects",
+            "users.jsonl",
+            "never-signed-in.yaml",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(changed.code, 1, "{}", changed.transcript());
+    assert!(
+        changed.stdout.contains("-  subjects: 240\n"),
+        "{}",
+        changed.stdout
+    );
+    assert!(dir
+        .path()
+        .join("never-signed-in.subjects.snap.new")
+        .exists());
+}
