@@ -4,11 +4,12 @@
 #   1. N subjects (default 1,000,000, ~2.2 KB each, examples/gen_users.rs), 80% matching the report
 #      rule bench/never-signed-in.yaml: plan time and peak RSS, against bench/locked-out-few.yaml
 #      (1 in 10,000 matches) over the same file; plan bytes per matched subject;
-#   2. `show` and `status --format markdown` of that plan: peak RSS;
+#   2. `show` of that plan, and `test --snapshot --subjects` (the decision review) of the file: peak RSS;
 #   3. apply of an unlock plan of UNLOCKS (default 200,000) locked-out users against the simulator
 #      (rate limits off): with FULL_RUN=1 peak RSS of one whole run, then the same apply killed with
 #      SIGKILL after KILL_AFTER seconds (default 15) and resumed, with the simulator's request counts
-#      (user reads, unlocks) before and after, then once more with nothing left to do.
+#      (user reads, unlocks) before and after, then once more with nothing left to do; then one
+#      planned subject explained live (`explain --plan --config`) and from the subjects file.
 # APPLY_ONLY=1 runs part 3 alone.
 # Prints the figures; changes nothing outside WORK.
 set -euo pipefail
@@ -44,6 +45,12 @@ echo "plan file: $bytes bytes, $matched matched: $((bytes / matched)) bytes per 
 measure "show (text, 50 per action)" $bin show "$WORK/plan-many.json"
 measure "show --format markdown" $bin show "$WORK/plan-many.json" --format markdown
 measure "show --all (every step, streamed)" $bin show "$WORK/plan-many.json" --all
+# The decision review of the whole subjects file, beside a copy of the rulebook.
+cp bench/never-signed-in.yaml "$WORK/never-signed-in.yaml"
+rm -f "$WORK"/never-signed-in.subjects.snap*
+measure "test --snapshot --subjects (review)" $bin test --snapshot --subjects "$subjects" \
+  "$WORK/never-signed-in.yaml" --now $NOW
+echo "  review file: $(stat -c %s "$WORK/never-signed-in.subjects.snap") bytes"
 fi
 
 # Apply: a simulator whose UNLOCKS hub users are all locked out for more than an hour.
@@ -129,3 +136,12 @@ echo "  unlocks served in all: $unlocks for $steps steps; journaled intents: $(c
 # C. Everything done: what resuming costs when nothing is left (no Okta read per finished subject).
 measure "apply, all $steps already done" "${apply_cmd[@]}"
 echo "  user reads by that run: $(($(served users.id.get) - reads)), unlocks: $(($(served users.id) - unlocks))"
+# D. One planned subject explained live from the simulator (the plan's last subject) and from the
+# subjects file, side by side.
+key=$(grep -o '"subject":"[^"]*"' "$WORK/plan-unlock.json" | tail -1 | cut -d'"' -f4)
+reads=$(served users.id.get)
+measure "explain --plan --config (live)" $bin explain --plan "$WORK/plan-unlock.json" --subject "$key" \
+  --config "$WORK/remedy.yaml"
+echo "  user reads: $(($(served users.id.get) - reads))"
+measure "explain --plan --subjects (file)" $bin explain --plan "$WORK/plan-unlock.json" --subject "$key" \
+  --subjects "$WORK/locked.jsonl"
