@@ -4,9 +4,13 @@
 #   1. N subjects (default 1,000,000, ~2.2 KB each, examples/gen_users.rs), 80% matching the report
 #      rule bench/never-signed-in.yaml: plan time and peak RSS, against bench/locked-out-few.yaml
 #      (1 in 10,000 matches) over the same file; plan bytes per matched subject;
-#   2. `show` and `status --format markdown` of that plan: peak RSS;
+#   2. `show` of that plan, and `test --snapshot --subjects` (the decision review) of the file: peak RSS;
 #   3. apply of an unlock plan of UNLOCKS (default 200,000) locked-out users against the simulator
-#      (rate limits off): peak RSS, then the same apply killed with SIGKILL part-way and resumed.
+#      (rate limits off): with FULL_RUN=1 peak RSS of one whole run, then the same apply killed with
+#      SIGKILL after KILL_AFTER seconds (default 15) and resumed, with the simulator's request counts
+#      (user reads, unlocks) before and after, then once more with nothing left to do; then one
+#      planned subject explained live (`explain --plan --config`) and from the subjects file.
+# APPLY_ONLY=1 runs part 3 alone.
 # Prints the figures; changes nothing outside WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +31,7 @@ measure() { # label, command...: prints elapsed seconds and peak RSS of the comm
   printf '%-44s %8.1f s  %8.1f MiB peak RSS\n' "$label" "$secs" "$(echo "$kb / 1024" | bc -l)"
 }
 
+if [ "${APPLY_ONLY:-0}" != 1 ]; then
 subjects=$WORK/users-$N.jsonl
 [ -s "$subjects" ] || $CARGO_TARGET_DIR/release/examples/gen_users "$N" > "$subjects"
 echo "subjects: $N in $(du -h "$subjects" | cut -f1)"
@@ -40,6 +45,13 @@ echo "plan file: $bytes bytes, $matched matched: $((bytes / matched)) bytes per 
 measure "show (text, 50 per action)" $bin show "$WORK/plan-many.json"
 measure "show --format markdown" $bin show "$WORK/plan-many.json" --format markdown
 measure "show --all (every step, streamed)" $bin show "$WORK/plan-many.json" --all
+# The decision review of the whole subjects file, beside a copy of the rulebook.
+cp bench/never-signed-in.yaml "$WORK/never-signed-in.yaml"
+rm -f "$WORK"/never-signed-in.subjects.snap*
+measure "test --snapshot --subjects (review)" $bin test --snapshot --subjects "$subjects" \
+  "$WORK/never-signed-in.yaml" --now $NOW
+echo "  review file: $(stat -c %s "$WORK/never-signed-in.subjects.snap") bytes"
+fi
 
 # Apply: a simulator whose UNLOCKS hub users are all locked out for more than an hour.
 seed=$WORK/seed-$UNLOCKS.json
@@ -50,11 +62,16 @@ if [ ! -s "$seed" ]; then
   python3 - "$seed.gen" "$seed" <<'PY'
 import json, sys
 seed = json.load(open(sys.argv[1]))
+# No `anchor`: the simulator would move every timestamp to its own start time, so a restarted
+# simulator's users would differ from the snapshot the plan was made of (drift on every subject).
+seed.pop("anchor", None)
+# Locked out long before both the plan's `now` and the wall clock at apply, so `older_than: 1h` holds
+# for the plan and again when apply re-evaluates the live user.
 def lock(users):
     for u in users:
         u["status"] = "LOCKED_OUT"
-        u["statusChanged"] = "2026-11-28T08:00:00.000Z"
-        u["lastUpdated"] = "2026-11-28T08:00:00.000Z"
+        u["statusChanged"] = "2026-01-01T08:00:00.000Z"
+        u["lastUpdated"] = "2026-01-01T08:00:00.000Z"
 for org in seed.values() if isinstance(seed, dict) else []:
     if isinstance(org, dict) and isinstance(org.get("users"), list):
         lock(org["users"])
@@ -86,25 +103,45 @@ steps=$(grep -o '"steps":[0-9]*' "$WORK/plan-unlock.json" | tail -1 | cut -d: -f
 echo "unlock plan: $steps steps, $(stat -c %s "$WORK/plan-unlock.json") bytes"
 apply_cmd=("$bin" --output json apply "$WORK/plan-unlock.json" --config "$WORK/remedy.yaml"
   --journal "$WORK/journal.sqlite" --audit-log "$WORK/audit.jsonl" --concurrency 16)
-apply() { "${apply_cmd[@]}"; }
 count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$WORK/journal.sqlite" "$1"; }
+# Requests the simulator's hub served in a rate-limit bucket since it started (`users.id.get`: reads
+# of one user; `users.id`: the unlock POSTs, the only other call on a user here).
+served() { curl -fs -H 'Authorization: SSWS hub-token' "http://127.0.0.1:$PORT/__sim/counters" |
+  python3 -c "import json,sys; print(json.load(sys.stdin).get(sys.argv[1], 0))" "$1"; }
+done_subjects() { count "select count(*) from subjects where state='done'"; }
 # A. (FULL_RUN=1) The whole plan in one run, on a fresh simulator.
 if [ "${FULL_RUN:-0}" = 1 ]; then
   rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
-  measure "apply, $steps unlocks in one run" apply
-  echo "  done: $(count "select count(*) from subjects where state='done'")"
+  measure "apply, $steps unlocks in one run" "${apply_cmd[@]}"
+  echo "  done: $(done_subjects); user reads: $(served users.id.get), unlocks: $(served users.id)"
+  kill $sim; wait $sim 2>/dev/null || true; start_sim
 fi
-# B. Again on a fresh simulator, killed with SIGKILL part-way, then resumed.
-kill $sim; wait $sim 2>/dev/null || true; start_sim
+# B. On a fresh simulator, killed with SIGKILL part-way, then resumed.
 rm -f "$WORK"/journal.sqlite* "$WORK/audit.jsonl"
 # Started directly (not through a function, whose subshell would be what gets killed).
 "${apply_cmd[@]}" > /dev/null 2>&1 &
 victim=$!
 sleep "${KILL_AFTER:-15}"
 kill -KILL $victim; wait $victim 2>/dev/null || true
-before=$(count "select count(*) from subjects where state='done'")
-echo "killed with SIGKILL after ${KILL_AFTER:-15} s: $before subjects done"
-measure "apply, resumed after SIGKILL" apply
-echo "  done: $(count "select count(*) from subjects where state='done'"); unlock calls journaled: $(count "select count(*) from calls where phase='intent'") (one per step: none made twice)"
+before=$(done_subjects)
+reads_before=$(served users.id.get); unlocks_before=$(served users.id)
+open_steps=$(count "select count(*) from steps where state='intent'")
+echo "killed with SIGKILL after ${KILL_AFTER:-15} s: $before subjects done, $open_steps steps mid-call;" \
+  "the simulator served $reads_before user reads, $unlocks_before unlocks"
+measure "apply, resumed after SIGKILL" "${apply_cmd[@]}"
+reads=$(served users.id.get); unlocks=$(served users.id)
+echo "  done: $(done_subjects); the resumed run read $((reads - reads_before)) users for" \
+  "$((steps - before)) subjects not done before the kill, and sent $((unlocks - unlocks_before)) unlocks"
+echo "  unlocks served in all: $unlocks for $steps steps; journaled intents: $(count "select count(*) from calls where phase='intent'")"
 # C. Everything done: what resuming costs when nothing is left (no Okta read per finished subject).
-measure "apply, all $steps already done" apply
+measure "apply, all $steps already done" "${apply_cmd[@]}"
+echo "  user reads by that run: $(($(served users.id.get) - reads)), unlocks: $(($(served users.id) - unlocks))"
+# D. One planned subject explained live from the simulator (the plan's last subject) and from the
+# subjects file, side by side.
+key=$(grep -o '"subject":"[^"]*"' "$WORK/plan-unlock.json" | tail -1 | cut -d'"' -f4)
+reads=$(served users.id.get)
+measure "explain --plan --config (live)" $bin explain --plan "$WORK/plan-unlock.json" --subject "$key" \
+  --config "$WORK/remedy.yaml"
+echo "  user reads: $(($(served users.id.get) - reads))"
+measure "explain --plan --subjects (file)" $bin explain --plan "$WORK/plan-unlock.json" --subject "$key" \
+  --subjects "$WORK/locked.jsonl"

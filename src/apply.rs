@@ -131,6 +131,9 @@ pub struct ApplyOptions {
     pub approved: BTreeSet<String>,
     /// Set to stop starting new subjects (graceful shutdown); subjects in flight finish their step.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// How many subjects of each state the summary lists (every one is counted, and the journal
+    /// holds them all); `None` lists every one, which holds a result per subject in memory.
+    pub listed: Option<usize>,
 }
 
 /// A progress callback (the CLI draws a line on a terminal with it).
@@ -169,8 +172,14 @@ pub struct SubjectResult {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ApplySummary {
     pub plan_id: String,
+    /// The subjects listed, in key order: every one, or the first [`ApplyOptions::listed`] of each
+    /// state.
     pub subjects: Vec<SubjectResult>,
+    /// Subjects by how they ended, every one counted.
     pub counts: BTreeMap<String, u64>,
+    /// Subjects counted but not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unlisted: u64,
     /// Okta-changing steps this run started (what `max_actions` counts).
     pub changes: u64,
     /// Requests this run sent per endpoint (`requests`) and the binding rate-limit bucket
@@ -194,15 +203,24 @@ impl SubjectState {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl ApplySummary {
     /// Whether a subject failed or was refused (`apply` then exits 3).
     pub fn failed(&self) -> bool {
-        self.subjects
-            .iter()
-            .any(|s| matches!(s.state, SubjectState::Failed | SubjectState::Refused))
+        self.count(SubjectState::Failed) + self.count(SubjectState::Refused) > 0
     }
+
+    /// How many subjects ended in state `s`.
     pub fn count(&self, s: SubjectState) -> u64 {
-        self.subjects.iter().filter(|r| r.state == s).count() as u64
+        self.counts.get(s.label()).copied().unwrap_or(0)
+    }
+
+    /// How many subjects the run concluded (listed or not).
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
     }
 }
 
@@ -315,7 +333,8 @@ pub async fn apply_plan<H: OktaApi, S: OktaApi>(
         .units()
         .filter(selected)
         .map(|unit| run_unit(&ctx, unit));
-    let mut results: Vec<SubjectResult> = futures::stream::iter(runs)
+    // Results are counted as they come, and listed only up to `opts.listed` per state.
+    let listing = futures::stream::iter(runs)
         .buffer_unordered(opts.concurrency.max(1))
         .inspect(|_| {
             let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
@@ -323,21 +342,20 @@ pub async fn apply_plan<H: OktaApi, S: OktaApi>(
                 (p.0)(n, total);
             }
         })
-        .collect()
+        .fold(summary::Listing::new(opts.listed), |l, r| async move {
+            l.add(r)
+        })
         .await;
     if let Some(e) = ctx.fatal.lock().ok().and_then(|mut f| f.take()) {
         return Err(e);
     }
-    results.sort_by(|a, b| a.subject.cmp(&b.subject));
-    let mut counts = BTreeMap::new();
-    for r in &results {
-        *counts.entry(r.state.label().to_string()).or_insert(0) += 1;
-    }
+    let (subjects, counts, unlisted) = listing.finish();
     let started = ctx.changes.load(Ordering::SeqCst);
     Ok(ApplySummary {
         plan_id: head.plan_id.clone(),
-        subjects: results,
+        subjects,
         counts,
+        unlisted,
         changes: opts.max_actions.map_or(started, |m| started.min(m)),
         requests: crate::okta::RequestReport::default(),
     })

@@ -166,6 +166,10 @@ pub enum Command {
         /// With `--plan`: the subjects file to find the subject in (default: the plan's own).
         #[arg(long, requires = "plan")]
         subjects: Option<PathBuf>,
+        /// With `--plan`: read the subject live from the orgs this config file names (only that
+        /// subject is read), instead of from a subjects file.
+        #[arg(long, requires = "plan", conflicts_with = "subjects")]
+        config: Option<PathBuf>,
         /// Which subject of the file (0-based).
         #[arg(long, default_value_t = 0)]
         subject_index: usize,
@@ -184,6 +188,11 @@ pub enum Command {
         /// Accept changed decision snapshots.
         #[arg(long, requires = "snapshot")]
         accept: bool,
+        /// Also review the decisions on every subject of this file (JSON array or JSON Lines, e.g.
+        /// a `remedy snapshot`), in `NAME.subjects.snap`: counts per decision and the first 20
+        /// subjects of each, explained.
+        #[arg(long, requires = "snapshot")]
+        subjects: Option<PathBuf>,
         /// Time for cases that do not give `now` (RFC 3339); defaults to the current time.
         #[arg(long)]
         now: Option<String>,

@@ -175,3 +175,42 @@ pub async fn collect_with<H: OktaApi, S: OktaApi>(
         SubjectKind::User => users::collect(rb, hub, progress).await,
     }
 }
+
+/// One subject a plan names, read live again, in the shape [`collect`] builds: for `user` rulebooks
+/// the user itself (by the id the plan recorded, else by `key`, a login), for `org2org_assignment`
+/// the collector's own path narrowed to the subject's spoke user (`only_users`), its System Log
+/// window ending at `now` as the plan's did. `None` when the orgs no longer have the subject (for
+/// Org2Org: its assignment no longer fails in that window).
+pub async fn collect_subject<H: OktaApi, S: OktaApi>(
+    rb: &Rulebook,
+    hub: &H,
+    spoke: &S,
+    key: &str,
+    ids: &std::collections::BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<Option<Value>, CollectError> {
+    match rb.subjects.kind {
+        SubjectKind::User => {
+            let id = ids.get("user_id").map_or(key, String::as_str);
+            users::one(rb, hub, id).await
+        }
+        SubjectKind::Org2orgAssignment => {
+            let Some(spoke_user) = ids.get("spoke_user_id") else {
+                return Ok(None);
+            };
+            let opts = CollectOptions {
+                now,
+                full_scan: false,
+                concurrency: 1,
+                only_users: Some([spoke_user.clone()].into()),
+            };
+            let collection = collect(rb, hub, spoke, &opts, &|_| {}).await?;
+            Ok(collection
+                .subjects
+                .into_iter()
+                .enumerate()
+                .find(|(i, s)| crate::engine::subject_key(rb.subjects.kind, s, *i) == key)
+                .map(|(_, s)| s))
+        }
+    }
+}

@@ -257,6 +257,7 @@ pub async fn run(args: DemoArgs, color: bool) -> Result<(), DemoError> {
             only: None,
             approved: Default::default(),
             cancel: None,
+            listed: None,
         },
     };
     story.head(&format!("remedy apply {}", files.plan.display()));

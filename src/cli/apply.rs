@@ -51,6 +51,8 @@ pub fn apply(run: ApplyRun, output: Output) -> Result<Exit, CliError> {
         only: None,
         approved: Default::default(),
         cancel: None,
+        // Bounded whatever the plan's size; the journal lists every subject (`status --all`).
+        listed: Some(LISTED_PER_STATE),
     };
     // For a `kind: user` rulebook the one org stands in both positions; its plan never calls a spoke.
     let mut summary = print::block_on(executor::apply_plan(
@@ -110,13 +112,13 @@ async fn send_summary(
         format!(
             "apply of plan {} finished: {failed} of {} subjects failed or were refused",
             plan.plan_id,
-            summary.subjects.len()
+            summary.total()
         )
     } else {
         format!(
             "apply of plan {} finished: {} subjects, none failed",
             plan.plan_id,
-            summary.subjects.len()
+            summary.total()
         )
     };
     let event = Event::new(

@@ -11,6 +11,7 @@ use super::{print, CliError, Exit, Output};
 use crate::pipeline::catalogue;
 use crate::review::{self, SnapshotStatus};
 use crate::rulebook::{self, Rulebook, RulebookError};
+use crate::subject::{self, FieldTree, SubjectError};
 
 /// Loads a rulebook, printing its warnings to stderr in text mode.
 pub fn load_rulebook(reference: &Path, output: Output) -> Result<Rulebook, CliError> {
@@ -108,24 +109,32 @@ pub fn test(run: &TestRun, output: Output) -> Result<Exit, CliError> {
     Ok(if failed { Exit::Error } else { Exit::Ok })
 }
 
-/// Runs one rulebook's cases; in text mode prints its results, in JSON mode returns its report.
+/// A rulebook that cannot be tested as asked: told on stderr in text mode, one report entry either way.
+fn refused(f: &Path, msg: String, output: Output) -> (bool, Option<Value>) {
+    if output == Output::Text {
+        eprintln!("error: {msg}");
+    }
+    (
+        false,
+        Some(json!({ "file": f.display().to_string(), "error": msg })),
+    )
+}
+
+/// Runs one rulebook's cases (and, with `--subjects`, reviews a subjects file's decisions); in text
+/// mode prints its results, in JSON mode returns its report.
 fn test_one(
     f: &Path,
     rb: &Rulebook,
     run: &TestRun,
     output: Output,
 ) -> Result<(bool, Option<Value>), CliError> {
-    if rb.tests.is_empty() {
+    if rb.tests.is_empty() && run.subjects.is_none() {
         let msg = format!(
             "{}: no test cases (add a `tests:` section or {})",
             f.display(),
             rulebook::sidecar_path(f).display()
         );
-        if output == Output::Text {
-            eprintln!("error: {msg}");
-        }
-        let report = json!({ "file": f.display().to_string(), "error": msg });
-        return Ok((false, Some(report)));
+        return Ok(refused(f, msg, output));
     }
     if run.snapshot && catalogue::shipped_named(f).is_some() {
         let msg = format!(
@@ -133,55 +142,110 @@ fn test_one(
             f.display(),
             f.display()
         );
-        if output == Output::Text {
-            eprintln!("error: {msg}");
-        }
-        let report = json!({ "file": f.display().to_string(), "error": msg });
-        return Ok((false, Some(report)));
+        return Ok(refused(f, msg, output));
     }
     let results = review::run_cases(rb, run.now);
     let mut ok = results.iter().all(|r| r.passed);
-    let mut snap = None;
-    let mut snapshot_error = None;
-    if run.snapshot {
+    let mut errors = Vec::new();
+    let snap = if run.snapshot && !results.is_empty() {
         let body = review::decisions_snapshot(rb, &results);
-        match review::check_snapshot(f, &body, run.accept) {
-            Ok(s) => {
-                ok &= !matches!(
-                    s,
-                    SnapshotStatus::Changed {
-                        accepted: false,
-                        ..
-                    }
-                );
-                snap = Some(s);
-            }
-            Err(e) => {
-                ok = false;
-                let msg = format!(
-                    "cannot write the decision snapshot for {}: {e}",
-                    f.display()
-                );
-                if output == Output::Text {
-                    eprintln!("error: {msg}");
-                }
-                snapshot_error = Some(msg);
-            }
+        compared(
+            review::check_snapshot(f, &body, run.accept),
+            f,
+            &mut ok,
+            &mut errors,
+        )
+    } else {
+        None
+    };
+    let subjects_snap = match &run.subjects {
+        Some(file) => {
+            let body = subjects_review(rb, file, run.now)?;
+            let path = review::subjects_snapshot_path(f);
+            let checked = review::check_snapshot_at(&path, f, &body, run.accept);
+            compared(checked, f, &mut ok, &mut errors)
         }
-    }
+        None => None,
+    };
     if output == Output::Json {
         let mut report =
             json!({ "file": f.display().to_string(), "cases": results, "snapshot": snap });
-        if let Some(msg) = snapshot_error {
-            report["error"] = json!(msg);
+        if run.subjects.is_some() {
+            report["subjects_snapshot"] = json!(subjects_snap);
+        }
+        if !errors.is_empty() {
+            report["error"] = json!(errors.join("; "));
         }
         return Ok((ok, Some(report)));
     }
-    let mut text = review::render_results(&f.display().to_string(), &results);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let mut text = if results.is_empty() {
+        String::new()
+    } else {
+        review::render_results(&f.display().to_string(), &results)
+    };
     text.push_str(&snapshot_text(snap.as_ref()));
+    if let Some(file) = &run.subjects {
+        text.push_str(&format!("decision review of {}: ", file.display()));
+        text.push_str(&snapshot_text(subjects_snap.as_ref()));
+    }
     text.push('\n');
     print::text(&text)?;
     Ok((ok, None))
+}
+
+/// What comparing with a stored snapshot gave: a changed, unaccepted snapshot fails the run, and a
+/// snapshot that could not be written is an error of the run.
+fn compared(
+    checked: std::io::Result<SnapshotStatus>,
+    f: &Path,
+    ok: &mut bool,
+    errors: &mut Vec<String>,
+) -> Option<SnapshotStatus> {
+    match checked {
+        Ok(s) => {
+            *ok &= !matches!(
+                s,
+                SnapshotStatus::Changed {
+                    accepted: false,
+                    ..
+                }
+            );
+            Some(s)
+        }
+        Err(e) => {
+            *ok = false;
+            errors.push(format!(
+                "cannot write the decision snapshot for {}: {e}",
+                f.display()
+            ));
+            None
+        }
+    }
+}
+
+/// Every subject of `file` decided at `now`, streamed (one subject in memory at a time), into the
+/// bounded review body ([`review::SubjectsReview`]).
+fn subjects_review(
+    rb: &Rulebook,
+    file: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, CliError> {
+    let shown = file.display().to_string();
+    let input = std::fs::File::open(file).map_err(|source| CliError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let always = crate::engine::always_read(rb.subjects.kind);
+    let fields = FieldTree::from_paths(rb.paths().into_iter().chain(always.iter()));
+    let mut review = review::SubjectsReview::new(rb, review::LISTED_PER_DECISION);
+    subject::for_each(std::io::BufReader::new(input), &shown, &fields, |i, v| {
+        review.add(&crate::engine::evaluate(rb, &v, now, i));
+        Ok::<(), SubjectError>(())
+    })?;
+    Ok(review.body(&shown))
 }
 
 fn snapshot_text(snap: Option<&SnapshotStatus>) -> String {

@@ -65,8 +65,10 @@ pub enum CliError {
     NoSubjectKey { file: String, key: String },
     #[error("plan `{plan}` does not list a subject `{key}`")]
     NotPlanned { plan: String, key: String },
-    #[error("plan `{plan}` was collected live and names no subjects file; give one with --subjects (a `remedy snapshot` of the orgs)")]
+    #[error("plan `{plan}` was collected live and names no subjects file; give one with --subjects (a `remedy snapshot` of the orgs), or read the subject from the orgs with --config")]
     NoSubjectsFile { plan: String },
+    #[error("the orgs no longer have subject `{key}` of plan `{plan}` (fixed or removed since the plan was made)")]
+    NotLive { plan: String, key: String },
     #[error("rulebook `{path}` changed since plan {plan_id} was made; its explanation would not be the plan's")]
     ExplainRulebookChanged { path: String, plan_id: String },
     #[error("no shipped rulebook named `{name}` (shipped: {known})")]

@@ -6,15 +6,18 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::check::load_rulebook;
-use super::invocation::ExplainRun;
+use super::invocation::{ExplainFrom, ExplainRun};
 use super::{print, CliError, Exit, Output};
 use crate::engine::{evaluate, Decision, Verdict};
+use crate::pipeline::{OrgDirectory, Roles};
+use crate::plan::stream::{Item, Opened, Want};
+use crate::plan::PlannedSubject;
 use crate::review::explanation_lines;
 use crate::rulebook::Rulebook;
 use crate::subject::{self, FieldTree, SubjectError};
 
 pub fn explain(run: &ExplainRun, output: Output) -> Result<Exit, CliError> {
-    let (rb, decision) = match run {
+    let (rb, decision, note) = match run {
         ExplainRun::File {
             rules,
             subjects,
@@ -24,37 +27,32 @@ pub fn explain(run: &ExplainRun, output: Output) -> Result<Exit, CliError> {
             let rb = load_rulebook(rules, output)?;
             let subject = read_subject(subjects, *index)?;
             let decision = evaluate(&rb, &subject, *now, *index);
-            (rb, decision)
+            (rb, decision, String::new())
         }
-        ExplainRun::Planned {
-            plan,
-            key,
-            subjects,
-        } => planned(plan, key, subjects.as_deref())?,
+        ExplainRun::Planned { plan, key, from } => planned(plan, key, from)?,
     };
     match output {
         Output::Json => print::serialized(&decision)?,
-        Output::Text => print::text(&render(&rb, &decision))?,
+        Output::Text => print::text(&format!("{}{note}", render(&rb, &decision)))?,
     }
     Ok(Exit::Ok)
 }
 
 /// Re-derives the full explanation of the plan's subject `key`: the rulebook the plan pins (it must
-/// be unchanged), the plan's `now`, and the subject read again from `subjects` (or the plan's own
-/// subjects file).
+/// be unchanged), the plan's `now`, and the subject read again, from a subjects file (the plan's own
+/// by default) or live from the orgs. Returns, besides the decision, a note on where the subject was
+/// read and, for a live read, whether the plan's decision still holds.
 fn planned(
     plan: &Path,
     key: &str,
-    subjects: Option<&Path>,
-) -> Result<(Rulebook, Decision), CliError> {
+    from: &ExplainFrom,
+) -> Result<(Rulebook, Decision, String), CliError> {
     let head = crate::plan::stream::read_head(plan)?;
     let shown = plan.display().to_string();
-    if !crate::plan::stream::lists_subject(plan, key)? {
-        return Err(CliError::NotPlanned {
-            plan: shown,
-            key: key.to_string(),
-        });
-    }
+    let listed = planned_subject(plan, key)?.ok_or_else(|| CliError::NotPlanned {
+        plan: shown.clone(),
+        key: key.to_string(),
+    })?;
     let rb = crate::pipeline::catalogue::load(Path::new(&head.rulebook.path))?;
     if rb.sha256 != head.rulebook.sha256 {
         return Err(CliError::ExplainRulebookChanged {
@@ -68,9 +66,15 @@ fn planned(
             path: shown.clone(),
             message: format!("`now` `{}`: {e}", head.now),
         })?;
-    let file = match subjects {
-        Some(f) => f.to_path_buf(),
-        None => head
+    if let ExplainFrom::Orgs(config) = from {
+        let subject = live_subject(&rb, config, &listed, now, &shown)?;
+        let decision = evaluate(&rb, &subject, now, 0);
+        let note = live_note(&listed, &decision, &head.now);
+        return Ok((rb, decision, note));
+    }
+    let file = match from {
+        ExplainFrom::File(f) => f.to_path_buf(),
+        _ => head
             .source
             .path
             .as_ref()
@@ -79,7 +83,75 @@ fn planned(
     };
     let (index, subject) = find_subject(&file, &rb, key)?;
     let decision = evaluate(&rb, &subject, now, index);
-    Ok((rb, decision))
+    Ok((rb, decision, String::new()))
+}
+
+/// The plan's subject `key` as the plan lists it (read as a stream, stopping at it).
+fn planned_subject(plan: &Path, key: &str) -> Result<Option<PlannedSubject>, CliError> {
+    let mut found = None;
+    let want = Want {
+        subjects: true,
+        steps: false,
+    };
+    Opened::open(plan)?.each(want, &mut |item| {
+        if let Item::Subject(s) = item {
+            if s.key == key {
+                found = Some(s);
+            }
+        }
+        Ok(found.is_none())
+    })?;
+    Ok(found)
+}
+
+/// The planned subject read again from the orgs of `config` (only that subject: one user, or the
+/// Org2Org collection narrowed to its spoke user).
+fn live_subject(
+    rb: &Rulebook,
+    config: &Path,
+    listed: &PlannedSubject,
+    now: chrono::DateTime<chrono::Utc>,
+    plan: &str,
+) -> Result<Value, CliError> {
+    let orgs = OrgDirectory::load(Some(config))?.connect(&Roles::of(&rb.subjects))?;
+    let read = crate::collect::collect_subject(
+        rb,
+        orgs.hub(),
+        orgs.spoke(),
+        &listed.key,
+        &listed.ids,
+        now,
+    );
+    print::block_on(read)?
+        .map_err(|e| CliError::Live(e.into()))?
+        .ok_or_else(|| CliError::NotLive {
+            plan: plan.to_string(),
+            key: listed.key.clone(),
+        })
+}
+
+/// Where a live explanation's subject came from, and whether the plan's decision still holds.
+fn live_note(listed: &PlannedSubject, decision: &Decision, plan_now: &str) -> String {
+    let mut note = format!(
+        "\n(the subject as the orgs have it now, evaluated at the plan's time {plan_now})\n"
+    );
+    let rules: Vec<&str> = decision.matched.iter().map(|r| r.0.as_str()).collect();
+    if decision.verdict != listed.verdict || rules != listed.rules {
+        note.push_str(&format!(
+            "the plan recorded {} for this subject; its live state no longer gives that decision, so apply would not act on it as planned\n",
+            planned_verdict(listed)
+        ));
+    }
+    note
+}
+
+fn planned_verdict(listed: &PlannedSubject) -> String {
+    match listed.verdict {
+        Verdict::Matched => format!("matched {}", listed.rules.join(", ")),
+        Verdict::Protected => "protected".to_string(),
+        Verdict::NoMatch => "no match".to_string(),
+        Verdict::Unreadable => "unknown".to_string(),
+    }
 }
 
 /// The first subject of `file` whose key (as plans name subjects) is `key`, streamed: only that

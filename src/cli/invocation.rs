@@ -37,6 +37,8 @@ pub struct TestRun {
     pub rulebooks: Vec<PathBuf>,
     pub snapshot: bool,
     pub accept: bool,
+    /// A subjects file whose decisions are reviewed too (`NAME.subjects.snap`).
+    pub subjects: Option<PathBuf>,
     /// For cases that give no `now`.
     pub now: DateTime<Utc>,
 }
@@ -52,9 +54,18 @@ pub enum ExplainRun {
     Planned {
         plan: PathBuf,
         key: String,
-        /// The subjects file; `None`: the plan's `source.path`.
-        subjects: Option<PathBuf>,
+        from: ExplainFrom,
     },
+}
+
+/// Where `remedy explain --plan` reads the subject again.
+pub enum ExplainFrom {
+    /// The subjects file the plan was made from (`source.path`).
+    PlanSource,
+    /// Another subjects file (`--subjects`).
+    File(PathBuf),
+    /// The orgs of a config file (`--config`): only that subject is read.
+    Orgs(PathBuf),
 }
 
 /// Where `remedy plan` reads subjects.
@@ -147,13 +158,18 @@ impl Invocation {
                 subject,
                 plan,
                 subjects,
+                config,
                 subject_index,
                 now,
             } => Invocation::Explain(match (plan, rules) {
                 (Some(plan), _) => ExplainRun::Planned {
                     plan,
                     key: subject,
-                    subjects,
+                    from: match (subjects, config) {
+                        (_, Some(config)) => ExplainFrom::Orgs(config),
+                        (Some(file), None) => ExplainFrom::File(file),
+                        (None, None) => ExplainFrom::PlanSource,
+                    },
                 },
                 (None, rules) => ExplainRun::File {
                     rules: rules.unwrap_or_default(),
@@ -166,11 +182,13 @@ impl Invocation {
                 rulebooks,
                 snapshot,
                 accept,
+                subjects,
                 now,
             } => Invocation::Test(TestRun {
                 rulebooks,
                 snapshot,
                 accept,
+                subjects,
                 now: now_or_clock(now.as_deref())?,
             }),
             Command::Plan {

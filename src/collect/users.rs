@@ -73,12 +73,7 @@ pub(super) async fn collect<H: OktaApi>(
             items: page.items.len(),
         });
         for u in page.items {
-            let mut s = shape::user_subject(&name, u.to_value());
-            if wants_groups {
-                let groups = org.user_groups(&u.id).await.map_err(okta(&name))?;
-                shape::set_groups(&mut s, groups.iter().map(JsonModel::to_value).collect());
-            }
-            subjects.push(s);
+            subjects.push(subject_of(org, &u, wants_groups).await?);
         }
     }
     subjects.sort_by_key(|s| crate::engine::subject_key(SubjectKind::User, s, 0));
@@ -86,4 +81,35 @@ pub(super) async fn collect<H: OktaApi>(
         subjects,
         source: Source::live(SubjectKind::User, None),
     })
+}
+
+/// The subject of user `u` of `org`, with the user's groups when the rulebook reads `$.groups`.
+async fn subject_of<H: OktaApi>(
+    org: &H,
+    u: &crate::okta::User,
+    wants_groups: bool,
+) -> Result<Value, CollectError> {
+    let name = org.org_name();
+    let mut s = shape::user_subject(name, u.to_value());
+    if wants_groups {
+        let groups = org.user_groups(&u.id).await.map_err(okta(name))?;
+        shape::set_groups(&mut s, groups.iter().map(JsonModel::to_value).collect());
+    }
+    Ok(s)
+}
+
+/// One user's subject, read by id or login (one `GET /api/v1/users/{id}`, and its groups when the
+/// rulebook reads them), as [`collect`] builds it; `None` when the org has no such user.
+pub(super) async fn one<H: OktaApi>(
+    rb: &Rulebook,
+    org: &H,
+    id_or_login: &str,
+) -> Result<Option<Value>, CollectError> {
+    let name = org.org_name().to_string();
+    let Some(user) = org.get_user(id_or_login).await.map_err(okta(&name))? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        subject_of(org, &user.value, reads(rb, "$.groups")).await?,
+    ))
 }

@@ -14,6 +14,15 @@ pub fn snapshot_path(rulebook: &Path) -> PathBuf {
     rulebook.with_file_name(format!("{stem}.snap"))
 }
 
+/// `rules/foo.yaml` → `rules/foo.subjects.snap`: the decision review of a subjects file.
+pub fn subjects_snapshot_path(rulebook: &Path) -> PathBuf {
+    let stem = rulebook
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("rulebook");
+    rulebook.with_file_name(format!("{stem}.subjects.snap"))
+}
+
 /// Compares the decisions with the stored snapshot; writes a new one when missing or accepted, else
 /// the changed one to `NAME.snap.new` for review.
 pub fn check_snapshot(
@@ -21,7 +30,17 @@ pub fn check_snapshot(
     body: &str,
     accept: bool,
 ) -> std::io::Result<SnapshotStatus> {
-    let path = snapshot_path(rulebook_path);
+    check_snapshot_at(&snapshot_path(rulebook_path), rulebook_path, body, accept)
+}
+
+/// [`check_snapshot`] for the snapshot file at `path`, of the rulebook at `rulebook_path`.
+pub fn check_snapshot_at(
+    path: &Path,
+    rulebook_path: &Path,
+    body: &str,
+    accept: bool,
+) -> std::io::Result<SnapshotStatus> {
+    let path = path.to_path_buf();
     let file = snapshot_file(&rulebook_path.display().to_string(), body);
     let new_path = path.with_extension("snap.new");
     let old = match std::fs::read_to_string(&path) {
@@ -31,13 +50,15 @@ pub fn check_snapshot(
     };
     let status = compare_snapshot(old.as_deref(), body, path.display().to_string(), accept);
     match &status {
-        SnapshotStatus::Written { .. } => std::fs::write(&path, file)?,
+        SnapshotStatus::Written { .. } => crate::pipeline::write_private(&path, file.as_bytes())?,
         SnapshotStatus::Unchanged { .. } => remove_stale(&new_path)?,
         SnapshotStatus::Changed { accepted: true, .. } => {
-            std::fs::write(&path, file)?;
+            crate::pipeline::write_private(&path, file.as_bytes())?;
             remove_stale(&new_path)?;
         }
-        SnapshotStatus::Changed { .. } => std::fs::write(&new_path, file)?,
+        SnapshotStatus::Changed { .. } => {
+            crate::pipeline::write_private(&new_path, file.as_bytes())?
+        }
     }
     Ok(status)
 }

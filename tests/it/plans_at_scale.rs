@@ -209,3 +209,165 @@ fn a_plan_of_format_1_is_still_shown_and_explained() {
         explain.stdout
     );
 }
+
+/// A simulator whose `n` hub users are all locked out since three hours, with `bench/unlock-all.yaml`,
+/// and a plan unlocking every one of them in `plan.json`.
+pub async fn locked_out(n: usize) -> crate::apply::Env {
+    use okta_remedy::sim::{generate, GenerateSpec, Scenario, SimConfig};
+    let spec = GenerateSpec {
+        hub_users: n,
+        spoke_assignments: 0,
+        federation_collisions: 0,
+        policy_lookalikes: 0,
+        not_active_hub: 0,
+        missing_hub: 0,
+        deprovisioned_hub: 0,
+        suspended_hub: 0,
+        protected_admins: 0,
+        group_assigned: 0,
+        anchor: Some(crate::apply::anchor()),
+    };
+    let mut seed = generate(&spec, 4242, "http://127.0.0.1:0");
+    seed.anchor = None;
+    let locked_at = (chrono::Utc::now() - chrono::TimeDelta::hours(3)).to_rfc3339();
+    for user in &mut seed.hub.users {
+        user["status"] = "LOCKED_OUT".into();
+        user["statusChanged"] = locked_at.clone().into();
+    }
+    let config = SimConfig {
+        scenario: Scenario::Seed(seed),
+        ..SimConfig::default()
+    };
+    let env = crate::apply::Env::start(config, "bench/unlock-all.yaml").await;
+    env.plan().await;
+    env
+}
+
+/// Requests the hub received that read or change one user (`/api/v1/users/{id}...`).
+fn user_requests(env: &crate::apply::Env) -> (usize, usize) {
+    let requests = env.sim.requests(okta_remedy::sim::OrgName::Hub);
+    let reads = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/users/"))
+        .count();
+    let unlocks = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/lifecycle/unlock"))
+        .count();
+    (reads, unlocks)
+}
+
+/// `apply` counts every subject and lists at most 50 of each state (text and JSON), and a second run
+/// over the finished journal neither re-reads a user nor unlocks one again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_lists_a_bounded_sample_and_a_resumed_run_reads_nothing_done() {
+    let env = locked_out(60).await;
+    let json = env.apply(&["--output", "json"]).await;
+    assert_eq!(json.code, 0, "{}", json.transcript());
+    let summary: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(summary["counts"], json!({ "done": 60 }));
+    assert_eq!(summary["subjects"].as_array().unwrap().len(), 50);
+    assert_eq!(summary["unlisted"], 10);
+    assert_eq!(summary["changes"], 60);
+    assert_eq!(user_requests(&env), (60, 60));
+
+    let text = env.apply(&[]).await;
+    assert_eq!(text.code, 0, "{}", text.transcript());
+    let listed = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  done "))
+        .count();
+    assert_eq!(listed, 50, "{}", text.stdout);
+    assert!(
+        text.stdout.contains(
+            "  … and 10 more (10 done); `remedy status plan.journal.sqlite --all` lists every one\n"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("60 done, 0 waiting"),
+        "{}",
+        text.stdout
+    );
+    // The resumed run looked the finished subjects up in the journal: no read, no second unlock.
+    assert_eq!(user_requests(&env), (60, 60));
+}
+
+/// `remedy test --snapshot --subjects FILE`: the decision review of a subjects file counts every
+/// subject and lists the first 20 of each decision, so it is the same size for 300 subjects as for
+/// 1,500; a second run finds it unchanged, and a rule edit that changes decisions fails with a diff.
+#[test]
+fn the_decision_review_of_a_subjects_file_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = crate::cli::crate_root().join("bench/never-signed-in.yaml");
+    std::fs::copy(&rules, dir.path().join("never-signed-in.yaml")).unwrap();
+    let review = |n: usize| {
+        users(dir.path(), n);
+        let args = [
+            "test",
+            "--snapshot",
+            "--accept",
+            "--subjects",
+            "users.jsonl",
+            "never-signed-in.yaml",
+            "--now",
+            NOW,
+        ];
+        ok(dir.path(), &args);
+        std::fs::read_to_string(dir.path().join("never-signed-in.subjects.snap")).unwrap()
+    };
+    let large = review(1_500);
+    let small = review(300);
+    assert!(large.contains("\nsubjects: 1500\n"), "{large}");
+    assert_eq!(large.matches("- subject: ").count(), 40);
+    assert!(large.len() <= small.len() + 5, "{large}");
+    insta::assert_snapshot!("subjects_review", small);
+
+    let again = ok(
+        dir.path(),
+        &[
+            "test",
+            "--snapshot",
+            "--subjects",
+            "users.jsonl",
+            "never-signed-in.yaml",
+            "--now",
+            NOW,
+        ],
+    );
+    assert!(
+        again.stdout.contains(
+            "decision review of users.jsonl: decisions unchanged (never-signed-in.subjects.snap)"
+        ),
+        "{}",
+        again.stdout
+    );
+    let edited = std::fs::read_to_string(dir.path().join("never-signed-in.yaml"))
+        .unwrap()
+        .replace("equals: ACTIVE", "equals: SUSPENDED");
+    std::fs::write(dir.path().join("never-signed-in.yaml"), edited).unwrap();
+    let changed = remedy_in(
+        dir.path(),
+        &[
+            "test",
+            "--snapshot",
+            "--subjects",
+            "users.jsonl",
+            "never-signed-in.yaml",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(changed.code, 1, "{}", changed.transcript());
+    assert!(
+        changed.stdout.contains("-  subjects: 240\n"),
+        "{}",
+        changed.stdout
+    );
+    assert!(dir
+        .path()
+        .join("never-signed-in.subjects.snap.new")
+        .exists());
+}

@@ -146,6 +146,8 @@ async fn apply_plan(
         approved,
         cancel: Some(shared.cancel.clone()),
         notifier: shared.notifier.clone(),
+        // The service's plans are the work of one poll; every subject's end is recorded in its store.
+        listed: None,
     };
     let clients = clients(shared, r)?;
     let summary = match apply::apply_plan(

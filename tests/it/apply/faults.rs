@@ -210,6 +210,7 @@ async fn lost_responses_are_reconciled_not_repeated() {
         only: None,
         approved: Default::default(),
         cancel: None,
+        listed: None,
     };
     let journal_path = env.path("lossy.sqlite");
     let mut last = None;

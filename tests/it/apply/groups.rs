@@ -145,6 +145,7 @@ async fn delete_recreate_and_restore_give_back_the_groups() {
         only: None,
         approved: Default::default(),
         cancel: None,
+        listed: None,
         progress: Some(Progress(Arc::new(move |n, total| {
             seen.lock().unwrap().push((n, total));
         }))),
