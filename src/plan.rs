@@ -17,7 +17,6 @@
 //! refuses a plan whose checksum does not match. Same inputs give byte-identical output. `refused` is
 //! present only on a plan over a guard: it is written so it can be reviewed, and `apply` refuses it.
 
-mod background;
 pub mod compact;
 mod derive;
 pub mod render;

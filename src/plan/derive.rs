@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::background::BackgroundWriter;
 use super::compact::{compact_nodes, compact_traces};
 use super::stream::{Opening, PlanHead, PlanWriter};
 use super::{Guard, Refusal, RulebookRef, FORMAT_VERSION};
@@ -24,7 +23,7 @@ enum Out {
         steps: Vec<Step>,
     },
     Stream {
-        writer: BackgroundWriter,
+        writer: Box<PlanWriter<std::fs::File>>,
         path: String,
         /// The first write that failed; nothing more is written, and `finish_stream` reports it.
         failed: Option<std::io::Error>,
@@ -75,9 +74,8 @@ impl<'r> PlanBuilder<'r> {
             now: &now_text,
             source: &source,
         };
-        let writer = PlanWriter::start(file, &opening, true)
-            .and_then(BackgroundWriter::start)
-            .map_err(|source| PlanError::Write {
+        let writer =
+            PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
                 path: path.to_string(),
                 source,
             })?;
@@ -86,7 +84,7 @@ impl<'r> PlanBuilder<'r> {
             now,
             source,
             out: Out::Stream {
-                writer,
+                writer: Box::new(writer),
                 path: path.to_string(),
                 failed: None,
             },
@@ -143,7 +141,7 @@ impl<'r> PlanBuilder<'r> {
             Out::Memory { subjects, .. } => subjects.push(s),
             Out::Stream { writer, failed, .. } => {
                 if failed.is_none() {
-                    *failed = writer.subject(s).err();
+                    *failed = writer.subject(&s).err();
                 }
             }
         }
@@ -154,7 +152,7 @@ impl<'r> PlanBuilder<'r> {
             Out::Memory { steps, .. } => steps.push(s),
             Out::Stream { writer, failed, .. } => {
                 if failed.is_none() {
-                    *failed = writer.step(s).err();
+                    *failed = writer.step(&s).err();
                 }
             }
         }
@@ -230,8 +228,6 @@ impl<'r> PlanBuilder<'r> {
             path: path.clone(),
             source,
         };
-        // The thread's error first: a failed hand-over only says that the writer stopped.
-        let writer = writer.finish().map_err(write_err)?;
         if let Some(e) = failed {
             return Err(write_err(e));
         }
