@@ -118,11 +118,11 @@ def rates(samples, window):
     return out
 
 
-def start_sim(port, assignments, failures, window):
-    """`remedy sim` on `port` and `port + 1` with `failures` FEDERATION failures among `assignments`;
-    returns once both orgs answer."""
+def start_sim(port, assignments, failures, window, users=500):
+    """`remedy sim` on `port` and `port + 1` with `users` background hub users and `failures`
+    FEDERATION failures among `assignments`; returns once both orgs answer."""
     sim = subprocess.Popen(
-        [REMEDY, "sim", "--hub-port", str(port), "--spoke-port", str(port + 1), "--users", "500",
+        [REMEDY, "sim", "--hub-port", str(port), "--spoke-port", str(port + 1), "--users", str(users),
          "--assignments", str(assignments), "--federation-collisions", str(failures),
          "--policy-lookalikes", "0", "--not-active-hub", "0", "--missing-hub", "0",
          "--deprovisioned-hub", "0", "--suspended-hub", "0", "--protected-admins", "0",
