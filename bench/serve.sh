@@ -83,4 +83,17 @@ print(f"  work by state: {states}")
 print(f"  failure → reset:  p50 {q(d1,.5)}, p99 {q(d1,.99)} over {len(d1)} users")
 print(f"  password → retry: p50 {q(d2,.5)}, p99 {q(d2,.99)} over {len(d2)} users")
 print(f"  peak RSS of remedy serve: {int(rss)/1024:.1f} MiB; {stopped}")
+import os
+def ms(v, x):
+    if not v: return None
+    v = sorted(v); return v[min(len(v)-1, max(0, int(round(x * len(v) + 0.5)) - 1))]
+if os.environ.get("BENCH_SUMMARY_DIR"):
+    # The raw figures, for bench/bench.py's summary table.
+    name = f"service-{mode}-{interval if mode == 'poll' else 'hook'}-{rate}.json"
+    with open(os.path.join(os.environ["BENCH_SUMMARY_DIR"], name), "w") as f:
+        json.dump({"mode": mode, "interval": interval, "rate": int(rate), "seconds": int(secs),
+                   "events": events, "backlog": states.get("new", 0),
+                   "reset_ms": [ms(d1, .5), ms(d1, .99), len(d1)],
+                   "retry_ms": [ms(d2, .5), ms(d2, .99), len(d2)],
+                   "rss_mib": int(rss) / 1024}, f)
 PY
