@@ -11,8 +11,9 @@ secs=${1:-60}
 rate=${2:-6000}
 mode=${3:-poll}
 interval=${4:-1s}
-cargo build --release --quiet
-bin=$PWD/target/release/remedy
+# REMEDY=path runs another build of remedy (a before/after comparison) instead of building this one.
+if [ -z "${REMEDY:-}" ]; then cargo build --release --quiet; fi
+bin=${REMEDY:-$PWD/target/release/remedy}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
