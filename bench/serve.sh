@@ -4,6 +4,9 @@
 # Usage: bench/serve.sh [SECONDS] [TRICKLE_PER_MIN] [poll|hook] [POLL_INTERVAL]
 #   (defaults: 60 s at 6000/min = 100/min for an hour, System Log polling every 1s)
 #   hook: the simulator delivers Okta event hooks (spoke failures, hub password changes) to the service.
+# Environment: REMEDY (another build of remedy, for before/after), APPLY_CONCURRENCY (the service's
+# applyConcurrency, default 8 as the service's own), BENCH_SUMMARY_DIR (also write the figures as
+# JSON there).
 # Everything runs on 127.0.0.1; the binaries are built in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +43,7 @@ service:
   recheck: 30s
   sources: $sources
   eventHook: { header: Authorization, secretEnv: REMEDY_BENCH_HOOK_SECRET }
+  applyConcurrency: ${APPLY_CONCURRENCY:-8}
 remediations:
   - { name: org2org, rules: org2org-password-sync, limits: { perHour: 100000, perDay: 100000 } }
 YAML
