@@ -118,11 +118,11 @@ def rates(samples, window):
     return out
 
 
-def start_sim(port, assignments, failures, window):
-    """`remedy sim` on `port` and `port + 1` with `failures` FEDERATION failures among `assignments`;
-    returns once both orgs answer."""
+def start_sim(port, assignments, failures, window, users=500):
+    """`remedy sim` on `port` and `port + 1` with `users` background hub users and `failures`
+    FEDERATION failures among `assignments`; returns once both orgs answer."""
     sim = subprocess.Popen(
-        [REMEDY, "sim", "--hub-port", str(port), "--spoke-port", str(port + 1), "--users", "500",
+        [REMEDY, "sim", "--hub-port", str(port), "--spoke-port", str(port + 1), "--users", str(users),
          "--assignments", str(assignments), "--federation-collisions", str(failures),
          "--policy-lookalikes", "0", "--not-active-hub", "0", "--missing-hub", "0",
          "--deprovisioned-hub", "0", "--suspended-hub", "0", "--protected-admins", "0",
@@ -167,6 +167,14 @@ def requests_by_bucket(orgs):
     return out
 
 
+def summary(name, *rows):
+    """Hands bench/bench.py its lines of the summary table (when it runs this script)."""
+    out = os.environ.get("BENCH_SUMMARY_DIR")
+    if out:
+        with open(os.path.join(out, name), "w") as f:
+            json.dump(list(rows), f)
+
+
 def collect_main():
     """Requests and wall time of plan and of apply's first run per scenario, against the cheapest
     combination of docs/cost-model.md."""
@@ -175,6 +183,7 @@ def collect_main():
                  for s in os.environ.get("COLLECT_SCENARIOS", "2000:1200 100000:10 12000:10000").split()]
     port = int(os.environ.get("APPLY_PORT", "18580"))
     env = dict(os.environ, BENCH_HUB_TOKEN="hub-token", BENCH_SPOKE_TOKEN="spoke-token")
+    worst = {}
     print("| assignments | failures | command | requests (by bucket) | cheapest | ratio | wall s |")
     print("|---|---|---|---|---|---|---|")
     for assignments, failures in scenarios:
@@ -194,7 +203,7 @@ def collect_main():
             planned = requests_by_bucket(orgs)
             logs = planned.get("spoke logs", 0)
             # Hub users are searched by login, about 40 a query (docs/cost-model.md).
-            cheapest_plan = 1 + logs + min(failures, -(-assignments // 500) + 1) + -(-failures // 40)
+            cheapest_plan = 1 + logs + min(failures, -(-assignments // 500)) + -(-failures // 40)
             start = time.monotonic()
             res = subprocess.run([REMEDY, "--output", "json", "apply", plan, *cfg], cwd=ROOT, env=env,
                                  capture_output=True, text=True)
@@ -210,14 +219,21 @@ def collect_main():
         for name, counts, cheapest, wall in [("plan", planned, cheapest_plan, plan_wall),
                                               ("apply, first run", applied, cheapest_apply, apply_wall)]:
             total = sum(counts.values())
+            worst[name] = max(worst.get(name, 0.0), total / cheapest)
             detail = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()) if v)
             print(f"| {assignments:,} | {failures:,} | {name} | {total:,} ({detail}) | {cheapest:,} | "
                   f"{total / cheapest:.2f}x | {wall:.1f} |")
         log(f"  {assignments} assignments, {failures} failures: plan {plan_wall:.1f} s, apply {apply_wall:.1f} s")
     print(f"\nRate-limit window {window:g} s instead of Okta's 60 s (request counts do not depend on "
           "it; wall times of the largest scenario are bound by apply's concurrency, not the limits). "
-          "Cheapest: plan = the app + the log pages + min(lookups, pages of 500 + 1) + hub searches "
+          "Cheapest: plan = the app + the log pages + min(lookups, pages of 500) + hub searches "
           "of 40 logins; apply's first run = 4 a subject + the log pages (docs/cost-model.md).")
+    summary("collect-apply.json", {
+        "goal": "apply's first run at the cheapest safe reads (4 a subject)",
+        "figure": f"largest ratio {worst.get('apply, first run', 0):.2f}x "
+                  f"({', '.join(f'{f:,} of {a:,}' for a, f in scenarios)} failures)",
+        "met": worst.get("apply, first run", 99) <= 1.0,
+    })
 
 
 def main():
@@ -255,15 +271,22 @@ def main():
                 statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     finally:
         stop_sim(sim)
-    rows, series = [], {}
+    rows, series, binding, failed_total = [], {}, [], 0
     for name, (wall, res, samples) in runs.items():
         failed = ""
         if name != "plan":
             try:
-                failed = str(count_failed(json.loads(res.stdout)))
+                n_failed = count_failed(json.loads(res.stdout))
+                failed = str(n_failed)
             except json.JSONDecodeError:
-                failed = "?"
+                n_failed, failed = 1, "?"
+            failed_total += n_failed + (0 if res.returncode == 0 else 1)
             failed += f" (exit {res.returncode})"
+            # The binding bucket: the one whose requests take longest at the allowed rate.
+            per_bucket = rates(samples, window)
+            if per_bucket:
+                key, r = max(per_bucket.items(), key=lambda kv: kv[1]["total"] / kv[1]["allowed"])
+                binding.append((name, key, r["rate"] / r["allowed"]))
         for key, r in sorted(rates(samples, window).items(), key=lambda kv: -kv[1]["total"]):
             if r["total"] < 50:
                 continue
@@ -277,6 +300,15 @@ def main():
     print(f"\nRate-limit window {window:g} s (Okta: 60 s), limits are Okta's defaults per window; "
           f"{n:,} FEDERATION failures. Responses by status over all runs: "
           + ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())) + ".")
+    too_many = statuses.get(429, 0)
+    worst = min((b[2] for b in binding), default=0.0)
+    summary("apply.json", {
+        "goal": "apply at 90% or more of the allowed rate, zero 429 failures, zero failed steps",
+        "figure": "; ".join(f"{name.split(' (')[0]}: {key} at {100 * share:.0f}%"
+                            for name, key, share in binding)
+                  + f" of 0.8 x its limit; {too_many} responses 429, {failed_total} failed steps",
+        "met": worst >= 0.9 and too_many == 0 and failed_total == 0,
+    })
     if chart:
         draw(series, chart, window)
         print(f"\n![calls per second against the bucket limit]({os.path.relpath(chart, ROOT)})")

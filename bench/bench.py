@@ -4,8 +4,13 @@ each contender side by side in every round, and prints one Markdown table per se
 RUNS rounds; peak RSS from GNU time (`/usr/bin/time -f`). Nothing here is asserted by tests.
 
 Sections (SECTIONS, space-separated): eval (evaluation throughput), rulebooks (large rulebooks),
-apply (apply throughput under rate limits: bench/apply.py), collect (requests of plan and apply per
-scenario: bench/apply.py collect), service (bench/serve.sh: polling at 60 s and 1 s, event hooks, an hour-equivalent of trickle).
+apply (apply throughput under rate limits: bench/apply.py), collect (requests of plan at 10,000 to
+1,000,000 hub users: bench/collect.py; of plan and apply per scenario: bench/apply.py collect),
+service (bench/serve.sh: polling at 60 s and 1 s, event hooks, an hour-equivalent of trickle).
+
+Before the section tables it prints one summary table over sections 1 to 4: each goal of issue 15,
+the figure measured, met or not. Each section's script leaves its lines of that table as JSON in
+BENCH_SUMMARY_DIR (target/bench/summary/); a section left out of SECTIONS is named as not run.
 """
 import json
 import os
@@ -119,7 +124,23 @@ def eval_section(sizes, runs, slow_runs_big, data, workdir):
                 f"{statistics.median(x[2] for x in rs):.2f}x", f"{statistics.median(x[1] for x in rs):.0f}",
             ])
     return table(["subjects", "contender", "runs", "wall s (median)", "subjects/s",
-                  "ratio to hand-written (median of same-round ratios)", "peak RSS MiB"], rows)
+                  "ratio to hand-written (median of same-round ratios)", "peak RSS MiB"], rows), \
+        eval_summary(rows)
+
+
+def eval_summary(rows):
+    """The summary's lines for section 1 from the evaluation table's rows."""
+    plan = [(r[0].split(" ")[0], float(r[5].rstrip("x")), float(r[6])) for r in rows
+            if r[1] == "remedy plan"]
+    ratios = "; ".join(f"{ratio:.2f}x at {n}" for n, ratio, _ in plan)
+    rss = "; ".join(f"{mib:.0f} MiB at {n}" for n, _, mib in plan)
+    largest = plan[-1][0] if plan else "?"
+    return [
+        ("1", "`remedy plan` within 1.5x of the hand-written program", ratios,
+         all(ratio <= 1.5 for _, ratio, _ in plan)),
+        ("1", "memory flat, under 100 MiB at 1,000,000 subjects", f"{rss} (largest size run: {largest})",
+         all(mib < 100 for _, _, mib in plan) if largest == "1,000,000" else "not run at 1,000,000"),
+    ]
 
 
 def rulebooks_section(runs, data, workdir):
@@ -149,7 +170,15 @@ def rulebooks_section(runs, data, workdir):
     one = statistics.median(x[0] for x in results[f"remedy plan, 1 rule, {n:,} subjects"])
     fifty = statistics.median(x[0] for x in results[f"remedy plan, 50 rules, {n:,} subjects"])
     note = f"\n50 rules cost {fifty / one:.2f}x one rule over the same file.\n"
-    return table(["command", "runs", "wall s (median)", "peak RSS MiB"], rows) + note
+    test = statistics.median(x[0] for x in results["remedy test (1,000 cases)"])
+    validate = statistics.median(x[0] for x in results["remedy validate (5,000 rules)"])
+    summary = [
+        ("1", "large rulebooks interactive: 1,000 test cases and a 5,000-rule rulebook under 1 s",
+         f"test {test:.2f} s, validate {validate:.2f} s", test < 1 and validate < 1),
+        ("1", "50 rules sharing paths cost sublinearly (less than 50x one rule)",
+         f"{fifty / one:.2f}x one rule over {n:,} subjects", fifty / one < 50),
+    ]
+    return table(["command", "runs", "wall s (median)", "peak RSS MiB"], rows) + note, summary
 
 
 def table(header, rows):
@@ -172,53 +201,130 @@ def machine():
             f"load average at the start {load[0]:.1f}")
 
 
+def script(args, what, env):
+    """Runs a section's script; returns its stdout (its progress goes to stderr)."""
+    res = subprocess.run(args, capture_output=True, text=True, env=env)
+    sys.stderr.write(res.stderr)
+    if res.returncode != 0:
+        raise SystemExit(f"{what} failed")
+    return res.stdout
+
+
+def read_summaries(summary_dir, names):
+    """The summary lines a section's scripts left in `summary_dir` (rows of goal, figure, met)."""
+    rows = []
+    for name in names:
+        path = os.path.join(summary_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                rows += [(r["goal"], r["figure"], r["met"]) for r in json.load(f)]
+    return rows
+
+
+def service_summary(summary_dir):
+    """Section 4's lines from bench/serve.sh's figures. Issue 15 sets no number for the service: its
+    latency, ingest and memory are recorded, not judged."""
+    runs = {}
+    for name in sorted(os.listdir(summary_dir)):
+        if name.startswith("service-"):
+            with open(os.path.join(summary_dir, name)) as f:
+                v = json.load(f)
+            runs[(v["mode"], v["interval"], v["rate"])] = v
+
+    def lat(v):
+        p50, p99, n = v["reset_ms"]
+        return "n/a" if p50 is None else f"p50 {p50 / 1000:.1f} s, p99 {p99 / 1000:.1f} s ({n} users)"
+
+    latency = "; ".join(
+        f"{'hooks' if m == 'hook' else f'polling every {i}'} at {r:,}/min: {lat(v)}"
+        for (m, i, r), v in runs.items() if r <= 600)
+    rows = [("4", "failure → reset latency (p50, p99), polling and event hooks", latency or "not run",
+             None)]
+    for (m, i, r), v in runs.items():
+        if r > 600:
+            rows.append(("4", f"processing keeps up with {r:,} collisions/min ({v['seconds']} s, "
+                              f"{'hooks' if m == 'hook' else f'polling every {i}'})",
+                         f"{lat(v)}; {v['events']:,} events stored, {v['backlog']:,} users still "
+                         f"waiting at the end", v["backlog"] == 0))
+            rows.append(("4", "memory after an hour-equivalent of trickle",
+                         f"{v['rss_mib']:.1f} MiB peak RSS", None))
+    return rows
+
+
+def summary_table(rows, sections):
+    """One table over sections 1 to 4: every goal, the figure measured, met or not."""
+    out = []
+    for section, goal, figure, met in rows:
+        if isinstance(met, str):
+            verdict = met
+        else:
+            verdict = "recorded (no target)" if met is None else ("met" if met else "**not met**")
+        out.append([section, goal, figure, verdict])
+    skipped = [s for s in ALL_SECTIONS if s not in sections]
+    note = f"\nNot run this time (SECTIONS): {', '.join(skipped)}.\n" if skipped else ""
+    return table(["§", "goal", "measured", "verdict"], out) + note
+
+
+ALL_SECTIONS = ["eval", "rulebooks", "apply", "collect", "service"]
+
+
 def main():
     runs = int(os.environ.get("RUNS", "5"))
     sizes = [int(s) for s in os.environ.get("SIZES", "100000 1000000").split()]
     slow_runs_big = int(os.environ.get("SLOW_RUNS_BIG", "1"))
-    sections = os.environ.get("SECTIONS", "eval rulebooks apply collect service").split()
+    sections = os.environ.get("SECTIONS", " ".join(ALL_SECTIONS)).split()
+    unknown = [s for s in sections if s not in ALL_SECTIONS]
+    if unknown:
+        raise SystemExit(f"unknown SECTIONS {unknown}; known: {' '.join(ALL_SECTIONS)}")
     out_dir = os.environ.get("BENCH_OUT", os.path.join(TARGET, "bench"))
     data = os.path.join(out_dir, "data")
     workdir = os.path.join(out_dir, "work")
-    os.makedirs(data, exist_ok=True)
-    os.makedirs(workdir, exist_ok=True)
-    parts = [f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
-             f"`{os.environ.get('BENCH_COMMAND', 'bench/run')}` (RUNS={runs}, SIZES=\"{' '.join(map(str, sizes))}\").\n"]
+    summary_dir = os.path.join(out_dir, "summary")
+    for d in (data, workdir, summary_dir):
+        os.makedirs(d, exist_ok=True)
+    for name in os.listdir(summary_dir):
+        os.remove(os.path.join(summary_dir, name))
+    env = dict(os.environ, BENCH_SUMMARY_DIR=summary_dir)
+    header = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
+              f"`{os.environ.get('BENCH_COMMAND', 'bench/run')}` (RUNS={runs}, "
+              f"SIZES=\"{' '.join(map(str, sizes))}\", SECTIONS=\"{' '.join(sections)}\").\n")
+    parts, summary = [], []
     if "eval" in sections:
         log("== evaluation throughput")
-        parts.append("### Evaluation throughput\n\n" + eval_section(sizes, runs, slow_runs_big, data, workdir))
+        text, rows = eval_section(sizes, runs, slow_runs_big, data, workdir)
+        parts.append("### Evaluation throughput\n\n" + text)
+        summary += rows
     if "rulebooks" in sections:
         log("== large rulebooks")
-        parts.append("### Large rulebooks\n\n" + rulebooks_section(runs, data, workdir))
+        text, rows = rulebooks_section(runs, data, workdir)
+        parts.append("### Large rulebooks\n\n" + text)
+        summary += rows
     if "apply" in sections:
         log("== apply throughput")
-        res = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "apply.py")],
-                             capture_output=True, text=True)
-        sys.stderr.write(res.stderr)
-        if res.returncode != 0:
-            raise SystemExit("apply benchmark failed")
-        parts.append("### Apply throughput under rate limits\n\n" + res.stdout)
+        out = script([sys.executable, os.path.join(ROOT, "bench", "apply.py")], "apply benchmark", env)
+        parts.append("### Apply throughput under rate limits\n\n" + out)
+        summary += [("2", *r) for r in read_summaries(summary_dir, ["apply.json"])]
     if "collect" in sections:
         log("== collection cost")
-        res = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "apply.py"), "collect"],
-                             capture_output=True, text=True)
-        sys.stderr.write(res.stderr)
-        if res.returncode != 0:
-            raise SystemExit("collection benchmark failed")
-        parts.append("### Collection cost\n\n" + res.stdout)
+        scale = script([sys.executable, os.path.join(ROOT, "bench", "collect.py")],
+                       "collection benchmark (hub sizes)", env)
+        out = script([sys.executable, os.path.join(ROOT, "bench", "apply.py"), "collect"],
+                     "collection benchmark (plan and apply)", env)
+        parts.append("### Collection cost at scale\n\n" + scale)
+        parts.append("### Collection cost of plan and apply\n\n" + out)
+        summary += [("3", *r) for r in read_summaries(summary_dir, ["collect-scale.json",
+                                                                   "collect-apply.json"])]
     if "service" in sections:
         log("== service latency (bench/serve.sh)")
         out = []
         for args in (["150", "600", "poll", "60s"], ["60", "600", "poll", "1s"], ["60", "600", "hook"],
                      ["60", "6000", "poll", "1s"]):
-            res = subprocess.run(["bash", os.path.join(ROOT, "bench", "serve.sh"), *args],
-                                 capture_output=True, text=True)
-            sys.stderr.write(res.stderr)
-            if res.returncode != 0:
-                raise SystemExit("service benchmark failed")
-            out.append("```\n" + res.stdout.strip() + "\n```\n")
+            res = script(["bash", os.path.join(ROOT, "bench", "serve.sh"), *args], "service benchmark",
+                         env)
+            out.append("```\n" + res.strip() + "\n```\n")
         parts.append("### Service latency\n\n" + "\n".join(out))
-    text = "\n".join(parts)
+        summary += service_summary(summary_dir)
+    text = "\n".join([header, "### Summary\n\n" + summary_table(summary, sections)] + parts)
     print(text)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(text)

@@ -4,6 +4,9 @@
 # Usage: bench/serve.sh [SECONDS] [TRICKLE_PER_MIN] [poll|hook] [POLL_INTERVAL]
 #   (defaults: 60 s at 6000/min = 100/min for an hour, System Log polling every 1s)
 #   hook: the simulator delivers Okta event hooks (spoke failures, hub password changes) to the service.
+# Environment: REMEDY (another build of remedy, for before/after), APPLY_CONCURRENCY (the service's
+# applyConcurrency, default 8 as the service's own), BENCH_SUMMARY_DIR (also write the figures as
+# JSON there).
 # Everything runs on 127.0.0.1; the binaries are built in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +14,9 @@ secs=${1:-60}
 rate=${2:-6000}
 mode=${3:-poll}
 interval=${4:-1s}
-cargo build --release --quiet
-bin=$PWD/target/release/remedy
+# REMEDY=path runs another build of remedy (a before/after comparison) instead of building this one.
+if [ -z "${REMEDY:-}" ]; then cargo build --release --quiet; fi
+bin=${REMEDY:-$PWD/target/release/remedy}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -39,6 +43,7 @@ service:
   recheck: 30s
   sources: $sources
   eventHook: { header: Authorization, secretEnv: REMEDY_BENCH_HOOK_SECRET }
+  applyConcurrency: ${APPLY_CONCURRENCY:-8}
 remediations:
   - { name: org2org, rules: org2org-password-sync, limits: { perHour: 100000, perDay: 100000 } }
 YAML
@@ -83,4 +88,17 @@ print(f"  work by state: {states}")
 print(f"  failure → reset:  p50 {q(d1,.5)}, p99 {q(d1,.99)} over {len(d1)} users")
 print(f"  password → retry: p50 {q(d2,.5)}, p99 {q(d2,.99)} over {len(d2)} users")
 print(f"  peak RSS of remedy serve: {int(rss)/1024:.1f} MiB; {stopped}")
+import os
+def ms(v, x):
+    if not v: return None
+    v = sorted(v); return v[min(len(v)-1, max(0, int(round(x * len(v) + 0.5)) - 1))]
+if os.environ.get("BENCH_SUMMARY_DIR"):
+    # The raw figures, for bench/bench.py's summary table.
+    name = f"service-{mode}-{interval if mode == 'poll' else 'hook'}-{rate}.json"
+    with open(os.path.join(os.environ["BENCH_SUMMARY_DIR"], name), "w") as f:
+        json.dump({"mode": mode, "interval": interval, "rate": int(rate), "seconds": int(secs),
+                   "events": events, "backlog": states.get("new", 0),
+                   "reset_ms": [ms(d1, .5), ms(d1, .99), len(d1)],
+                   "retry_ms": [ms(d2, .5), ms(d2, .99), len(d2)],
+                   "rss_mib": int(rss) / 1024}, f)
 PY

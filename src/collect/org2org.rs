@@ -55,10 +55,21 @@ pub(super) async fn collect<H: OktaApi, S: OktaApi>(
     progress(Progress::Phase(
         "reading provisioning failures from the spoke System Log",
     ));
-    let mut failures = failures::read(spoke, &app_id.0, since, opts.now, progress).await?;
-    if let Some(only) = &opts.only_users {
-        failures.retain(only);
-    }
+    let failures = match &opts.only_users {
+        Some(only) => {
+            let window = (since, opts.now);
+            failures::read_users(
+                spoke,
+                &app_id.0,
+                window,
+                only,
+                model.max_search_len,
+                progress,
+            )
+            .await?
+        }
+        None => failures::read(spoke, &app_id.0, since, opts.now, progress).await?,
+    };
     let candidates = failing_assignments(spoke, &app_id, &failures, opts, model, progress).await?;
     progress(Progress::Phase(
         "reading the spoke users of failing assignments",

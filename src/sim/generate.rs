@@ -5,6 +5,8 @@
 //! Owns `GenerateSpec`, the demo preset and the distributions. It does not serve anything: the result
 //! is a [`SeedData`] that `seed` loads like any seed file.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Duration, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -154,7 +156,7 @@ impl Gen {
             .choose(&mut self.rng)
             .copied()
             .unwrap_or("Sales");
-        let mut p = Map::new();
+        let mut p = Map::with_capacity(5);
         p.insert("firstName".into(), json!(first));
         p.insert("lastName".into(), json!(last));
         p.insert("login".into(), json!(login));
@@ -507,6 +509,8 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
         hub: Org::new(OrgName::Hub, seed),
         spoke: Org::new(OrgName::Spoke, seed),
     };
+    g.hub.defer_log_order();
+    g.spoke.defer_log_order();
     let epoch = g.anchor - Duration::days(365 * 3);
     for _ in 0..spec.hub_users {
         g.background_hub_user();
@@ -528,6 +532,8 @@ pub(crate) fn generate_orgs(spec: &GenerateSpec, seed: u64, hub_url: &str) -> (O
         g.assignment(&app, &spoke_group, *kind, group_scoped, i);
     }
     hub_memberships(&mut g.hub, &groups);
+    g.hub.sort_logs();
+    g.spoke.sort_logs();
     (g.hub, g.spoke)
 }
 
@@ -567,31 +573,37 @@ fn hub_groups(hub: &mut Org, epoch: DateTime<Utc>) -> Vec<(String, String)> {
     groups.into_iter().map(|(id, name, _)| (id, name)).collect()
 }
 
-/// Every hub user joins Everyone and their department's group, once every user exists.
+/// Every hub user joins Everyone and their department's group, once every user exists. The users are
+/// in id order, so each group's members are collected in order and built into a set in one pass
+/// (inserting a million ids one by one costs seconds).
 fn hub_memberships(hub: &mut Org, groups: &[(String, String)]) {
     let Some((everyone, _)) = groups.first() else {
         return;
     };
-    let members: Vec<(String, String)> = hub
-        .users
-        .values()
-        .map(|u| {
-            let dept = u
-                .profile
-                .get("department")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            (u.id.clone(), dept.to_string())
-        })
+    // The first group of a name wins, as a search by name would find it.
+    let by_name: BTreeMap<&str, &str> = groups
+        .iter()
+        .rev()
+        .map(|(id, name)| (name.as_str(), id.as_str()))
         .collect();
-    for (id, dept) in members {
-        hub.group_members
-            .entry(everyone.clone())
-            .or_default()
-            .insert(id.clone());
-        if let Some((gid, _)) = groups.iter().find(|(_, n)| *n == dept) {
-            hub.group_members.entry(gid.clone()).or_default().insert(id);
+    let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for u in hub.users.values() {
+        members.entry(everyone).or_default().push(u.id.clone());
+        let dept = u
+            .profile
+            .get("department")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if let Some(gid) = by_name.get(dept) {
+            members.entry(gid).or_default().push(u.id.clone());
         }
+    }
+    for (gid, ids) in members {
+        let mut set: BTreeSet<String> = ids.into_iter().collect();
+        hub.group_members
+            .entry(gid.to_string())
+            .or_default()
+            .append(&mut set);
     }
 }
 

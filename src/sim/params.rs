@@ -55,7 +55,7 @@ impl QueryParams {
 /// Parses an optional `search`/`filter` expression; a bad one (or one past the parser's limits) is
 /// Okta's `E0000031`.
 pub(crate) fn parse_expr(text: Option<&str>, allow: Allow<'_>) -> Result<Option<Expr>, ApiError> {
-    text.map(|t| query::parse(t, allow))
+    text.map(|t| query::parse(t, allow).map(Expr::merged))
         .transpose()
         .map_err(|e| invalid_search(&e.to_string()))
 }

@@ -10,6 +10,8 @@
 //! parentheses and `not`, and [`MAX_TERMS`] comparisons. Anything past a limit is refused like any
 //! other bad expression (Okta's `E0000031`), so a hostile `search=` cannot exhaust the stack.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -89,7 +91,21 @@ pub(crate) enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    Cmp { attr: String, op: Op, value: Value },
+    Cmp {
+        attr: String,
+        op: Op,
+        value: Value,
+    },
+    /// `attr eq "a" or attr eq "b" or ...` over strings that are not timestamps, as one set
+    /// ([`Expr::merged`]): the collector's searches join up to 200 such terms, and testing each
+    /// in turn against a million users or a day of System Log is what made them slow.
+    AnyOf {
+        attr: String,
+        /// The values as written, for case-sensitive evaluation.
+        exact: HashSet<String>,
+        /// The values lowercased, for case-folding evaluation (`search`).
+        folded: HashSet<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -345,8 +361,89 @@ impl Expr {
             Expr::Cmp { attr, op, value } => resolve(attr)
                 .iter()
                 .any(|have| compare(have, *op, value, fold_case)),
+            // What `compare` does for `eq` with a string that is not a timestamp: only a string
+            // equals it, compared as text (lowercased when folding case).
+            Expr::AnyOf {
+                attr,
+                exact,
+                folded,
+            } => resolve(attr).iter().any(|have| match have {
+                Value::String(h) if fold_case => folded.contains(&h.to_lowercase()),
+                Value::String(h) => exact.contains(h),
+                _ => false,
+            }),
         }
     }
+
+    /// The same expression with every `or` of two or more `attr eq "text"` terms on one attribute
+    /// (text that is not a timestamp) turned into one [`Expr::AnyOf`]; it evaluates alike.
+    pub(crate) fn merged(self) -> Expr {
+        match self {
+            Expr::And(a, b) => Expr::And(Box::new(a.merged()), Box::new(b.merged())),
+            Expr::Not(a) => Expr::Not(Box::new(a.merged())),
+            Expr::Or(..) => {
+                let mut terms = Vec::new();
+                self.flatten_or(&mut terms);
+                merge_terms(terms)
+            }
+            other => other,
+        }
+    }
+
+    /// The operands of a chain of `or`, each merged.
+    fn flatten_or(self, out: &mut Vec<Expr>) {
+        match self {
+            Expr::Or(a, b) => {
+                a.flatten_or(out);
+                b.flatten_or(out);
+            }
+            other => out.push(other.merged()),
+        }
+    }
+}
+
+/// One `or` over `terms`, the `eq` terms on strings grouped by attribute.
+fn merge_terms(terms: Vec<Expr>) -> Expr {
+    let mut sets: Vec<(String, Vec<String>)> = Vec::new();
+    let mut rest = Vec::new();
+    for t in terms {
+        match t {
+            Expr::Cmp {
+                attr,
+                op: Op::Eq,
+                value: Value::String(v),
+            } if DateTime::parse_from_rfc3339(&v).is_err() => {
+                match sets.iter_mut().find(|(a, _)| *a == attr) {
+                    Some((_, values)) => values.push(v),
+                    None => sets.push((attr, vec![v])),
+                }
+            }
+            other => rest.push(other),
+        }
+    }
+    let mut out: Vec<Expr> = sets
+        .into_iter()
+        .map(|(attr, mut values)| match values.len() {
+            1 => Expr::Cmp {
+                attr,
+                op: Op::Eq,
+                value: Value::String(values.remove(0)),
+            },
+            _ => Expr::AnyOf {
+                attr,
+                folded: values.iter().map(|v| v.to_lowercase()).collect(),
+                exact: values.into_iter().collect(),
+            },
+        })
+        .collect();
+    out.extend(rest);
+    let mut iter = out.into_iter();
+    let first = iter.next().unwrap_or(Expr::AnyOf {
+        attr: String::new(),
+        exact: HashSet::new(),
+        folded: HashSet::new(),
+    });
+    iter.fold(first, |acc, e| Expr::Or(Box::new(acc), Box::new(e)))
 }
 
 /// Resolves a dotted path in a JSON document, flattening arrays on the way (`target.id` yields the
@@ -394,6 +491,39 @@ mod tests {
         let r = |p: &str| json_path_values(&doc, p);
         assert!(e.eval(&r, true));
         assert!(!e.eval(&r, false));
+    }
+
+    // The merged form of an `or` of `eq` terms answers as the terms one by one: case folding,
+    // timestamps, numbers, arrays, nesting under `and` and `not`.
+    #[test]
+    fn merged_or_of_eq_terms_evaluates_alike() {
+        let docs = [
+            json!({"target": [{"id": "A1"}, {"id": "b2"}], "n": 3, "t": "2024-01-01T00:00:00.000Z"}),
+            json!({"target": [{"id": "c3"}], "n": "3", "t": "2024-01-01T00:00:00Z"}),
+            json!({"target": {"id": "a1"}, "n": 4}),
+            json!({"target": [], "x": true}),
+        ];
+        let exprs = [
+            r#"target.id eq "a1" or target.id eq "c3""#,
+            r#"target.id eq "A1" or n eq 3 or target.id eq "zz" or t eq "2024-01-01T00:00:00Z""#,
+            r#"x eq true and (target.id eq "c3" or target.id eq "b2") or n eq "3" or n eq "4""#,
+            r#"not (target.id eq "b2" or target.id eq "B2") and (n eq 4 or target.id eq "c3")"#,
+        ];
+        for text in exprs {
+            let plain = parse(text, &any).unwrap();
+            let merged = plain.clone().merged();
+            assert_ne!(plain, merged, "{text}");
+            for doc in &docs {
+                let r = |p: &str| json_path_values(doc, p);
+                for fold in [false, true] {
+                    assert_eq!(
+                        plain.eval(&r, fold),
+                        merged.eval(&r, fold),
+                        "{text} on {doc}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

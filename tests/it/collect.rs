@@ -20,6 +20,11 @@ use okta_remedy::okta::{Auth, ClientLimits, OktaClient, OrgConfig, Secret};
 use okta_remedy::rulebook;
 use okta_remedy::sim::{GenerateSpec, OAuthClient, OrgName, Scenario, Sim, SimConfig};
 
+// A plan of named users (the service's) reads only their failures, and collects the same subjects.
+mod only_users;
+// Requests do not grow with the hub's size, with and without a full scan.
+mod scale;
+
 const SEED_RULES: &str = "rules/org2org-password-sync.yaml";
 
 fn client(name: &str, url: &str, token: &str) -> OktaClient {
