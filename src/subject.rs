@@ -402,7 +402,8 @@ pub fn for_each_staged<R: Read, E: From<SubjectError>>(
     full: &FieldTree,
     mut each: impl FnMut(usize, Staged<'_>) -> Result<(), E>,
 ) -> Result<usize, E> {
-    let mut reader = BufReader::new(input);
+    // Large reads: a subjects file is read once, front to back, often gigabytes of it.
+    let mut reader = BufReader::with_capacity(1 << 18, input);
     // A UTF-8 byte-order mark (editors on Windows add one) is not part of the JSON.
     if reader
         .fill_buf()
