@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use op::{Bound, CountCmp, CountField, Op, OpName, OPERATORS};
-pub use path::{JsonPath, JsonPathSyntaxError};
+pub use path::{member, JsonPath, JsonPathSyntaxError};
 
 /// How many of a path's values must satisfy a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]

@@ -115,7 +115,7 @@ impl Pred {
             } => {
                 let found = path
                     .iter()
-                    .try_fold(v, |cur, name| cur.as_object().and_then(|m| m.get(name)));
+                    .try_fold(v, |cur, name| cur.as_object().and_then(|m| member(m, name)));
                 let equal = found.is_some_and(|found| match (found.as_f64(), literal.as_f64()) {
                     (Some(a), Some(b)) => (a - b).abs() < f64::EPSILON,
                     _ => found == literal,
@@ -152,6 +152,20 @@ fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
         .collect()
 }
 
+/// Objects of at most this many members are searched in order rather than through their hash index.
+const SCANNED_MEMBERS: usize = 12;
+
+/// The member `name` of an object. Subjects are pruned to the few fields a rulebook reads, so most
+/// objects here are small, and comparing a handful of keys is cheaper than hashing the name (the
+/// ordered map serde_json uses hashes with SipHash); larger objects use the index.
+pub fn member<'a>(m: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if m.len() <= SCANNED_MEMBERS {
+        m.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        m.get(name)
+    }
+}
+
 fn walk<'a>(v: &'a Value, steps: &[Step], out: &mut Vec<&'a Value>) {
     let Some((first, rest)) = steps.split_first() else {
         out.push(v);
@@ -159,7 +173,7 @@ fn walk<'a>(v: &'a Value, steps: &[Step], out: &mut Vec<&'a Value>) {
     };
     match (first, v) {
         (Step::Name(n), Value::Object(m)) => {
-            if let Some(child) = m.get(n) {
+            if let Some(child) = member(m, n) {
                 walk(child, rest, out);
             }
         }
@@ -312,6 +326,25 @@ mod tests {
     use serde_json::json;
 
     /// The direct walk of simple filters must yield exactly what jsonpath-rust yields.
+    #[test]
+    fn members_are_found_in_small_and_large_objects_alike() {
+        for n in [0, 1, SCANNED_MEMBERS, SCANNED_MEMBERS + 1, 40] {
+            let mut m = serde_json::Map::new();
+            for i in 0..n {
+                m.insert(format!("k{i}"), Value::from(i));
+            }
+            for i in 0..n {
+                assert_eq!(
+                    member(&m, &format!("k{i}")),
+                    Some(&Value::from(i)),
+                    "{n} members"
+                );
+            }
+            assert_eq!(member(&m, "k"), None);
+            assert_eq!(member(&m, &format!("k{n}")), None);
+        }
+    }
+
     #[test]
     fn simple_filters_agree_with_jsonpath_rust() {
         let doc = json!({"events": [

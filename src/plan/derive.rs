@@ -11,7 +11,7 @@ use super::compact::{compact_nodes, compact_traces};
 use super::stream::{Opening, PlanHead, PlanWriter};
 use super::{Guard, Refusal, RulebookRef, FORMAT_VERSION};
 use super::{Plan, PlanError, PlannedSubject, Precondition, Source, Step, StepAction, Summary};
-use crate::condition::{Explanation, JsonPath};
+use crate::condition::{member, Explanation, JsonPath};
 use crate::engine::{Decision, Verdict};
 use crate::rulebook::{Rulebook, Safety, SubjectKind};
 use crate::subject::shape::{is_state_path, STATE_FIELDS};
@@ -350,9 +350,11 @@ fn state_read(
     }
     for field in STATE_FIELDS {
         // Plain dotted paths: walked name by name, with no pointer text built per subject.
-        let value = field
-            .strip_prefix("$.")
-            .and_then(|rest| rest.split('.').try_fold(subject, |v, name| v.get(name)));
+        let value = field.strip_prefix("$.").and_then(|rest| {
+            rest.split('.').try_fold(subject, |v, name| {
+                v.as_object().and_then(|m| member(m, name))
+            })
+        });
         if let Some(value) = value {
             read.entry((*field).to_string())
                 .or_insert_with(|| vec![value.clone()]);

@@ -41,10 +41,9 @@ pub const STATE_ROOTS: &[&str] = &["$.user", "$.assignment", "$.spoke_user"];
 /// unlike [`Value::pointer`] it builds no text per step, which counts when every subject is read.
 /// The pointers here are constants with no `~` escapes and no array indexes.
 pub fn at<'v>(subject: &'v Value, pointer: &str) -> Option<&'v Value> {
-    pointer
-        .split('/')
-        .skip(1)
-        .try_fold(subject, |v, key| v.get(key))
+    pointer.split('/').skip(1).try_fold(subject, |v, key| {
+        v.as_object().and_then(|m| crate::condition::member(m, key))
+    })
 }
 
 /// The ids of a subject, by their plan names.
