@@ -50,7 +50,9 @@ fn cut(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// An explanation tree (as JSON) with its leaves' values truncated.
+/// An explanation tree (as JSON) with its leaves' values truncated. The reference [`truncate_node`]
+/// is tested against.
+#[cfg(test)]
 fn truncate_tree(node: &Value) -> Value {
     match node {
         Value::Object(m) => {
@@ -205,6 +207,9 @@ fn truncate_node(e: &Explanation) -> Value {
 
 /// One rule's (or guard's) explanation in the plan: truncated values, and within the budget.
 /// `entry` is `{rule, outcome, explanation}` for a rule, or a bare explanation node for a guard.
+/// The definition of the plan's explanation over its JSON: planning builds the same thing straight
+/// from the traces ([`compact_traces`], [`compact_nodes`]), and the tests hold the two equal.
+#[cfg(test)]
 pub fn compact(explanation: &Value) -> Value {
     within_budget(truncate_tree(explanation))
 }
