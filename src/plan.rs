@@ -2,20 +2,26 @@
 //! for people (like a Terraform plan). Pure: building takes decisions and `now`; nothing here talks to
 //! Okta or reads the clock. Applying a plan is `apply`'s job.
 //!
-//! # Format (`format_version` 1)
+//! # Format
+//! The fields of every version (docs/plan-format.md has the whole history):
 //! ```text
 //! { format_version, plan_id, rulebook: {name, path, sha256}, mode, now,
 //!   source: {kind: "file"|"live", subjects_kind, path?, orgs: {name: url}, window?: {since, until}, requests?},
-//!   subjects: [ {key, verdict, rules, protected_by?, ids: {user_id?, spoke_user_id?, app_id?, app_user_id?}, explanation} ],
+//!   conditions: {rule id: condition as explanations show it},                         (version 3)
+//!   subjects: [ {key, verdict, rules, protected_by?, ids: {user_id?, spoke_user_id?, app_id?, app_user_id?},
+//!                why (version 3, matched subjects) | explanation} ],
 //!   steps: [ {id, subject, rule, action, org, params, preconditions: [{path, values}], depends_on, safety} ],
 //!   summary: {subjects, matched, no_match, protected, undecided, steps, changing, destructive, by_action},
 //!   refused?: {guard: "max_actions"|"max_destructive", count, limit},
 //!   checksum }
 //! ```
 //! Only matched and protected subjects are listed (unmatched ones are counted), so a plan over millions
-//! of subjects stays small. `checksum` is the sha256 of the document serialised without it; `apply`
-//! refuses a plan whose checksum does not match. Same inputs give byte-identical output. `refused` is
-//! present only on a plan over a guard: it is written so it can be reviewed, and `apply` refuses it.
+//! of subjects stays small. Version 1 is one pretty document whose `checksum` is the sha256 of it
+//! serialised without it; versions 2 and 3 are written as a stream ([`stream`]), one subject or step
+//! per line, with the checksum of the bytes before it. `apply` refuses a plan whose checksum does not
+//! match. Same inputs give byte-identical output. `refused` is present only on a plan over a guard: it
+//! is written so it can be reviewed, and `apply` refuses it. In memory every explanation is in its
+//! version 2 form ([`compact`]); version 3 stores matched subjects' as `why` ([`why`]).
 
 pub mod compact;
 mod derive;
@@ -23,6 +29,7 @@ pub mod render;
 pub mod sample;
 mod step;
 pub mod stream;
+pub mod why;
 
 pub use derive::{derive_steps, planned_subject, subject_ids, PlanBuilder};
 pub use step::{Precondition, Step, StepAction};
@@ -36,8 +43,8 @@ use sha2::{Digest, Sha256};
 use crate::engine::Verdict;
 use crate::rulebook::{Mode, SubjectKind};
 
-/// The version this release writes; it also reads version 1 (see docs/plan-format.md).
-pub const FORMAT_VERSION: u32 = 2;
+/// The version this release writes; it also reads versions 1 and 2 (see docs/plan-format.md).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The rulebook a plan was made from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -199,6 +206,10 @@ pub struct Plan {
     pub mode: Mode,
     pub now: String,
     pub source: Source,
+    /// Each rule's condition as explanations show it (format 3; null in older plans): matched
+    /// subjects' explanations are stored against it (see [`why`]).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub conditions: Value,
     pub subjects: Vec<PlannedSubject>,
     pub steps: Vec<Step>,
     pub summary: Summary,
@@ -269,7 +280,7 @@ pub enum PlanError {
     #[error("plan `{path}` was edited after it was written (checksum mismatch); make a new plan")]
     Tampered { path: String },
     #[error(
-        "plan `{path}` has format version {found}; this release reads versions 1 and {FORMAT_VERSION}"
+        "plan `{path}` has format version {found}; this release reads versions 1 to {FORMAT_VERSION}"
     )]
     Version { path: String, found: u32 },
     #[error("cannot write plan `{path}`: {source}")]
@@ -316,6 +327,7 @@ impl Plan {
             mode: self.mode,
             now: &self.now,
             source: &self.source,
+            conditions: &self.conditions,
         };
         let mut w = stream::PlanWriter::start(out, &opening, false)?;
         for s in &self.subjects {
@@ -338,7 +350,7 @@ impl Plan {
         self.checksum = h;
     }
 
-    /// The plan as its file holds it (`format_version` 2, sealed as it is written).
+    /// The plan as its file holds it (the current `format_version`, sealed as it is written).
     pub fn to_json(&self) -> String {
         let bytes = self
             .write_to(Vec::new())
@@ -356,6 +368,7 @@ impl Plan {
             mode: self.mode,
             now: self.now.clone(),
             source: self.source.clone(),
+            conditions: self.conditions.clone(),
             summary: self.summary.clone(),
             refused: self.refused.clone(),
             checksum: self.checksum.clone(),
@@ -381,7 +394,7 @@ impl Plan {
         }
         match stream::probe_version(path)? {
             1 => Plan::read_v1(path),
-            FORMAT_VERSION => Plan::read_v2(path),
+            2 | FORMAT_VERSION => Plan::read_v2(path),
             found => Err(PlanError::Version {
                 path: display,
                 found,
@@ -428,6 +441,7 @@ impl Plan {
             mode: head.mode,
             now: head.now,
             source: head.source,
+            conditions: head.conditions,
             subjects,
             steps,
             summary: head.summary,

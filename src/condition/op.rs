@@ -245,7 +245,7 @@ impl Op {
     }
 
     /// Whether this operator looks at the set of values as a whole (quantifiers do not apply).
-    pub(super) fn is_collective(&self) -> bool {
+    pub fn is_collective(&self) -> bool {
         matches!(self, Op::Exists(_) | Op::Count(_))
     }
 

@@ -38,6 +38,8 @@ pub struct PlanBuilder<'r> {
     source: Source,
     out: Out,
     summary: Summary,
+    /// The rules' conditions, as the plan holds them (see [`super::why`]).
+    conditions: Value,
 }
 
 /// The first guard a plan is over: which, the count, the limit and where the rulebook sets it.
@@ -54,6 +56,7 @@ impl<'r> PlanBuilder<'r> {
                 steps: Vec::new(),
             },
             summary: Summary::default(),
+            conditions: super::why::conditions(rulebook),
         }
     }
 
@@ -68,11 +71,13 @@ impl<'r> PlanBuilder<'r> {
     ) -> Result<Self, PlanError> {
         let now_text = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let rb = rulebook_ref(rulebook);
+        let conditions = super::why::conditions(rulebook);
         let opening = Opening {
             rulebook: &rb,
             mode: rulebook.mode,
             now: &now_text,
             source: &source,
+            conditions: &conditions,
         };
         let writer =
             PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
@@ -89,6 +94,7 @@ impl<'r> PlanBuilder<'r> {
                 failed: None,
             },
             summary: Summary::default(),
+            conditions,
         })
     }
 
@@ -114,7 +120,9 @@ impl<'r> PlanBuilder<'r> {
             Verdict::Matched => self.summary.matched += 1,
             Verdict::Unreadable => self.summary.unknown += 1,
         }
-        self.put_subject(planned_subject(subject, decision));
+        if !self.put_matched(subject, decision) {
+            self.put_subject(planned_subject(subject, decision));
+        }
         if decision.verdict != Verdict::Matched {
             return;
         }
@@ -133,6 +141,32 @@ impl<'r> PlanBuilder<'r> {
                 self.summary.destructive += 1;
             }
             self.put_step(step);
+        }
+    }
+
+    /// Writes a matched subject straight from its decision when the plan is written as it goes;
+    /// `false` when it is to be built and put with [`PlanBuilder::put_subject`].
+    fn put_matched(&mut self, subject: &Value, decision: &Decision) -> bool {
+        let Out::Stream { writer, failed, .. } = &mut self.out else {
+            return false;
+        };
+        if decision.verdict != Verdict::Matched || decision.protected_by.is_some() {
+            return false;
+        }
+        if failed.is_some() {
+            return true;
+        }
+        let traces: Vec<&crate::engine::RuleTrace> = decision
+            .rules
+            .iter()
+            .filter(|t| decision.matched.contains(&t.rule))
+            .collect();
+        match writer.matched_subject(&decision.subject, &traces, &subject_ids(subject)) {
+            Ok(written) => written,
+            Err(e) => {
+                *failed = Some(e);
+                true
+            }
         }
     }
 
@@ -195,6 +229,7 @@ impl<'r> PlanBuilder<'r> {
             mode: self.rulebook.mode,
             now: self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             source: self.source,
+            conditions: self.conditions,
             subjects,
             steps,
             summary: self.summary,
@@ -243,6 +278,7 @@ impl<'r> PlanBuilder<'r> {
             mode: self.rulebook.mode,
             now: self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             source: self.source,
+            conditions: self.conditions,
             summary: self.summary,
             refused,
             checksum,

@@ -1,13 +1,14 @@
-//! A plan file as a stream (`format_version` 2): [`PlanWriter`] writes subjects and steps as they are
-//! decided, hashing the bytes as they go, and the summary, plan id and checksum last; [`visit`] reads
-//! one subject or step at a time, and [`read_head`] everything but the subjects and steps. Neither
-//! ever holds the whole plan. The layout (docs/plan-format.md):
+//! A plan file as a stream (`format_version` 3, and 2 read): [`PlanWriter`] writes subjects and
+//! steps as they are decided, hashing the bytes as they go, and the summary, plan id and checksum last;
+//! [`visit`] reads one subject or step at a time, and [`read_head`] everything but the subjects and
+//! steps. Neither ever holds the whole plan. The layout (docs/plan-format.md):
 //!
 //! ```text
 //! {
-//!   "format_version": 2,
+//!   "format_version": 3,
 //!   "rulebook": {...},            one compact JSON value per top-level field
 //!   "mode": "...", "now": "...", "source": {...},   (each on its own line)
+//!   "conditions": {...},          each rule's condition, which matched subjects' `why` refers to
 //!   "subjects": [
 //!     {...},                      one compact subject per line, in input order
 //!   ],
@@ -23,11 +24,13 @@
 //!
 //! `checksum` is the sha256 of every byte before the `"plan_id"` line, so it is computed while
 //! writing and checked by reading the file once, without parsing it. Steps are spilled to an unnamed
-//! temporary file (owner-only) while subjects are written, then copied after them.
+//! temporary file (owner-only) while subjects are written, then copied after them. Version 2 is the
+//! same without `conditions`, every subject with its `explanation` whole.
 //!
 //! Limits: the readers hold one subject or step at a time (serde_json's nesting limit, 128, applies);
 //! [`super::Plan::read`] reads a whole plan only up to [`WHOLE_PLAN_LIMIT`] bytes.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -37,8 +40,66 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::why::Shapes;
 use super::{PlanError, PlannedSubject, Refusal, RulebookRef, Source, Step, Summary};
+use crate::engine::{RuleTrace, Verdict};
 use crate::rulebook::Mode;
+
+/// A subject as a plan file holds it (see [`super::why`]).
+#[derive(Serialize)]
+struct SubjectOut<'a> {
+    key: &'a str,
+    verdict: Verdict,
+    rules: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protected_by: Option<usize>,
+    ids: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Value>,
+}
+
+/// A subject as read from a plan file, before its `why` is expanded.
+#[derive(Deserialize)]
+struct SubjectIn {
+    key: String,
+    verdict: Verdict,
+    rules: Vec<String>,
+    #[serde(default)]
+    protected_by: Option<usize>,
+    #[serde(default)]
+    ids: BTreeMap<String, String>,
+    #[serde(default)]
+    why: Option<Value>,
+    #[serde(default)]
+    explanation: Option<Value>,
+}
+
+impl SubjectIn {
+    fn expand(self, shapes: &Shapes) -> Result<PlannedSubject, String> {
+        let explanation = match (self.why, self.explanation) {
+            (Some(why), None) => shapes
+                .expand(&self.rules, &why)
+                .map_err(|e| format!("subject `{}`: {e}", self.key))?,
+            (None, Some(e)) => e,
+            _ => {
+                return Err(format!(
+                    "subject `{}` needs one of `why` and `explanation`",
+                    self.key
+                ))
+            }
+        };
+        Ok(PlannedSubject {
+            key: self.key,
+            verdict: self.verdict,
+            rules: self.rules,
+            protected_by: self.protected_by,
+            ids: self.ids,
+            explanation,
+        })
+    }
+}
 
 /// The largest plan file read whole into memory; larger plans are read as a stream.
 pub const WHOLE_PLAN_LIMIT: u64 = 64 * 1024 * 1024;
@@ -53,6 +114,9 @@ pub struct PlanHead {
     pub mode: Mode,
     pub now: String,
     pub source: Source,
+    /// The rules' conditions a version 3 plan's `why` refers to (null in version 2).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub conditions: Value,
     pub summary: Summary,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<Refusal>,
@@ -65,6 +129,8 @@ pub struct Opening<'a> {
     pub mode: Mode,
     pub now: &'a str,
     pub source: &'a Source,
+    /// The rules' conditions (see [`super::why`]); null writes `{}`.
+    pub conditions: &'a Value,
 }
 
 /// Bytes written to `W`, hashed and counted on the way.
@@ -112,6 +178,9 @@ pub struct PlanWriter<W: Write> {
     spill: Spill,
     subjects: u64,
     steps: u64,
+    shapes: Shapes,
+    /// A subject's bytes, built before they are written.
+    line: Vec<u8>,
 }
 
 /// The separator before an array's element: a newline, after a comma unless it is the first.
@@ -154,7 +223,7 @@ impl<W: Write> PlanWriter<W> {
     /// memory (for a plan already in memory).
     pub fn start(out: W, opening: &Opening<'_>, spill_to_disk: bool) -> std::io::Result<Self> {
         let spill = if spill_to_disk {
-            Spill::Disk(BufWriter::new(tempfile::tempfile()?))
+            Spill::Disk(BufWriter::with_capacity(1 << 20, tempfile::tempfile()?))
         } else {
             Spill::Memory(Vec::new())
         };
@@ -169,6 +238,8 @@ impl<W: Write> PlanWriter<W> {
             spill,
             subjects: 0,
             steps: 0,
+            shapes: Shapes::new(opening.conditions).map_err(std::io::Error::other)?,
+            line: Vec::new(),
         };
         write!(
             w.out,
@@ -179,6 +250,10 @@ impl<W: Write> PlanWriter<W> {
         w.field("mode", &opening.mode)?;
         w.field("now", opening.now)?;
         w.field("source", opening.source)?;
+        match opening.conditions {
+            Value::Null => w.field("conditions", &serde_json::Map::new())?,
+            c => w.field("conditions", c)?,
+        }
         w.out.write_all(b"  \"subjects\": [")?;
         Ok(w)
     }
@@ -189,18 +264,74 @@ impl<W: Write> PlanWriter<W> {
         self.out.write_all(b",\n")
     }
 
-    /// Writes the next subject.
+    /// Writes the next subject: a matched one's explanation as `why` when it can be.
     pub fn subject(&mut self, s: &PlannedSubject) -> std::io::Result<()> {
+        let why = match s.verdict {
+            Verdict::Matched => self.shapes.compress(&s.rules, &s.explanation),
+            _ => None,
+        };
+        let wire = SubjectOut {
+            key: &s.key,
+            verdict: s.verdict,
+            rules: &s.rules,
+            protected_by: s.protected_by,
+            ids: &s.ids,
+            explanation: why.is_none().then_some(&s.explanation),
+            why,
+        };
         self.out.write_all(separator(self.subjects))?;
-        serde_json::to_writer(&mut self.out, s).map_err(json_err)?;
+        serde_json::to_writer(&mut self.out, &wire).map_err(json_err)?;
         self.subjects += 1;
         Ok(())
     }
 
+    /// Writes the next subject, matched by the rules of `traces`, straight from them: the bytes
+    /// [`PlanWriter::subject`] writes for it, without building its explanation. `false` (nothing
+    /// written) when its explanation cannot be `why`: then write it with [`PlanWriter::subject`].
+    pub fn matched_subject(
+        &mut self,
+        key: &str,
+        traces: &[&RuleTrace],
+        ids: &BTreeMap<String, String>,
+    ) -> std::io::Result<bool> {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        line.extend_from_slice(b"{\"key\":");
+        serde_json::to_writer(&mut line, key).map_err(json_err)?;
+        line.extend_from_slice(b",\"verdict\":\"matched\",\"rules\":[");
+        for (i, t) in traces.iter().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            serde_json::to_writer(&mut line, &t.rule.0).map_err(json_err)?;
+        }
+        line.extend_from_slice(b"],\"ids\":");
+        serde_json::to_writer(&mut line, ids).map_err(json_err)?;
+        line.push(b',');
+        let fits = self.shapes.write_why(&mut line, traces);
+        line.push(b'}');
+        let written = if fits {
+            self.out.write_all(separator(self.subjects))?;
+            self.out.write_all(&line)?;
+            self.subjects += 1;
+            true
+        } else {
+            false
+        };
+        self.line = line;
+        Ok(written)
+    }
+
     /// Writes the next step (after the subjects, in the order given).
     pub fn step(&mut self, s: &Step) -> std::io::Result<()> {
-        self.spill.write_all(separator(self.steps))?;
-        serde_json::to_writer(&mut self.spill, s).map_err(json_err)?;
+        // Built in memory and written at once: many small writes through the spill cost more.
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        line.extend_from_slice(separator(self.steps));
+        serde_json::to_writer(&mut line, s).map_err(json_err)?;
+        let written = self.spill.write_all(&line);
+        self.line = line;
+        written?;
         self.steps += 1;
         Ok(())
     }
@@ -219,7 +350,7 @@ impl<W: Write> PlanWriter<W> {
             Spill::Disk(f) => {
                 let mut file = f.into_inner().map_err(|e| e.into_error())?;
                 file.seek(SeekFrom::Start(0))?;
-                std::io::copy(&mut BufReader::new(file), &mut self.out)?;
+                std::io::copy(&mut BufReader::with_capacity(1 << 20, file), &mut self.out)?;
             }
         }
         self.out.write_all(close(self.steps))?;
@@ -260,7 +391,7 @@ pub fn probe_version(path: &Path) -> Result<u32, PlanError> {
         .map_err(|_| read_err(path, "not a plan: `format_version` is not a number"))
 }
 
-/// Checks a version 2 plan's checksum by hashing the file once, without parsing it.
+/// Checks a version 2 or 3 plan's checksum by hashing the file once, without parsing it.
 pub fn verify(path: &Path) -> Result<(), PlanError> {
     let mut file = File::open(path).map_err(|e| read_err(path, e))?;
     let len = file.metadata().map_err(|e| read_err(path, e))?.len();
@@ -355,21 +486,30 @@ impl<'de> Visitor<'de> for Top<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PlanHead, A::Error> {
         let mut fields = serde_json::Map::new();
+        // `conditions` comes before the subjects whose `why` refers to it.
+        let mut shapes = Shapes::default();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "subjects" if self.want.subjects => map.next_value_seed(Each {
-                    on: &mut *self.on,
-                    wrap: Item::Subject,
-                })?,
+                "subjects" if self.want.subjects => {
+                    let shapes = &shapes;
+                    map.next_value_seed(Each {
+                        on: &mut *self.on,
+                        wrap: &|s: SubjectIn| s.expand(shapes).map(Item::Subject),
+                    })?
+                }
                 "steps" if self.want.steps => map.next_value_seed(Each {
                     on: &mut *self.on,
-                    wrap: Item::Step,
+                    wrap: &|s| Ok(Item::Step(s)),
                 })?,
                 "subjects" | "steps" => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 _ => {
                     let v: Value = map.next_value()?;
+                    if key == "conditions" {
+                        shapes = Shapes::new(&v)
+                            .map_err(|e| serde::de::Error::custom(format!("`conditions`: {e}")))?;
+                    }
                     fields.insert(key, v);
                 }
             }
@@ -378,20 +518,23 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 }
 
+/// Turns one element of an array into an item (or says why it cannot be one).
+type Wrap<'w, T> = &'w dyn Fn(T) -> Result<Item, String>;
+
 /// Each element of an array, handed to `on` as it is parsed.
-struct Each<'a, 'o, T> {
+struct Each<'a, 'o, 'w, T> {
     on: &'o mut (dyn FnMut(Item) -> Result<(), String> + 'a),
-    wrap: fn(T) -> Item,
+    wrap: Wrap<'w, T>,
 }
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Each<'_, '_, T> {
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Each<'_, '_, '_, T> {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for Each<'_, '_, T> {
+impl<'de, T: DeserializeOwned> Visitor<'de> for Each<'_, '_, '_, T> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -400,7 +543,8 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for Each<'_, '_, T> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(x) = seq.next_element::<T>()? {
-            (self.on)((self.wrap)(x)).map_err(serde::de::Error::custom)?;
+            let item = (self.wrap)(x).map_err(serde::de::Error::custom)?;
+            (self.on)(item).map_err(serde::de::Error::custom)?;
         }
         Ok(())
     }
@@ -422,7 +566,7 @@ impl Opened {
     pub fn open(path: &Path) -> Result<Opened, PlanError> {
         match probe_version(path)? {
             1 => Ok(Opened::Small(Box::new(super::Plan::read(path)?))),
-            super::FORMAT_VERSION => {
+            2 | super::FORMAT_VERSION => {
                 verify(path)?;
                 let head = match quick_head(path)? {
                     Some(head) => head,
@@ -507,7 +651,7 @@ impl PlanItems for Opened {
 /// How far from each end of a plan file [`quick_head`] looks for the fields around the arrays.
 const QUICK_HEAD_BYTES: u64 = 1 << 20;
 
-/// Everything but the subjects and steps of a checked version 2 plan, from its first lines (up to
+/// Everything but the subjects and steps of a checked version 2 or 3 plan, from its first lines (up to
 /// `"subjects"`) and its last ones (from `"summary"`), without reading the arrays between: the
 /// format writes one top-level field per line. `None` when either end is not where it should be
 /// (then the caller reads the whole file).
