@@ -329,14 +329,28 @@ impl Plan {
             source: &self.source,
             conditions: &self.conditions,
         };
-        let mut w = stream::PlanWriter::start(out, &opening, false)?;
+        let mut w = stream::PlanWriter::start(out, &opening)?;
+        // Each subject's steps follow it, grouped as planning made them: the first with no
+        // dependency, each next one depending on the step before.
+        let mut steps = self.steps.iter().peekable();
         for s in &self.subjects {
-            w.subject(s)?;
+            let mut own: Vec<Step> = Vec::new();
+            while let Some(st) = steps.peek() {
+                let next = match own.last() {
+                    None => st.depends_on.is_empty(),
+                    Some(prev) => st.depends_on.len() == 1 && st.depends_on[0] == prev.id,
+                };
+                if st.subject != s.key || !next {
+                    break;
+                }
+                own.extend(steps.next().cloned());
+            }
+            w.subject(s, &own)?;
         }
-        for s in &self.steps {
-            w.step(s)?;
-        }
-        w.finish(&self.summary, self.refused.as_ref())
+        // Steps that do not follow their subject (only a plan put together by hand has them) are
+        // listed apart after the subjects, as format 2 listed every step.
+        let apart: Vec<Step> = steps.cloned().collect();
+        w.finish(&apart, &self.summary, self.refused.as_ref())
     }
 
     /// Sets `format_version` to the current one, and `plan_id` and `checksum` from the content.

@@ -79,11 +79,10 @@ impl<'r> PlanBuilder<'r> {
             source: &source,
             conditions: &conditions,
         };
-        let writer =
-            PlanWriter::start(file, &opening, true).map_err(|source| PlanError::Write {
-                path: path.to_string(),
-                source,
-            })?;
+        let writer = PlanWriter::start(file, &opening).map_err(|source| PlanError::Write {
+            path: path.to_string(),
+            source,
+        })?;
         Ok(PlanBuilder {
             rulebook,
             now,
@@ -120,14 +119,13 @@ impl<'r> PlanBuilder<'r> {
             Verdict::Matched => self.summary.matched += 1,
             Verdict::Unreadable => self.summary.unknown += 1,
         }
-        if !self.put_matched(subject, decision) {
-            self.put_subject(planned_subject(subject, decision));
-        }
-        if decision.verdict != Verdict::Matched {
-            return;
-        }
-        let first = self.summary.steps as usize + 1;
-        for step in derive_steps(self.rulebook, subject, decision, first) {
+        let steps = if decision.verdict == Verdict::Matched {
+            let first = self.summary.steps as usize + 1;
+            derive_steps(self.rulebook, subject, decision, first)
+        } else {
+            Vec::new()
+        };
+        for step in &steps {
             *self
                 .summary
                 .by_action
@@ -140,13 +138,15 @@ impl<'r> PlanBuilder<'r> {
             if step.safety == Safety::Destructive {
                 self.summary.destructive += 1;
             }
-            self.put_step(step);
+        }
+        if !self.put_matched(subject, decision, &steps) {
+            self.put(planned_subject(subject, decision), steps);
         }
     }
 
-    /// Writes a matched subject straight from its decision when the plan is written as it goes;
-    /// `false` when it is to be built and put with [`PlanBuilder::put_subject`].
-    fn put_matched(&mut self, subject: &Value, decision: &Decision) -> bool {
+    /// Writes a matched subject and its steps straight from its decision when the plan is written
+    /// as it goes; `false` when it is to be built and put with [`PlanBuilder::put`].
+    fn put_matched(&mut self, subject: &Value, decision: &Decision, steps: &[Step]) -> bool {
         let Out::Stream { writer, failed, .. } = &mut self.out else {
             return false;
         };
@@ -161,7 +161,7 @@ impl<'r> PlanBuilder<'r> {
             .iter()
             .filter(|t| decision.matched.contains(&t.rule))
             .collect();
-        match writer.matched_subject(&decision.subject, &traces, &subject_ids(subject)) {
+        match writer.matched_subject(&decision.subject, &traces, &subject_ids(subject), steps) {
             Ok(written) => written,
             Err(e) => {
                 *failed = Some(e);
@@ -170,23 +170,15 @@ impl<'r> PlanBuilder<'r> {
         }
     }
 
-    fn put_subject(&mut self, s: PlannedSubject) {
+    fn put(&mut self, s: PlannedSubject, new_steps: Vec<Step>) {
         match &mut self.out {
-            Out::Memory { subjects, .. } => subjects.push(s),
-            Out::Stream { writer, failed, .. } => {
-                if failed.is_none() {
-                    *failed = writer.subject(&s).err();
-                }
+            Out::Memory { subjects, steps } => {
+                subjects.push(s);
+                steps.extend(new_steps);
             }
-        }
-    }
-
-    fn put_step(&mut self, s: Step) {
-        match &mut self.out {
-            Out::Memory { steps, .. } => steps.push(s),
             Out::Stream { writer, failed, .. } => {
                 if failed.is_none() {
-                    *failed = writer.step(&s).err();
+                    *failed = writer.subject(&s, &new_steps).err();
                 }
             }
         }
@@ -268,7 +260,7 @@ impl<'r> PlanBuilder<'r> {
         }
         let refused = over.as_ref().map(refusal);
         let (checksum, file) = writer
-            .finish(&self.summary, refused.as_ref())
+            .finish(&[], &self.summary, refused.as_ref())
             .map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         let head = PlanHead {

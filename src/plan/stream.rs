@@ -58,6 +58,8 @@ struct SubjectOut<'a> {
     why: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<&'a Value>,
+    #[serde(skip_serializing_if = "<[Step]>::is_empty")]
+    steps: &'a [Step],
 }
 
 /// A subject as read from a plan file, before its `why` is expanded.
@@ -74,10 +76,20 @@ struct SubjectIn {
     why: Option<Value>,
     #[serde(default)]
     explanation: Option<Value>,
+    /// Its steps (format 3; a format 2 plan lists them apart).
+    #[serde(default)]
+    steps: Vec<Step>,
+}
+
+/// Only the steps of a subject line, for a reader that wants no subjects.
+#[derive(Deserialize)]
+struct StepsIn {
+    #[serde(default)]
+    steps: Vec<Step>,
 }
 
 impl SubjectIn {
-    fn expand(self, shapes: &Shapes) -> Result<PlannedSubject, String> {
+    fn expand(self, shapes: &Shapes) -> Result<(PlannedSubject, Vec<Step>), String> {
         let explanation = match (self.why, self.explanation) {
             (Some(why), None) => shapes
                 .expand(&self.rules, &why)
@@ -90,14 +102,15 @@ impl SubjectIn {
                 ))
             }
         };
-        Ok(PlannedSubject {
+        let subject = PlannedSubject {
             key: self.key,
             verdict: self.verdict,
             rules: self.rules,
             protected_by: self.protected_by,
             ids: self.ids,
             explanation,
-        })
+        };
+        Ok((subject, self.steps))
     }
 }
 
@@ -150,34 +163,11 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// Where steps wait while subjects are written.
-enum Spill {
-    Memory(Vec<u8>),
-    Disk(BufWriter<File>),
-}
-
-impl Write for Spill {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Spill::Memory(v) => v.write(buf),
-            Spill::Disk(f) => f.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Spill::Memory(_) => Ok(()),
-            Spill::Disk(f) => f.flush(),
-        }
-    }
-}
-
 /// Writes a plan as its subjects and steps are decided. See the module documentation.
 pub struct PlanWriter<W: Write> {
     /// Buffered before hashing, so the hash takes whole blocks rather than each small write.
     out: BufWriter<Hashing<W>>,
-    spill: Spill,
     subjects: u64,
-    steps: u64,
     shapes: Shapes,
     /// A subject's bytes, built before they are written.
     line: Vec<u8>,
@@ -219,14 +209,8 @@ fn json_err(e: serde_json::Error) -> std::io::Error {
 }
 
 impl<W: Write> PlanWriter<W> {
-    /// Starts the plan on `out`. Steps spill to a temporary file when `spill_to_disk`, else to
-    /// memory (for a plan already in memory).
-    pub fn start(out: W, opening: &Opening<'_>, spill_to_disk: bool) -> std::io::Result<Self> {
-        let spill = if spill_to_disk {
-            Spill::Disk(BufWriter::with_capacity(1 << 20, tempfile::tempfile()?))
-        } else {
-            Spill::Memory(Vec::new())
-        };
+    /// Starts the plan on `out`.
+    pub fn start(out: W, opening: &Opening<'_>) -> std::io::Result<Self> {
         let mut w = PlanWriter {
             out: BufWriter::with_capacity(
                 1 << 16,
@@ -235,9 +219,7 @@ impl<W: Write> PlanWriter<W> {
                     hash: Sha256::new(),
                 },
             ),
-            spill,
             subjects: 0,
-            steps: 0,
             shapes: Shapes::new(opening.conditions).map_err(std::io::Error::other)?,
             line: Vec::new(),
         };
@@ -264,8 +246,8 @@ impl<W: Write> PlanWriter<W> {
         self.out.write_all(b",\n")
     }
 
-    /// Writes the next subject: a matched one's explanation as `why` when it can be.
-    pub fn subject(&mut self, s: &PlannedSubject) -> std::io::Result<()> {
+    /// Writes the next subject with its steps: a matched one's explanation as `why` when it can be.
+    pub fn subject(&mut self, s: &PlannedSubject, steps: &[Step]) -> std::io::Result<()> {
         let why = match s.verdict {
             Verdict::Matched => self.shapes.compress(&s.rules, &s.explanation),
             _ => None,
@@ -278,6 +260,7 @@ impl<W: Write> PlanWriter<W> {
             ids: &s.ids,
             explanation: why.is_none().then_some(&s.explanation),
             why,
+            steps,
         };
         self.out.write_all(separator(self.subjects))?;
         serde_json::to_writer(&mut self.out, &wire).map_err(json_err)?;
@@ -285,14 +268,16 @@ impl<W: Write> PlanWriter<W> {
         Ok(())
     }
 
-    /// Writes the next subject, matched by the rules of `traces`, straight from them: the bytes
-    /// [`PlanWriter::subject`] writes for it, without building its explanation. `false` (nothing
-    /// written) when its explanation cannot be `why`: then write it with [`PlanWriter::subject`].
+    /// Writes the next subject, matched by the rules of `traces`, and its steps straight from
+    /// them: the bytes [`PlanWriter::subject`] writes for it, without building its explanation.
+    /// `false` (nothing written) when its explanation cannot be `why`: then write it with
+    /// [`PlanWriter::subject`].
     pub fn matched_subject(
         &mut self,
         key: &str,
         traces: &[&RuleTrace],
         ids: &BTreeMap<String, String>,
+        steps: &[Step],
     ) -> std::io::Result<bool> {
         let mut line = std::mem::take(&mut self.line);
         line.clear();
@@ -309,6 +294,10 @@ impl<W: Write> PlanWriter<W> {
         serde_json::to_writer(&mut line, ids).map_err(json_err)?;
         line.push(b',');
         let fits = self.shapes.write_why(&mut line, traces);
+        if fits && !steps.is_empty() {
+            line.extend_from_slice(b",\"steps\":");
+            serde_json::to_writer(&mut line, steps).map_err(json_err)?;
+        }
         line.push(b'}');
         let written = if fits {
             self.out.write_all(separator(self.subjects))?;
@@ -322,39 +311,25 @@ impl<W: Write> PlanWriter<W> {
         Ok(written)
     }
 
-    /// Writes the next step (after the subjects, in the order given).
-    pub fn step(&mut self, s: &Step) -> std::io::Result<()> {
-        // Built in memory and written at once: many small writes through the spill cost more.
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        line.extend_from_slice(separator(self.steps));
-        serde_json::to_writer(&mut line, s).map_err(json_err)?;
-        let written = self.spill.write_all(&line);
-        self.line = line;
-        written?;
-        self.steps += 1;
-        Ok(())
-    }
-
-    /// Writes the steps after the subjects, then the summary and the seal. Returns the checksum
-    /// and the output.
+    /// Writes the steps not listed with a subject (`apart`: none when the plan is written as it is
+    /// made), then the summary and the seal. Returns the checksum and the output.
     pub fn finish(
         mut self,
+        apart: &[Step],
         summary: &Summary,
         refused: Option<&Refusal>,
     ) -> std::io::Result<(String, W)> {
         self.out.write_all(close(self.subjects))?;
-        self.out.write_all(b",\n  \"steps\": [")?;
-        match std::mem::replace(&mut self.spill, Spill::Memory(Vec::new())) {
-            Spill::Memory(v) => self.out.write_all(&v)?,
-            Spill::Disk(f) => {
-                let mut file = f.into_inner().map_err(|e| e.into_error())?;
-                file.seek(SeekFrom::Start(0))?;
-                std::io::copy(&mut BufReader::with_capacity(1 << 20, file), &mut self.out)?;
-            }
-        }
-        self.out.write_all(close(self.steps))?;
         self.out.write_all(b",\n")?;
+        if !apart.is_empty() {
+            self.out.write_all(b"  \"steps\": [")?;
+            for (i, st) in apart.iter().enumerate() {
+                self.out.write_all(separator(i as u64))?;
+                serde_json::to_writer(&mut self.out, st).map_err(json_err)?;
+            }
+            self.out.write_all(close(apart.len() as u64))?;
+            self.out.write_all(b",\n")?;
+        }
         self.field("summary", summary)?;
         if let Some(r) = refused {
             self.field("refused", r)?;
@@ -490,16 +465,25 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut shapes = Shapes::default();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
+                // A format 3 subject carries its steps.
                 "subjects" if self.want.subjects => {
-                    let shapes = &shapes;
+                    let (shapes, steps) = (&shapes, self.want.steps);
                     map.next_value_seed(Each {
                         on: &mut *self.on,
-                        wrap: &|s: SubjectIn| s.expand(shapes).map(Item::Subject),
+                        wrap: &|s: SubjectIn| {
+                            let (subject, own) = s.expand(shapes)?;
+                            let own = own.into_iter().filter(|_| steps).map(Item::Step);
+                            Ok(std::iter::once(Item::Subject(subject)).chain(own).collect())
+                        },
                     })?
                 }
+                "subjects" if self.want.steps => map.next_value_seed(Each {
+                    on: &mut *self.on,
+                    wrap: &|s: StepsIn| Ok(s.steps.into_iter().map(Item::Step).collect()),
+                })?,
                 "steps" if self.want.steps => map.next_value_seed(Each {
                     on: &mut *self.on,
-                    wrap: &|s| Ok(Item::Step(s)),
+                    wrap: &|s| Ok(vec![Item::Step(s)]),
                 })?,
                 "subjects" | "steps" => {
                     map.next_value::<IgnoredAny>()?;
@@ -518,8 +502,8 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 }
 
-/// Turns one element of an array into an item (or says why it cannot be one).
-type Wrap<'w, T> = &'w dyn Fn(T) -> Result<Item, String>;
+/// Turns one element of an array into items (or says why it cannot).
+type Wrap<'w, T> = &'w dyn Fn(T) -> Result<Vec<Item>, String>;
 
 /// Each element of an array, handed to `on` as it is parsed.
 struct Each<'a, 'o, 'w, T> {
@@ -543,8 +527,9 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for Each<'_, '_, '_, T> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(x) = seq.next_element::<T>()? {
-            let item = (self.wrap)(x).map_err(serde::de::Error::custom)?;
-            (self.on)(item).map_err(serde::de::Error::custom)?;
+            for item in (self.wrap)(x).map_err(serde::de::Error::custom)? {
+                (self.on)(item).map_err(serde::de::Error::custom)?;
+            }
         }
         Ok(())
     }
