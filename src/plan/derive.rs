@@ -357,21 +357,28 @@ fn state_read(
         .iter()
         .filter(|t| decision.matched.contains(&t.rule))
     {
-        // The rule's compiled paths, so nothing is compiled again per subject.
-        let compiled: Vec<&JsonPath> = rulebook
-            .rule(&trace.rule.0)
-            .map(|r| r.when.leaves().into_iter().map(|l| &l.path).collect())
-            .unwrap_or_default();
-        for leaf in trace.explanation.leaves() {
-            if let Explanation::Leaf { path, .. } = leaf {
-                if is_state_path(path) && !read.contains_key(path) {
-                    let values = match compiled.iter().find(|p| p.as_str() == path) {
-                        Some(p) => p.query(subject).into_iter().cloned().collect(),
-                        None => JsonPath::compile(path)
-                            .map(|p| p.query(subject).into_iter().cloned().collect())
-                            .unwrap_or_default(),
-                    };
-                    read.insert(path.clone(), values);
+        // The rule's own compiled leaves (an explanation has one leaf per leaf of the condition, in
+        // order), so nothing is compiled or looked up again per subject.
+        match rulebook.rule(&trace.rule.0) {
+            Some(rule) => {
+                for leaf in rule.when.leaves() {
+                    let path = leaf.path.as_str();
+                    if is_state_path(path) && !read.contains_key(path) {
+                        let values = leaf.path.query(subject).into_iter().cloned().collect();
+                        read.insert(path.to_string(), values);
+                    }
+                }
+            }
+            None => {
+                for leaf in trace.explanation.leaves() {
+                    if let Explanation::Leaf { path, .. } = leaf {
+                        if is_state_path(path) && !read.contains_key(path) {
+                            let values = JsonPath::compile(path)
+                                .map(|p| p.query(subject).into_iter().cloned().collect())
+                                .unwrap_or_default();
+                            read.insert(path.clone(), values);
+                        }
+                    }
                 }
             }
         }
@@ -405,23 +412,35 @@ pub fn derive_steps(
     decision: &Decision,
     first: usize,
 ) -> Vec<Step> {
-    let read = state_read(rulebook, subject, decision);
+    let mut read = state_read(rulebook, subject, decision);
     let mut steps: Vec<Step> = Vec::new();
     let mut changed: Vec<&str> = Vec::new();
-    for (rule, action) in decision.actions(rulebook) {
+    let actions = decision.actions(rulebook);
+    let last = actions.len().saturating_sub(1);
+    for (i, (rule, action)) in actions.into_iter().enumerate() {
         let id = format!("s{:04}", first + steps.len());
-        let preconditions: Vec<Precondition> = read
-            .iter()
-            .filter(|(p, _)| {
-                !changed
-                    .iter()
-                    .any(|c| p.as_str() == *c || p.starts_with(&format!("{c}.")))
+        let unchanged = |p: &str| {
+            !changed.iter().any(|c| {
+                p.strip_prefix(*c)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
             })
-            .map(|(p, v)| Precondition {
-                path: p.clone(),
-                values: v.clone(),
-            })
-            .collect();
+        };
+        // The last step takes what was read; the others copy it.
+        let preconditions: Vec<Precondition> = if i == last {
+            std::mem::take(&mut read)
+                .into_iter()
+                .filter(|(p, _)| unchanged(p))
+                .map(|(path, values)| Precondition { path, values })
+                .collect()
+        } else {
+            read.iter()
+                .filter(|(p, _)| unchanged(p))
+                .map(|(p, v)| Precondition {
+                    path: p.clone(),
+                    values: v.clone(),
+                })
+                .collect()
+        };
         steps.push(Step {
             id,
             subject: decision.subject.clone(),

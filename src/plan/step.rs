@@ -227,7 +227,9 @@ impl TryFrom<StepWire> for Step {
     }
 }
 
-/// `action` and `params` of a step's action, as its JSON lays them out.
+/// `action` and `params` of a step's action, as its JSON lays them out: the definition [`Params`]
+/// is tested against.
+#[cfg(test)]
 fn action_and_params(action: &StepAction) -> (String, Value) {
     match serde_json::to_value(action) {
         Ok(Value::Object(mut m)) => (
@@ -237,6 +239,44 @@ fn action_and_params(action: &StepAction) -> (String, Value) {
             m.remove("params").unwrap_or_else(|| json!({})),
         ),
         _ => (action.name().to_string(), json!({})),
+    }
+}
+
+/// A step's `params`, written straight from its action (the fields of the action's variant, as
+/// [`StepAction`]'s derived form writes them), without building them as JSON first.
+struct Params<'a>(&'a StepAction);
+
+impl Serialize for Params<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = serializer.serialize_map(None)?;
+        match self.0 {
+            StepAction::ResetPassword { send_email } | StepAction::Activate { send_email } => {
+                m.serialize_entry("send_email", send_email)?;
+            }
+            StepAction::Await { until, timeout } => {
+                m.serialize_entry("until", until)?;
+                m.serialize_entry("timeout", timeout)?;
+            }
+            StepAction::RetryProvisioning {
+                method,
+                timeout,
+                warning,
+            } => {
+                m.serialize_entry("method", method)?;
+                m.serialize_entry("timeout", timeout)?;
+                if let Some(w) = warning {
+                    m.serialize_entry("warning", w)?;
+                }
+            }
+            StepAction::DeleteRecreate {} | StepAction::Unlock {} => {}
+            StepAction::Notify { message, channel } => {
+                m.serialize_entry("message", message)?;
+                m.serialize_entry("channel", channel)?;
+            }
+            StepAction::Report { message } => m.serialize_entry("message", message)?,
+        }
+        m.end()
     }
 }
 
@@ -251,23 +291,71 @@ impl Serialize for Step {
             rule: &'a str,
             action: &'a str,
             org: &'a str,
-            params: &'a Value,
+            params: Params<'a>,
             preconditions: &'a [Precondition],
             depends_on: &'a [String],
             safety: Safety,
         }
-        let (action, params) = action_and_params(&self.action);
         Wire {
             id: &self.id,
             subject: &self.subject,
             rule: &self.rule,
-            action: &action,
+            action: self.action.name(),
             org: &self.org,
-            params: &params,
+            params: Params(&self.action),
             preconditions: &self.preconditions,
             depends_on: &self.depends_on,
             safety: self.safety,
         }
         .serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rulebook::RetryMethod;
+
+    /// Every action's `params` written straight equal the derived form's, field for field and in
+    /// order, and its name the derived tag.
+    #[test]
+    fn params_are_written_as_the_derived_form_lays_them_out() {
+        let actions = [
+            StepAction::ResetPassword { send_email: true },
+            StepAction::Await {
+                until: json!({"path": "$.user.status", "equals": "ACTIVE"}),
+                timeout: "10m".into(),
+            },
+            StepAction::RetryProvisioning {
+                method: RetryMethod::Reassign,
+                timeout: "5m".into(),
+                warning: None,
+            },
+            StepAction::RetryProvisioning {
+                method: RetryMethod::Touch,
+                timeout: "5m".into(),
+                warning: Some(GROUP_REASSIGN_WARNING.into()),
+            },
+            StepAction::DeleteRecreate {},
+            StepAction::Unlock {},
+            StepAction::Activate { send_email: false },
+            StepAction::Notify {
+                message: "m \"q\"".into(),
+                channel: None,
+            },
+            StepAction::Notify {
+                message: "m".into(),
+                channel: Some("ops".into()),
+            },
+            StepAction::Report {
+                message: "r".into(),
+            },
+        ];
+        for a in &actions {
+            let (name, params) = action_and_params(a);
+            assert_eq!(name, a.name());
+            let written = serde_json::to_string(&Params(a)).unwrap();
+            assert_eq!(written, serde_json::to_string(&params).unwrap(), "{a:?}");
+        }
     }
 }
