@@ -210,9 +210,14 @@ fn a_why_that_does_not_fit_its_rule_is_refused_naming_the_subject() {
         &format!("\"outcomes\":\"{outcomes}\""),
         &format!("\"outcomes\":\"{}\"", &outcomes[1..]),
     );
+    // `apply` reads every subject before its first call: the orgs are never asked.
+    let config = dir.path().join("remedy.yaml");
+    let org = "{ orgUrl: 'http://127.0.0.1:9', token: unused }";
+    std::fs::write(&config, format!("orgs:\n  hub: {org}\n  spoke: {org}\n")).unwrap();
     for args in [
         vec!["show", p, "--format", "markdown"],
         vec!["explain", "--plan", p, "--subject", &key],
+        vec!["apply", p, "--config", config.to_str().unwrap()],
     ] {
         let run = remedy(&args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.transcript());
