@@ -414,12 +414,29 @@ fn outcomes(e: &Explanation, shape: &Value, out: &mut Vec<u8>, v2: &mut usize) -
                     .get("child")
                     .is_some_and(|s| outcomes(child, s, out, v2))
         }
-        Explanation::Leaf { path, operator, .. } => {
+        Explanation::Leaf {
+            path,
+            operator,
+            expected,
+            quantifier,
+            ..
+        } => {
             kind == Some("leaf")
                 && shape.get("path").and_then(Value::as_str) == Some(path.as_str())
                 && shape.get("operator").and_then(Value::as_str) == Some(*operator)
+                && shape.get("quantifier").and_then(Value::as_str)
+                    == (*quantifier != Quantifier::Any).then_some(quantifier.as_str())
+                && shape
+                    .get("expected")
+                    .is_some_and(|e| same_expected(e, expected))
         }
     }
+}
+
+/// Whether a leaf's `expected` shows as `shown` (its shape's): equal as it is, or once cut (only
+/// a value too long to show whole needs cutting, so the short common case allocates nothing).
+fn same_expected(shown: &Value, expected: &Value) -> bool {
+    shown == expected || *shown == truncate_value(expected)
 }
 
 /// Writes the leaves' `seen` entries of `e`, in order; adds what they add to format 2's size to `v2`.
@@ -468,3 +485,6 @@ fn seen(e: &Explanation, out: &mut Vec<u8>, first: &mut bool, v2: &mut usize) ->
 fn size(v: &Value) -> usize {
     serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
 }
+
+#[cfg(test)]
+mod tests;

@@ -161,14 +161,19 @@ fn custom_policy_example_tests_and_plans() {
 }
 
 /// Every key of `value`'s objects, except below keys whose children are data rather than format
-/// (org names, action names, an `await` condition).
+/// (org names, action names, an `await` condition), and the rule ids `conditions` is keyed by (the
+/// conditions below them are format).
 fn format_keys(value: &Value, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(m) => {
             for (k, child) in m {
                 out.insert(k.clone());
-                if !matches!(k.as_str(), "orgs" | "by_action" | "until" | "requests") {
-                    format_keys(child, out);
+                match (k.as_str(), child) {
+                    ("orgs" | "by_action" | "until" | "requests", _) => {}
+                    ("conditions", Value::Object(rules)) => {
+                        rules.values().for_each(|c| format_keys(c, out))
+                    }
+                    _ => format_keys(child, out),
                 }
             }
         }
@@ -196,10 +201,19 @@ fn plan_format_doc_names_every_field_of_a_real_plan() {
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let mut keys = BTreeSet::new();
     format_keys(&plan, &mut keys);
-    assert!(
-        keys.contains("protected_by") && keys.contains("seen"),
-        "{keys:?}"
-    );
+    // Both forms of a subject's explanation: protected subjects keep theirs whole, matched ones
+    // keep `why` against the rules' `conditions`.
+    for expected in [
+        "protected_by",
+        "explanation",
+        "seen",
+        "conditions",
+        "why",
+        "outcomes",
+        "children",
+    ] {
+        assert!(keys.contains(expected), "`{expected}` not in {keys:?}");
+    }
     assert_doc_mentions("docs/plan-format.md", &keys, "plan fields");
 }
 

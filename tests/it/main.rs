@@ -28,6 +28,8 @@ mod report;
 mod node_sdk;
 // Plans at scale: streamed plan files, the explanation budget, bounded show, explain --plan.
 mod plans_at_scale;
+// Plan formats: format 2 fixtures read, shown, explained and applied as format 3; a bad `why` refused.
+mod plan_formats;
 // `remedy explain --plan --config`: a planned subject's explanation re-derived from the live orgs.
 mod explain_live;
 // Property tests: the condition language's three-valued laws, plans independent of input order.

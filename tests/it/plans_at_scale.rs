@@ -1,4 +1,4 @@
-//! Plans at scale: the plan file is written and read as a stream (format 2), each subject's
+//! Plans at scale: the plan file is written and read as a stream (format 3), each subject's
 //! explanation stays within its budget, `show` prints a bounded sample unless `--all`, `explain
 //! --plan` re-derives the full explanation, an edited plan is refused, and plans of the previous
 //! format (1) are still read.
@@ -68,7 +68,13 @@ fn a_plan_is_one_line_per_subject_and_step_within_the_size_budget() {
     let dir = planned();
     let text = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
     let plan: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
+    // The rule's condition is written once, on its own line, before the subjects.
+    let conditions = text
+        .lines()
+        .filter(|l| l.starts_with("  \"conditions\": {\"never-signed-in\":"))
+        .count();
+    assert_eq!(conditions, 1);
     let matched = plan["summary"]["matched"].as_u64().unwrap();
     assert_eq!(matched, 240);
     // One subject per line, one step per line: 240 of each.
@@ -83,18 +89,26 @@ fn a_plan_is_one_line_per_subject_and_step_within_the_size_budget() {
     assert_eq!((subject_lines, step_lines), (240, 240));
     let per_subject = text.len() as u64 / matched;
     assert!(
-        per_subject <= 900,
+        per_subject <= 600,
         "{per_subject} bytes per matched subject"
     );
     for s in plan["subjects"].as_array().unwrap() {
-        let bytes = s["explanation"].to_string().len();
+        // Each matched subject keeps what it saw (`why`), not its explanation whole.
+        assert!(s.get("explanation").is_none() && s["why"].is_array(), "{s}");
+        // The 500-byte profile value is never carried whole.
+        assert!(!s.to_string().contains(&"x".repeat(100)));
+    }
+    // Read back, each explanation (format 2's, rebuilt from `why`) is within its budget.
+    let read = okta_remedy::plan::Plan::read(&dir.path().join("plan.json")).unwrap();
+    assert_eq!(read.subjects.len(), 240);
+    for s in &read.subjects {
+        let bytes = s.explanation.to_string().len();
         assert!(
             bytes <= okta_remedy::plan::compact::EXPLANATION_BUDGET,
             "{bytes}: {}",
-            s["explanation"]
+            s.explanation
         );
-        // The 500-byte profile value is never carried whole.
-        assert!(!s.to_string().contains(&"x".repeat(100)));
+        assert_eq!(s.explanation[0]["rule"], "never-signed-in");
     }
     // The checksum covers the bytes before `plan_id`; the file ends with the seal.
     assert!(text.ends_with(&format!(

@@ -9,12 +9,12 @@ use super::{hub_user, mutations, seed_spec, subjects_by_rule, Env};
 
 const SEED: &str = "rules/org2org-password-sync.yaml";
 
-/// Plans the seed scenario, lets `edit` rewrite the plan's JSON, reseals it (a new valid checksum)
-/// and writes it back.
+/// Plans the seed scenario, lets `edit` rewrite the plan's JSON (read whole: each subject with its
+/// explanation, as format 2 stored it), reseals it (a new valid checksum) and writes it back.
 async fn tampered(edit: impl FnOnce(&mut Value)) -> Env {
     let env = Env::generated(seed_spec(), SEED).await;
     let path = env.plan().await;
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut v = serde_json::to_value(Plan::read(&path).expect("the plan reads")).unwrap();
     edit(&mut v);
     let mut plan: Plan = serde_json::from_value(v).expect("still a readable plan");
     plan.seal();
