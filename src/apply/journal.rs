@@ -40,6 +40,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 mod deliveries;
+mod listing;
 mod rows;
 pub use deliveries::{DeliveryRecord, DeliveryState};
 use rows::{row_to_backup, row_to_step, Unreadable};
@@ -380,20 +381,6 @@ impl Journal {
         })
     }
 
-    /// At most `per_state` steps of each state (all with `None`), by step id.
-    pub fn steps_sample(&self, per_state: Option<usize>) -> Result<Vec<StepRecord>, JournalError> {
-        let limit = per_state.map_or(-1, |n| n as i64);
-        self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT step_id, subject, action, state, detail, request_id, started, updated FROM
-                   (SELECT *, ROW_NUMBER() OVER (PARTITION BY state ORDER BY step_id) AS n FROM steps)
-                 WHERE ?1 < 0 OR n <= ?1 ORDER BY step_id",
-            )?;
-            let rows = st.query_map(params![limit], row_to_step)?;
-            rows.collect()
-        })
-    }
-
     /// Records that `call` is about to be made for the step (durably, before the call).
     pub fn intent(
         &self,
@@ -616,23 +603,6 @@ impl Journal {
         })
     }
 
-    /// The subjects in `state` with their details, by subject, at most `limit` of them (all with
-    /// `None`); read through the `subjects_by_state` index.
-    pub fn subjects_in(
-        &self,
-        state: &str,
-        limit: Option<usize>,
-    ) -> Result<Vec<(String, Option<String>)>, JournalError> {
-        let limit = limit.map_or(-1, |n| n as i64);
-        self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT subject, detail FROM subjects WHERE state = ?1 ORDER BY subject LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![state, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })
-    }
-
     /// How many steps are in `state`.
     pub fn count_steps(&self, state: StepState) -> Result<u64, JournalError> {
         self.with(|c| {
@@ -642,15 +612,6 @@ impl Journal {
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n as u64)
-        })
-    }
-
-    pub fn subjects(&self) -> Result<Vec<(String, String, Option<String>)>, JournalError> {
-        self.with(|c| {
-            let mut st =
-                c.prepare("SELECT subject, state, detail FROM subjects ORDER BY subject")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect()
         })
     }
 

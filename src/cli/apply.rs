@@ -195,64 +195,144 @@ fn approved_on_terminal(plan: &Opened, output: Output) -> Result<bool, CliError>
 const LISTED_PER_STATE: usize = super::plan::SHOWN_PER_ACTION;
 
 /// `remedy status JOURNAL`: subjects by state (at most [`LISTED_PER_STATE`] of each unless `all`,
-/// every one counted), read through the journal's indices so a journal of a million subjects is
-/// not loaded.
+/// every one counted), written as they are read from the journal's indices, so the status of a run
+/// of a million subjects is never held in memory.
 pub fn status(journal_path: &Path, all: bool, output: Output) -> Result<Exit, CliError> {
     let journal = Journal::open_existing(journal_path)?;
     let counts = journal.subject_counts()?;
     let limit = (!all).then_some(LISTED_PER_STATE);
-    let mut by_state = Vec::new();
-    for (state, n) in &counts {
-        by_state.push((state.as_str(), *n, journal.subjects_in(state, limit)?));
-    }
     let plan_id = journal.meta("plan_id")?;
     let interrupted = journal.count_steps(StepState::Intent)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if output == Output::Json {
-        let mut subjects: Vec<_> = by_state
+        let listed: u64 = counts
             .iter()
-            .flat_map(|(st, _, list)| {
-                list.iter()
-                    .map(move |(s, d)| json!({"subject": s, "state": st, "detail": d}))
-            })
-            .collect();
-        subjects.sort_by(|a, b| a["subject"].as_str().cmp(&b["subject"].as_str()));
-        let listed = subjects.len() as u64;
+            .map(|(_, n)| limit.map_or(*n, |l| (*n).min(l as u64)))
+            .sum();
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
-        let mut doc = json!({
-            "journal": journal_path.display().to_string(),
-            "plan_id": plan_id,
-            "subjects": subjects,
-            "counts": counts.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "steps": journal.steps_sample(limit)?,
-            "interrupted_steps": interrupted,
-        });
-        if listed < total {
-            doc["unlisted"] = json!(total - listed);
-        }
-        print::json(&doc)?;
+        let doc = StatusDoc {
+            journal: &journal,
+            path: journal_path.display().to_string(),
+            plan_id,
+            counts: &counts,
+            limit,
+            interrupted,
+            unlisted: (listed < total).then_some(total - listed),
+        };
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| {
+            if e.is_io() {
+                CliError::Stdout(e.into())
+            } else {
+                e.into()
+            }
+        })?;
+        std::io::Write::write_all(&mut out, b"\n").map_err(CliError::Stdout)?;
+        std::io::Write::flush(&mut out).map_err(CliError::Stdout)?;
         return Ok(Exit::Ok);
     }
-    let mut text = format!(
-        "journal {} (plan {})\n",
-        journal_path.display(),
-        plan_id.unwrap_or_default()
-    );
-    for (state, n, list) in &by_state {
-        text.push_str(&format!("\n{state} ({n})\n"));
-        for (s, d) in list {
-            let detail = d.as_ref().map(|d| format!(": {d}")).unwrap_or_default();
-            text.push_str(&format!("  {s}{detail}\n"));
+    let mut failed = None;
+    let mut put = |out: &mut dyn std::io::Write, text: &str| {
+        if failed.is_none() {
+            failed = out.write_all(text.as_bytes()).err();
         }
-        let hidden = n.saturating_sub(list.len() as u64);
+        failed.is_none()
+    };
+    put(
+        &mut out,
+        &format!(
+            "journal {} (plan {})\n",
+            journal_path.display(),
+            plan_id.unwrap_or_default()
+        ),
+    );
+    for (state, n) in &counts {
+        put(&mut out, &format!("\n{state} ({n})\n"));
+        let mut listed = 0u64;
+        journal.each_subject(Some(state), limit, &mut |s, _, d| {
+            listed += 1;
+            let detail = d.map(|d| format!(": {d}")).unwrap_or_default();
+            put(&mut out, &format!("  {s}{detail}\n"))
+        })?;
+        let hidden = n.saturating_sub(listed);
         if hidden > 0 {
-            text.push_str(&format!("  … and {hidden} more (all of them with --all)\n"));
+            put(
+                &mut out,
+                &format!("  … and {hidden} more (all of them with --all)\n"),
+            );
         }
     }
     if interrupted > 0 {
-        text.push_str(&format!("\n{interrupted} steps were interrupted mid-way (a call may or may not have reached Okta); run apply again to reconcile and finish them\n"));
+        put(&mut out, &format!("\n{interrupted} steps were interrupted mid-way (a call may or may not have reached Okta); run apply again to reconcile and finish them\n"));
     }
-    print::text(&text)?;
+    if let Some(e) = failed {
+        return Err(CliError::Stdout(e));
+    }
+    std::io::Write::flush(&mut out).map_err(CliError::Stdout)?;
     Ok(Exit::Ok)
+}
+
+/// `remedy status --output json`, serialised as the journal is read.
+struct StatusDoc<'a> {
+    journal: &'a Journal,
+    path: String,
+    plan_id: Option<String>,
+    counts: &'a [(String, u64)],
+    limit: Option<usize>,
+    interrupted: u64,
+    unlisted: Option<u64>,
+}
+
+impl serde::Serialize for StatusDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("journal", &self.path)?;
+        m.serialize_entry("plan_id", &self.plan_id)?;
+        m.serialize_entry("subjects", &Rows(self, false))?;
+        let counts: serde_json::Map<String, serde_json::Value> = self
+            .counts
+            .iter()
+            .map(|(s, n)| (s.clone(), json!(n)))
+            .collect();
+        m.serialize_entry("counts", &counts)?;
+        m.serialize_entry("steps", &Rows(self, true))?;
+        m.serialize_entry("interrupted_steps", &self.interrupted)?;
+        if let Some(n) = self.unlisted {
+            m.serialize_entry("unlisted", &n)?;
+        }
+        m.end()
+    }
+}
+
+/// The subjects (or the steps, when `.1`) of a status document, each serialised as it is read.
+struct Rows<'d, 'a>(&'d StatusDoc<'a>, bool);
+
+impl serde::Serialize for Rows<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let doc = self.0;
+        let mut seq = s.serialize_seq(None)?;
+        let mut failed = None;
+        let mut put = |v: serde_json::Value| match seq.serialize_element(&v) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        };
+        let read = if self.1 {
+            doc.journal.each_step(doc.limit, &mut |st| put(json!(st)))
+        } else {
+            doc.journal.each_subject(None, doc.limit, &mut |s, st, d| {
+                put(json!({"subject": s, "state": st, "detail": d}))
+            })
+        };
+        read.map_err(S::Error::custom)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        seq.end()
+    }
 }
 
 fn restore_text(user: &str, org: &str, r: &executor::Restored) -> String {

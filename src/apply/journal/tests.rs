@@ -98,3 +98,72 @@ fn only_successful_outcomes_close_a_call_and_the_last_intent_decides() {
     assert!(j.had_outcome("s1", "touch").unwrap());
     assert!(!j.open_intent("s1", "touch").unwrap());
 }
+
+/// `status` lists subjects and steps as the journal reads them: by subject (step id), at most so
+/// many of each state, every one with no limit, and stops when told to.
+#[test]
+fn listings_are_in_order_limited_per_state_and_stop_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(&dir.path().join("j.sqlite"), "plan-1", "c", "r").unwrap();
+    for (s, state) in [
+        ("e@x", "done"),
+        ("a@x", "failed"),
+        ("d@x", "done"),
+        ("b@x", "done"),
+        ("c@x", "failed"),
+    ] {
+        j.set_subject(s, state, Some(&format!("{s} is {state}")))
+            .unwrap();
+    }
+    let list = |state: Option<&str>, per: Option<usize>| {
+        let mut out = Vec::new();
+        j.each_subject(state, per, &mut |s, st, d| {
+            out.push(format!("{s} {st} {}", d.unwrap_or("-")));
+            true
+        })
+        .unwrap();
+        out
+    };
+    assert_eq!(
+        list(None, None),
+        [
+            "a@x failed a@x is failed",
+            "b@x done b@x is done",
+            "c@x failed c@x is failed",
+            "d@x done d@x is done",
+            "e@x done e@x is done"
+        ]
+    );
+    assert_eq!(
+        list(None, Some(1)),
+        ["a@x failed a@x is failed", "b@x done b@x is done"]
+    );
+    assert_eq!(
+        list(Some("done"), Some(2)),
+        ["b@x done b@x is done", "d@x done d@x is done"]
+    );
+    assert_eq!(list(Some("done"), None).len(), 3);
+    let mut seen = 0;
+    j.each_subject(None, None, &mut |_, _, _| {
+        seen += 1;
+        seen < 2
+    })
+    .unwrap();
+    assert_eq!(seen, 2);
+
+    for (id, s) in [("s0003", "c@x"), ("s0001", "a@x"), ("s0002", "b@x")] {
+        j.intent(id, s, "unlock", "unlock").unwrap();
+    }
+    j.touch_started("s0004", "d@x", "await").unwrap();
+    let steps = |per: Option<usize>| {
+        let mut out = Vec::new();
+        j.each_step(per, &mut |st| {
+            out.push(st.step_id);
+            true
+        })
+        .unwrap();
+        out
+    };
+    assert_eq!(steps(None), ["s0001", "s0002", "s0003", "s0004"]);
+    assert_eq!(steps(Some(1)), ["s0001", "s0004"]);
+}
