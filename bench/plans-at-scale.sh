@@ -136,6 +136,10 @@ echo "  unlocks served in all: $unlocks for $steps steps; journaled intents: $(c
 # C. Everything done: what resuming costs when nothing is left (no Okta read per finished subject).
 measure "apply, all $steps already done" "${apply_cmd[@]}"
 echo "  user reads by that run: $(($(served users.id.get) - reads)), unlocks: $(($(served users.id) - unlocks))"
+# The run's status: 50 subjects per state, then every subject and step (text and JSON), streamed.
+measure "status (50 per state)" $bin status "$WORK/journal.sqlite"
+measure "status --all" $bin status "$WORK/journal.sqlite" --all
+measure "status --all --output json" $bin --output json status "$WORK/journal.sqlite" --all
 # D. One planned subject explained live from the simulator (the plan's last subject) and from the
 # subjects file, side by side.
 key=$(grep -o '"subject":"[^"]*"' "$WORK/plan-unlock.json" | tail -1 | cut -d'"' -f4)
