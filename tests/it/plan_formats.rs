@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use okta_remedy::plan::Plan;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cli::{crate_root, remedy, Run, NOW};
@@ -100,20 +99,6 @@ fn steps_block(plan: &Plan) -> String {
         .map(|st| format!("    {}", serde_json::to_string(st).unwrap()))
         .collect();
     format!("  \"steps\": [\n{}\n  ],\n", lines.join(",\n"))
-}
-
-/// A plan's steps as its JSON holds them, in file order: each subject's `steps` (format 3), then
-/// the top-level `steps` array (format 2, or format 3's steps listed apart).
-pub fn plan_steps(plan: &Value) -> Vec<Value> {
-    let inline = plan["subjects"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.get("steps"));
-    inline
-        .chain(plan.get("steps"))
-        .flat_map(|steps| steps.as_array().unwrap().iter().cloned())
-        .collect()
 }
 
 /// A plan file's bytes before its `"plan_id"` line, with the seal that closes them.

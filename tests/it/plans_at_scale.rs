@@ -91,7 +91,7 @@ fn a_plan_is_one_line_per_subject_with_its_steps_within_the_size_budget() {
         assert_eq!(steps.len(), 1, "{line}");
         assert_eq!(steps[0]["subject"], s["key"]);
     }
-    assert_eq!(crate::plan_formats::plan_steps(&plan).len(), 240);
+    assert_eq!(crate::plan_layout::plan_steps(&plan).len(), 240);
     let per_subject = text.len() as u64 / matched;
     assert!(
         per_subject <= 600,
