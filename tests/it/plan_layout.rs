@@ -90,7 +90,10 @@ fn same_in_memory_and_streamed(rules: &str, subjects: &str, now: DateTime<Utc>) 
         memory.steps,
         "{rules}"
     );
-    assert_eq!(plan_steps(&json_of(&out)).len(), memory.steps.len());
+    // Every step is on its subject's line: none listed apart.
+    let json = json_of(&out);
+    assert!(json.get("steps").is_none(), "{rules}: steps listed apart");
+    assert_eq!(plan_steps(&json).len(), memory.steps.len());
     memory
 }
 
@@ -185,6 +188,9 @@ fn rearranged(edit: impl FnOnce(&mut Vec<Step>)) -> Plan {
     plan
 }
 
+/// A rearrangement of a plan's steps.
+type Edit = Box<dyn FnOnce(&mut Vec<Step>)>;
+
 /// A plan put together by hand whose steps do not all follow their subject, in memory: written with
 /// `to_json`, those are listed apart after the subjects, and `Plan::read` and the stream give every
 /// step back in the plan's order.
@@ -196,7 +202,7 @@ fn steps_that_do_not_follow_their_subject_are_listed_apart_and_read_back() {
         st.subject = "nobody@example.com".into();
         steps.insert(2, st);
     };
-    let cases: [(&str, Box<dyn FnOnce(&mut Vec<Step>)>); 5] = [
+    let cases: [(&str, Edit); 5] = [
         ("reversed", Box::new(|s: &mut Vec<Step>| s.reverse())),
         (
             "last subject's steps first",
