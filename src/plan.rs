@@ -9,16 +9,18 @@
 //!   source: {kind: "file"|"live", subjects_kind, path?, orgs: {name: url}, window?: {since, until}, requests?},
 //!   conditions: {rule id: condition as explanations show it},                         (version 3)
 //!   subjects: [ {key, verdict, rules, protected_by?, ids: {user_id?, spoke_user_id?, app_id?, app_user_id?},
-//!                why (version 3, matched subjects) | explanation} ],
+//!                why (version 3, matched subjects) | explanation,
+//!                steps? (version 3: the subject's steps, each as below)} ],
 //!   steps: [ {id, subject, rule, action, org, params, preconditions: [{path, values}], depends_on, safety} ],
+//!          (versions 1 and 2: every step; version 3: only steps not following their subject, if any)
 //!   summary: {subjects, matched, no_match, protected, undecided, steps, changing, destructive, by_action},
 //!   refused?: {guard: "max_actions"|"max_destructive", count, limit},
 //!   checksum }
 //! ```
 //! Only matched and protected subjects are listed (unmatched ones are counted), so a plan over millions
 //! of subjects stays small. Version 1 is one pretty document whose `checksum` is the sha256 of it
-//! serialised without it; versions 2 and 3 are written as a stream ([`stream`]), one subject or step
-//! per line, with the checksum of the bytes before it. `apply` refuses a plan whose checksum does not
+//! serialised without it; versions 2 and 3 are written as a stream ([`stream`]), one subject (in
+//! version 3 with its steps) or step per line, with the checksum of the bytes before it. `apply` refuses a plan whose checksum does not
 //! match. Same inputs give byte-identical output. `refused` is present only on a plan over a guard: it
 //! is written so it can be reviewed, and `apply` refuses it. In memory every explanation is in its
 //! version 2 form ([`compact`]); version 3 stores matched subjects' as `why` ([`why`]).

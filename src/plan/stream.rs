@@ -1,7 +1,8 @@
-//! A plan file as a stream (`format_version` 3, and 2 read): [`PlanWriter`] writes subjects and
-//! steps as they are decided, hashing the bytes as they go, and the summary, plan id and checksum last;
-//! [`visit`] reads one subject or step at a time, and [`read_head`] everything but the subjects and
-//! steps. Neither ever holds the whole plan. The layout (docs/plan-format.md):
+//! A plan file as a stream (`format_version` 3, and 2 read): [`PlanWriter`] writes each subject with
+//! its steps as they are decided, hashing the bytes as they go, and the summary, plan id and checksum
+//! last; [`visit`] reads one subject line (a subject, then its steps) at a time, and [`read_head`]
+//! everything but the subjects and steps. Neither ever holds the whole plan. The layout
+//! (docs/plan-format.md):
 //!
 //! ```text
 //! {
@@ -10,10 +11,10 @@
 //!   "mode": "...", "now": "...", "source": {...},   (each on its own line)
 //!   "conditions": {...},          each rule's condition, which matched subjects' `why` refers to
 //!   "subjects": [
-//!     {...},                      one compact subject per line, in input order
+//!     {..., "steps": [...]},      one compact subject per line, in input order, its steps last
 //!   ],
-//!   "steps": [
-//!     {...},                      one compact step per line, grouped by subject in subject order
+//!   "steps": [                    only when some steps do not follow their subject (below)
+//!     {...},                      one compact step per line
 //!   ],
 //!   "summary": {...},
 //!   "refused": {...},             only on a refused plan
@@ -23,12 +24,18 @@
 //! ```
 //!
 //! `checksum` is the sha256 of every byte before the `"plan_id"` line, so it is computed while
-//! writing and checked by reading the file once, without parsing it. Steps are spilled to an unnamed
-//! temporary file (owner-only) while subjects are written, then copied after them. Version 2 is the
-//! same without `conditions`, every subject with its `explanation` whole.
+//! writing and checked by reading the file once, without parsing it. A subject's `steps` (omitted
+//! when it has none) are the steps planning made for it, the first depending on nothing and each
+//! next one on the step before. A plan built in memory by hand may hold steps that do not follow
+//! their subject so: [`super::Plan::write_to`] hands every step from the first such one on to
+//! [`PlanWriter::finish`], which lists them apart in the top-level `steps` array, so no step is lost
+//! and their order is kept. Readers hand each subject's steps right after it, and the steps listed
+//! apart after all subjects; a reader that wants only steps parses each subject line for its `steps`
+//! alone. Version 2 has no `conditions`, every subject with its `explanation` whole and no `steps`,
+//! and all steps in the top-level array.
 //!
-//! Limits: the readers hold one subject or step at a time (serde_json's nesting limit, 128, applies);
-//! [`super::Plan::read`] reads a whole plan only up to [`WHOLE_PLAN_LIMIT`] bytes.
+//! Limits: the readers hold one subject line or one step at a time (serde_json's nesting limit, 128,
+//! applies); [`super::Plan::read`] reads a whole plan only up to [`WHOLE_PLAN_LIMIT`] bytes.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -20,7 +20,7 @@ use okta_remedy::subject::{self, FieldTree, SubjectError};
 use crate::cli::{relative, NOW};
 
 /// The scenario's subjects file, relative to the crate root.
-fn subjects_file(dir: &Path) -> String {
+pub fn subjects_file(dir: &Path) -> String {
     let found: Vec<String> = ["subjects.jsonl", "subjects.json"]
         .iter()
         .map(|f| dir.join(f))
@@ -31,7 +31,8 @@ fn subjects_file(dir: &Path) -> String {
     found[0].clone()
 }
 
-fn now_of(dir: &Path) -> DateTime<Utc> {
+/// The scenario's `now`: `now.txt`, else [`NOW`].
+pub fn now_of(dir: &Path) -> DateTime<Utc> {
     let text = std::fs::read_to_string(dir.join("now.txt")).unwrap_or_else(|_| NOW.to_string());
     DateTime::parse_from_rfc3339(text.trim())
         .unwrap()

@@ -30,6 +30,8 @@ mod node_sdk;
 mod plans_at_scale;
 // Plan formats: format 2 fixtures read, shown, explained and applied as format 3; a bad `why` refused.
 mod plan_formats;
+// Plan format 3's layout: steps on subject lines; streamed and in-memory plans alike; steps apart kept.
+mod plan_layout;
 // `remedy explain --plan --config`: a planned subject's explanation re-derived from the live orgs.
 mod explain_live;
 // Property tests: the condition language's three-valued laws, plans independent of input order.

@@ -45,18 +45,33 @@ fn format_3(name: &str, dir: &Path) -> PathBuf {
 }
 
 /// A format 3 plan file as format 2 wrote it: no `conditions` line, every subject with its
-/// explanation whole (as reading expands it), sealed again over the bytes before `plan_id`.
+/// explanation whole (as reading expands it) and without its `steps`, every step in one top-level
+/// `steps` array after the subjects (those on subject lines, then any listed apart, in file order),
+/// sealed again over the bytes before `plan_id`.
 pub fn as_format_2(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     let plan = Plan::read(path).unwrap();
     let mut subjects = plan.subjects.iter();
     let mut body = String::new();
+    let mut in_steps = false;
     for line in text.lines() {
         if line.starts_with("  \"plan_id\": ") {
             break;
         }
+        // Steps listed apart are written again below with the others.
+        if line.starts_with("  \"steps\": [") {
+            in_steps = !line.ends_with("],");
+            continue;
+        }
+        if in_steps {
+            in_steps = line != "  ],";
+            continue;
+        }
         if line.starts_with("  \"conditions\": ") {
             continue;
+        }
+        if line.starts_with("  \"summary\": ") {
+            body.push_str(&steps_block(&plan));
         }
         if line == "  \"format_version\": 3," {
             body.push_str("  \"format_version\": 2,");
@@ -71,6 +86,19 @@ pub fn as_format_2(path: &Path) -> String {
     }
     assert!(subjects.next().is_none(), "a subject line was not found");
     sealed(&body)
+}
+
+/// The top-level `steps` array as format 2 wrote it: one step per line, `[]` when there is none.
+fn steps_block(plan: &Plan) -> String {
+    if plan.steps.is_empty() {
+        return "  \"steps\": [],\n".to_string();
+    }
+    let lines: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|st| format!("    {}", serde_json::to_string(st).unwrap()))
+        .collect();
+    format!("  \"steps\": [\n{}\n  ],\n", lines.join(",\n"))
 }
 
 /// A plan file's bytes before its `"plan_id"` line, with the seal that closes them.

@@ -64,7 +64,7 @@ fn planned() -> tempfile::TempDir {
 }
 
 #[test]
-fn a_plan_is_one_line_per_subject_and_step_within_the_size_budget() {
+fn a_plan_is_one_line_per_subject_with_its_steps_within_the_size_budget() {
     let dir = planned();
     let text = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
     let plan: Value = serde_json::from_str(&text).unwrap();
@@ -77,16 +77,21 @@ fn a_plan_is_one_line_per_subject_and_step_within_the_size_budget() {
     assert_eq!(conditions, 1);
     let matched = plan["summary"]["matched"].as_u64().unwrap();
     assert_eq!(matched, 240);
-    // One subject per line, one step per line: 240 of each.
-    let subject_lines = text
+    // One subject per line, its step on the same line: 240 lines, 240 steps, none listed apart.
+    let subject_lines: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("    {\"key\""))
-        .count();
-    let step_lines = text
-        .lines()
-        .filter(|l| l.starts_with("    {\"id\""))
-        .count();
-    assert_eq!((subject_lines, step_lines), (240, 240));
+        .collect();
+    assert_eq!(subject_lines.len(), 240);
+    assert!(!text.lines().any(|l| l.starts_with("    {\"id\"")));
+    assert!(plan.get("steps").is_none());
+    for line in &subject_lines {
+        let s: Value = serde_json::from_str(line.trim_end_matches(',')).unwrap();
+        let steps = s["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1, "{line}");
+        assert_eq!(steps[0]["subject"], s["key"]);
+    }
+    assert_eq!(crate::plan_layout::plan_steps(&plan).len(), 240);
     let per_subject = text.len() as u64 / matched;
     assert!(
         per_subject <= 600,
