@@ -10,7 +10,7 @@
 #      SIGKILL after KILL_AFTER seconds (default 15) and resumed, with the simulator's request counts
 #      (user reads, unlocks) before and after, then once more with nothing left to do; then one
 #      planned subject explained live (`explain --plan --config`) and from the subjects file.
-# APPLY_ONLY=1 runs part 3 alone.
+# APPLY_ONLY=1 runs part 3 alone; PLAN_ONLY=1 parts 1 and 2 alone.
 # Prints the figures; changes nothing outside WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,7 @@ measure "test --snapshot --subjects (review)" $bin test --snapshot --subjects "$
   "$WORK/never-signed-in.yaml" --now $NOW
 echo "  review file: $(stat -c %s "$WORK/never-signed-in.subjects.snap") bytes"
 fi
+[ "${PLAN_ONLY:-0}" = 1 ] && exit 0
 
 # Apply: a simulator whose UNLOCKS hub users are all locked out for more than an hour.
 seed=$WORK/seed-$UNLOCKS.json

@@ -332,8 +332,9 @@ impl Plan {
             conditions: &self.conditions,
         };
         let mut w = stream::PlanWriter::start(out, &opening)?;
-        // Each subject's steps follow it, grouped as planning made them: the first with no
-        // dependency, each next one depending on the step before.
+        // Each matched subject's steps follow it, grouped as planning made them: steps of a rule it
+        // matched, the first with no dependency, each next one depending on the step before. (Keys
+        // can repeat: a protected subject, or one whose rule has no action, takes no step.)
         let mut steps = self.steps.iter().peekable();
         for s in &self.subjects {
             let mut own: Vec<Step> = Vec::new();
@@ -342,7 +343,10 @@ impl Plan {
                     None => st.depends_on.is_empty(),
                     Some(prev) => st.depends_on.len() == 1 && st.depends_on[0] == prev.id,
                 };
-                if st.subject != s.key || !next {
+                let ours = s.verdict == Verdict::Matched
+                    && st.subject == s.key
+                    && s.rules.contains(&st.rule);
+                if !ours || !next {
                     break;
                 }
                 own.extend(steps.next().cloned());

@@ -71,7 +71,7 @@ struct SubjectOut<'a> {
 
 /// A subject as read from a plan file, before its `why` is expanded.
 #[derive(Deserialize)]
-struct SubjectIn {
+struct SubjectIn<S> {
     key: String,
     verdict: Verdict,
     rules: Vec<String>,
@@ -83,9 +83,10 @@ struct SubjectIn {
     why: Option<Value>,
     #[serde(default)]
     explanation: Option<Value>,
-    /// Its steps (format 3; a format 2 plan lists them apart).
+    /// Its steps (format 3; a format 2 plan lists them apart): `Vec<Step>`, or `IgnoredAny` for a
+    /// reader that wants none.
     #[serde(default)]
-    steps: Vec<Step>,
+    steps: S,
 }
 
 /// Only the steps of a subject line, for a reader that wants no subjects.
@@ -95,8 +96,8 @@ struct StepsIn {
     steps: Vec<Step>,
 }
 
-impl SubjectIn {
-    fn expand(self, shapes: &Shapes) -> Result<(PlannedSubject, Vec<Step>), String> {
+impl<S> SubjectIn<S> {
+    fn expand(self, shapes: &Shapes) -> Result<(PlannedSubject, S), String> {
         let explanation = match (self.why, self.explanation) {
             (Some(why), None) => shapes
                 .expand(&self.rules, &why)
@@ -473,14 +474,23 @@ impl<'de> Visitor<'de> for Top<'_> {
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 // A format 3 subject carries its steps.
-                "subjects" if self.want.subjects => {
-                    let (shapes, steps) = (&shapes, self.want.steps);
+                "subjects" if self.want.subjects && self.want.steps => {
+                    let shapes = &shapes;
                     map.next_value_seed(Each {
                         on: &mut *self.on,
-                        wrap: &|s: SubjectIn| {
+                        wrap: &|s: SubjectIn<Vec<Step>>| {
                             let (subject, own) = s.expand(shapes)?;
-                            let own = own.into_iter().filter(|_| steps).map(Item::Step);
+                            let own = own.into_iter().map(Item::Step);
                             Ok(std::iter::once(Item::Subject(subject)).chain(own).collect())
+                        },
+                    })?
+                }
+                "subjects" if self.want.subjects => {
+                    let shapes = &shapes;
+                    map.next_value_seed(Each {
+                        on: &mut *self.on,
+                        wrap: &|s: SubjectIn<IgnoredAny>| {
+                            Ok(vec![Item::Subject(s.expand(shapes)?.0)])
                         },
                     })?
                 }
@@ -585,7 +595,8 @@ impl Opened {
         }
     }
 
-    /// Hands each wanted subject and step to `on`, in file order (all subjects, then all steps),
+    /// Hands each wanted subject and step to `on`, in file order (in format 3 each subject, then its
+    /// steps; in format 2 all subjects, then all steps),
     /// until `on` says stop.
     pub fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError> {
         match self {
@@ -600,7 +611,8 @@ impl Opened {
 pub trait PlanItems {
     /// The plan without its subjects and steps.
     fn head(&self) -> PlanHead;
-    /// Hands each wanted subject and step to `on`, all subjects first, until `on` says stop.
+    /// Hands each wanted subject and step to `on` until `on` says stop: each subject before its
+    /// steps (a plan in memory hands all subjects, then all steps).
     fn each(&self, want: Want, on: OnItem<'_>) -> Result<(), PlanError>;
 }
 

@@ -335,7 +335,6 @@ async fn show_and_apply_see_every_step_of_subjects_with_several() {
 /// subject's line; from memory, `Plan::write_to` gives them to the first subject of that key that
 /// has none yet, the protected one, so the two files differ.
 #[test]
-#[ignore = "bug in Plan::write_to (src/plan.rs): steps go to the first subject of their key, even a protected one"]
 fn steps_stay_with_their_subject_when_two_subjects_share_a_key() {
     let dir = tempfile::tempdir().unwrap();
     let subjects = dir.path().join("subjects.jsonl");
