@@ -114,6 +114,15 @@ impl Outcome {
     }
 
     /// Three-valued negation: holds and fails swap, undecided stays.
+    /// The outcome's word in explanations and plans (`holds`, `fails`, `unknown`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Holds => "holds",
+            Outcome::Fails => "fails",
+            Outcome::Undecided => "unknown",
+        }
+    }
+
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Outcome {
         match self {

@@ -138,14 +138,7 @@ pub fn compact_nodes(nodes: &[Explanation]) -> Value {
 }
 
 fn outcome(o: Outcome) -> Value {
-    Value::String(
-        match o {
-            Outcome::Holds => "holds",
-            Outcome::Fails => "fails",
-            Outcome::Undecided => "unknown",
-        }
-        .into(),
-    )
+    Value::String(o.as_str().into())
 }
 
 /// [`truncate_tree`] of an explanation node's JSON, without building that JSON first.

@@ -101,14 +101,6 @@ fn word(letter: u8) -> Option<&'static str> {
     }
 }
 
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Holds => "holds",
-        Outcome::Fails => "fails",
-        Outcome::Undecided => "unknown",
-    }
-}
-
 /// What [`expand_node`] reads a subject's part from.
 struct Saw<'a> {
     outcomes: &'a [u8],
@@ -337,7 +329,7 @@ impl Shapes {
             if i > 0 {
                 out.push(b',');
             }
-            v2 += shape.fixed + outcome_word(t.outcome).len();
+            v2 += shape.fixed + t.outcome.as_str().len();
             out.extend_from_slice(b"{\"outcomes\":\"");
             if !outcomes(&t.explanation, &shape.tree, out, &mut v2) {
                 return false;
@@ -390,7 +382,7 @@ fn outcomes(e: &Explanation, shape: &Value, out: &mut Vec<u8>, v2: &mut usize) -
     let kind = shape.get("kind").and_then(Value::as_str);
     let o = e.outcome();
     out.push(letter(o));
-    *v2 += outcome_word(o).len();
+    *v2 += o.as_str().len();
     match e {
         Explanation::All { children, .. } | Explanation::Any { children, .. } => {
             let want = if matches!(e, Explanation::All { .. }) {

@@ -9,11 +9,7 @@ use crate::condition::{Explanation, Outcome, Quantifier};
 /// A compact, reviewable form of an explanation: one line per node.
 pub fn explanation_lines(e: &Explanation, depth: usize, out: &mut Vec<String>) {
     let pad = "  ".repeat(depth);
-    let word = |o: Outcome| match o {
-        Outcome::Holds => "holds",
-        Outcome::Fails => "fails",
-        Outcome::Undecided => "unknown",
-    };
+    let word = Outcome::as_str;
     match e {
         Explanation::All { outcome, children } | Explanation::Any { outcome, children } => {
             let name = if matches!(e, Explanation::All { .. }) {
